@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import { configCommand } from './commands/config.ts';
+import { produceCommand } from './commands/produce.ts';
+import { stackCommand } from './commands/stack.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('braid')
+    .description('Braid: one view definition, a real-time number and an accurate number, merged behind one API.')
+    .option('-c, --config <file>', 'config file (default: braid.config.yaml in the current folder, or $BRAID_CONFIG)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(stackCommand());
+  program.addCommand(produceCommand());
+  program.addCommand(configCommand());
+  return program;
+}
+
+/** Runs the CLI; never throws: failures print a clear message and set a non-zero exit code. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (thrown) {
+    if (thrown instanceof CommanderError) {
+      // Commander has already printed help or the usage error.
+      process.exitCode = thrown.exitCode;
+      return;
+    }
+    const error = toBraidError(thrown);
+    process.stderr.write(`braid: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`${error.hint.replace(/^/gm, '  ')}\n`);
+    if (error.code === ErrorCode.INTERNAL && error.cause instanceof Error && error.cause.stack) {
+      process.stderr.write(`${error.cause.stack}\n`);
+    }
+    process.exitCode = error.code === ErrorCode.BAD_ARGUMENT || error.code === ErrorCode.CONFIG_INVALID ? 2 : 1;
+  }
+}
+
+export { BraidError };

@@ -1,0 +1,13 @@
+export {
+  stackUp,
+  stackDown,
+  stackStatus,
+  type ComponentStatus,
+  type Provenance,
+  type Report,
+  type StackDownResult,
+  type StackEndpoints,
+  type StackUpResult,
+} from './stack.ts';
+export { kafkaAnswers, redisAnswers } from './probes.ts';
+export { defaultCacheDir } from './kafka-jars.ts';

@@ -1,0 +1,43 @@
+import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import type { Logger } from '../logging/index.ts';
+
+const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** Routes kafkajs's own logging into Braid's structured logger (kafkajs info is chatty: logged at debug). */
+function kafkaLogCreator(logger: Logger): logCreator {
+  const child = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
+      const name = LEVEL_NAMES[level] ?? 'debug';
+      child[name === 'info' ? 'debug' : name](fields, message);
+    };
+}
+
+/**
+ * A kafkajs client for the configured brokers.
+ *
+ * @example
+ * const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'braid-speed', logger });
+ */
+export function createKafkaClient(options: {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** Retries of the initial connection, default 5 (kafkajs backs off exponentially). */
+  connectionRetries?: number;
+}): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.INFO,
+    logCreator: kafkaLogCreator(options.logger),
+    connectionTimeout: 3_000,
+    retry: { retries: options.connectionRetries ?? 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { parseDurationMs } from '../time/index.ts';
+
+/**
+ * Braid's configuration schema. Defaults live here and nowhere else; every
+ * object is strict, so a misspelt key is an error rather than a silent default.
+ */
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
+
+const port = z.number().int().min(0).max(65535);
+
+/** A duration: a number of milliseconds or text such as "500ms", "5s", "1m". */
+const durationMs = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const parsed = parseDurationMs(value);
+  if (parsed === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a duration such as "500ms", "5s", "1m" or a number of milliseconds, got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const SourceSettingsSchema = z.strictObject({
+  /** Kafka topic of the source. Default: the topic the source declares. */
+  topic: z.string().min(1).optional(),
+  /** Partitions Braid creates the topic with when it does not exist. */
+  partitions: z.number().int().min(1).max(1024).default(4),
+  /** Bounded out-of-orderness: a partition's watermark is max event time minus this. */
+  maxOutOfOrdernessMs: durationMs.default(5_000),
+  /** A partition with no events for this long stops holding the watermark back. */
+  idleTimeoutMs: durationMs.default(30_000),
+});
+
+export const ConfigSchema = z.strictObject({
+  kafka: z
+    .strictObject({
+      /** Brokers. Default: the local stack's broker (`braid stack up`). */
+      brokers: z.array(hostPort).min(1, 'at least one broker').optional(),
+      clientId: z.string().min(1).default('braid'),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /** Default: the local stack's Redis (`braid stack up`). */
+      url: z
+        .string()
+        .regex(/^rediss?:\/\/[^\s]+$/, 'expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379')
+        .optional(),
+      /** Prefix of every key Braid writes, so several deployments can share a Redis. */
+      keyPrefix: z.string().default('braid:'),
+    })
+    .prefault({}),
+  /** Root of the Parquet master dataset and batch views. */
+  dataDir: z.string().min(1).default('./data'),
+  stack: z
+    .strictObject({
+      /** Where `braid stack up` keeps the local Kafka and Redis data, logs and pid files. */
+      dir: z.string().min(1).default('.braid'),
+      /** Port of the local Kafka broker; 0 picks a free port. */
+      kafkaPort: port.default(19092),
+      /** Port of the local Kafka controller (KRaft); 0 picks a free port. */
+      kafkaControllerPort: port.default(19093),
+      /** Port of the local Redis; 0 picks a free port. */
+      redisPort: port.default(16379),
+      kafkaVersion: z
+        .string()
+        .regex(/^3\.9\.\d+$/, 'expected a Kafka 3.9.x version such as 3.9.1 (kafkajs is known to work with 3.x only)')
+        .default('3.9.1'),
+      /** Maximum heap of the local broker, MiB. */
+      kafkaHeapMb: z.number().int().min(128).max(16_384).default(512),
+      /** Cache of the broker's jars. Default: $XDG_CACHE_HOME/braid or ~/.cache/braid. */
+      cacheDir: z.string().min(1).optional(),
+      /** How long `stack up` waits for Kafka and Redis to answer. */
+      startTimeoutMs: durationMs.default(120_000),
+    })
+    .prefault({}),
+  serving: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(8080),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Interface of each process's /metrics endpoint. Use 0.0.0.0 in containers. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port of each process's /metrics endpoint; 0 picks a free port (logged at start). */
+      port: port.default(0),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).default('info'),
+    })
+    .prefault({}),
+  /** Per-source settings, by source name. */
+  sources: z.record(z.string(), SourceSettingsSchema).default({}),
+});
+
+export type RawConfig = z.input<typeof ConfigSchema>;
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+export type SourceSettings = z.output<typeof SourceSettingsSchema>;

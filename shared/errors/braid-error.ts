@@ -1,0 +1,67 @@
+/**
+ * Braid's one error type. Every failure Braid reports carries a `code` from
+ * {@link ErrorCode}, whether retrying may help, and structured context
+ * (topic, partition, view, key, …) as `fields` rather than inside the message.
+ */
+export const ErrorCode = {
+  /** Configuration did not validate. Not retriable: fix the named key. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** A CLI argument or API input is invalid. */
+  BAD_ARGUMENT: 'BAD_ARGUMENT',
+  /** A required program (java, mvn, redis-server) is not on PATH. */
+  TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
+  /** Maven could not fetch the Kafka broker's jars. */
+  MAVEN_FETCH_FAILED: 'MAVEN_FETCH_FAILED',
+  /** A port Braid was told to use is taken by another process. */
+  PORT_IN_USE: 'PORT_IN_USE',
+  /** A local stack process started but never became ready, or died. */
+  STACK_START_FAILED: 'STACK_START_FAILED',
+  /** Kafka did not answer. */
+  KAFKA_UNREACHABLE: 'KAFKA_UNREACHABLE',
+  /** Redis did not answer. */
+  REDIS_UNREACHABLE: 'REDIS_UNREACHABLE',
+  /** Something named (a source, a view) does not exist. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** A bug or an unexpected failure. */
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.KAFKA_UNREACHABLE,
+  ErrorCode.REDIS_UNREACHABLE,
+]);
+
+export interface BraidErrorOptions {
+  cause?: unknown;
+  /** Overrides the code's default. */
+  retriable?: boolean;
+  /** Structured context: topic, partition, view, key, path, … */
+  fields?: Record<string, unknown>;
+  /** What the user can do about it, printed under the message by the CLI. */
+  hint?: string;
+}
+
+export class BraidError extends Error {
+  override readonly name = 'BraidError';
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BraidErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? RETRIABLE_BY_DEFAULT.has(code);
+    this.fields = options.fields ?? {};
+    this.hint = options.hint;
+  }
+}
+
+/** Turns anything thrown into a BraidError, keeping the original as `cause`. */
+export function toBraidError(thrown: unknown): BraidError {
+  if (thrown instanceof BraidError) return thrown;
+  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  return new BraidError(ErrorCode.INTERNAL, message, { cause: thrown });
+}

@@ -1,0 +1,11 @@
+export {
+  defineSource,
+  type DecodeResult,
+  type EventOf,
+  type FieldSpec,
+  type FieldType,
+  type Source,
+  type SourceSpec,
+} from './define-source.ts';
+export { clickstream, type ClickstreamEvent } from './clickstream.ts';
+export { builtInSources, getSource, sourceNames } from './registry.ts';

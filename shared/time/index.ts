@@ -1,0 +1,1 @@
+export { parseDurationMs, formatDurationMs, parseTimeMs } from './duration.ts';
