@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
 import { configCommand } from './commands/config.ts';
+import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
 import { stackCommand } from './commands/stack.ts';
 
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file (default: braid.config.yaml in the current folder, or $BRAID_CONFIG)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  program.addCommand(devCommand());
   program.addCommand(stackCommand());
   program.addCommand(produceCommand());
   program.addCommand(configCommand());

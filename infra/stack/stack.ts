@@ -128,8 +128,15 @@ export interface StackDownResult {
   readonly leftAlone: string[];
 }
 
-/** Stops exactly the processes `stackUp` started (and nothing that merely reuses their pids). */
-export async function stackDown(config: Config, report: Report = () => undefined): Promise<StackDownResult> {
+/**
+ * Stops exactly the processes `stackUp` started (and nothing that merely
+ * reuses their pids); `only` limits it to some of them.
+ */
+export async function stackDown(
+  config: Config,
+  report: Report = () => undefined,
+  only: ReadonlyArray<'kafka' | 'redis'> = ['kafka', 'redis'],
+): Promise<StackDownResult> {
   const state = readStackState(config.stack.dir);
   const stopped: string[] = [];
   const leftAlone: string[] = [];
@@ -138,7 +145,7 @@ export async function stackDown(config: Config, report: Report = () => undefined
     { name: 'redis', entry: state.redis, graceMs: 15_000 },
   ] as const;
   await Promise.all(
-    components.map(async ({ name, entry, graceMs }) => {
+    components.filter(({ name }) => only.includes(name)).map(async ({ name, entry, graceMs }) => {
       if (!entry) return;
       if (isOurProcess(entry.pid, entry.workDir)) {
         report(`Stopping ${name} (pid ${entry.pid})…`);

@@ -4,7 +4,8 @@ import { ensureTopics } from '../clients/index.ts';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { Counter, Histogram, type Registry } from '../metrics/index.ts';
-import type { DemoGenerator, MessageKind } from './index.ts';
+import type { MessageKind } from './clickstream-generator.ts';
+import type { DemoGenerator } from './generators.ts';
 
 export interface ProduceDemoOptions {
   kafka: Kafka;

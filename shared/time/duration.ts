@@ -8,6 +8,7 @@ import ms from 'ms';
 export function parseDurationMs(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
   const trimmed = text.trim();
+  if (trimmed === '') return undefined; // `ms` throws on empty text
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
   // `ms` accepts "1 minute" etc.; a value it cannot read comes back undefined.
   const value = ms(trimmed as ms.StringValue) as number | undefined;

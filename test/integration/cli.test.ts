@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { inject, describe, expect, it } from 'vitest';
+import { createTopic, tempDir, testEnv, testKafka, topicMessageCount } from '../harness/index.ts';
+
+const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
+const run = promisify(execFile);
+
+async function braid(args: string[], env: NodeJS.ProcessEnv = testEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BRAID, ...args], { env, timeout: 90_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('npx braid', () => {
+  it('--help lists the commands', async () => {
+    const { code, stdout } = await braid(['--help']);
+    expect(code).toBe(0);
+    for (const command of ['stack', 'produce', 'config']) expect(stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+  });
+
+  it('stack up prints KAFKA_BROKERS= and REDIS_URL= lines for configured endpoints', async () => {
+    const { code, stdout } = await braid(['stack', 'up']);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`KAFKA_BROKERS=${inject('kafkaBrokers').join(',')}\nREDIS_URL=${inject('redisUrl')}\n`);
+  });
+
+  it('a bad config value fails at start-up naming the key, with exit code 2', async () => {
+    const { code, stderr } = await braid(['config'], testEnv({ BRAID_LOG_LEVEL: 'loud' }));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/invalid configuration:\n {2}- log\.level \(from env BRAID_LOG_LEVEL\)/);
+  });
+
+  it('bad flags are usage errors that say what the flag takes', async () => {
+    const rate = await braid(['produce', 'clickstream', '--rate', 'fast', '--count', '1']);
+    expect(rate.code).not.toBe(0);
+    expect(rate.stderr).toMatch(/--rate takes a whole number/);
+    const source = await braid(['produce', 'nosuch', '--count', '1']);
+    expect(source.code).toBe(1);
+    expect(source.stderr).toMatch(/unknown source "nosuch"\n {2}known sources: clickstream/);
+    const span = await braid(['produce', 'clickstream', '--start', '2026-01-01T00:00:00Z', '--count', '1']);
+    expect(span.code).toBe(2);
+    expect(span.stderr).toMatch(/--start and --span go together/);
+  });
+
+  it('produce --count --seed --tee writes the file and the topic holds the same number', async () => {
+    const kafka = testKafka();
+    await using topic = await createTopic(kafka, { prefix: 'cli-produce', partitions: 2 });
+    using dir = tempDir();
+    const tee = path.join(dir.path, 'e.jsonl');
+    const { code, stderr } = await braid(['produce', 'clickstream', '--count', '2000', '--seed', '1', '--rate', 'max', '--tee', tee, '--topic', topic.topic, '--bad-fraction', '0.01']);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/Produced 2000 messages to/);
+    expect(readFileSync(tee, 'utf8').trimEnd().split('\n')).toHaveLength(2_000);
+    expect(await topicMessageCount(kafka, topic.topic)).toBe(2_000);
+  });
+});
