@@ -3,7 +3,9 @@ import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
 import { configCommand } from './commands/config.ts';
 import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
+import { speedCommand } from './commands/speed.ts';
 import { stackCommand } from './commands/stack.ts';
+import { viewsCommand } from './commands/views.ts';
 
 export function buildProgram(): Command {
   const program = new Command('braid')
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   program.addCommand(devCommand());
   program.addCommand(stackCommand());
   program.addCommand(produceCommand());
+  program.addCommand(viewsCommand());
+  program.addCommand(speedCommand());
   program.addCommand(configCommand());
   return program;
 }

@@ -26,6 +26,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'BRAID_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },
   { name: 'BRAID_METRICS_PORT', path: ['metrics', 'port'], kind: 'number' },
   { name: 'BRAID_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
+  { name: 'BRAID_VIEWS_DIR', path: ['views', 'dir'], kind: 'string' },
+  { name: 'BRAID_SPEED_FLUSH_INTERVAL_MS', path: ['speed', 'flushIntervalMs'], kind: 'number' },
 ];
 
 /** Converts an env var's text to the value its key expects; bad text is left for the schema to reject. */

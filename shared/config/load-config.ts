@@ -104,6 +104,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       urlFrom,
     },
     dataDir: path.resolve(cwd, config.dataDir),
+    views: { ...config.views, dir: path.resolve(cwd, config.views.dir) },
     stack: {
       ...config.stack,
       dir: stackDir,

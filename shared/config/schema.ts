@@ -100,6 +100,24 @@ export const ConfigSchema = z.strictObject({
       level: z.enum(LOG_LEVELS).default('info'),
     })
     .prefault({}),
+  speed: z
+    .strictObject({
+      /** How often pending window deltas are written to Redis (and live results move). */
+      flushIntervalMs: durationMs.default(500),
+      /** Pending window × key cells that force a flush and pause fetching until it is done (bounded memory). */
+      maxPendingCells: z.number().int().min(100).default(200_000),
+      /** Retries of a failed Redis flush before the worker gives up (it then exits non-zero; a restart replays). */
+      flushRetries: z.number().int().min(0).max(20).default(5),
+    })
+    .prefault({}),
+  views: z
+    .strictObject({
+      /** Folder of view definitions (.ts/.js modules exporting defineView(...) results). */
+      dir: z.string().min(1).default('./views'),
+      /** Also serve the built-in demo views on the clickstream source. */
+      includeDemo: z.boolean().default(true),
+    })
+    .prefault({}),
   /** Per-source settings, by source name. */
   sources: z.record(z.string(), SourceSettingsSchema).default({}),
 });

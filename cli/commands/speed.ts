@@ -1,0 +1,52 @@
+import { Command } from 'commander';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { createLogger } from '../../shared/logging/index.ts';
+import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
+import { loadViews } from '../../shared/views/index.ts';
+import { SpeedWorker } from '../../speed/index.ts';
+import { configFor, say } from '../context.ts';
+import { onShutdownSignal } from '../shutdown.ts';
+
+export function speedCommand(): Command {
+  return new Command('speed')
+    .description('run a speed worker: Kafka → keyed event-time windows → Redis, exactly once in effect (start several to share partitions)')
+    .option('--views <names>', 'comma-separated views to compute (default: all); a subset gets its own consumer group')
+    .action(async (options: { views?: string }, command: Command) => {
+      const config = configFor(command);
+      const registry = await loadViews({ viewsDir: config.views.dir, includeDemo: config.views.includeDemo });
+      const views = options.views
+        ? options.views
+            .split(',')
+            .map((name) => name.trim())
+            .filter(Boolean)
+            .map((name) => registry.get(name))
+        : [...registry.views.values()];
+      if (views.length === 0) throw new BraidError(ErrorCode.BAD_ARGUMENT, 'no views to compute', { hint: `define views in ${config.views.dir} or enable views.includeDemo` });
+
+      const logger = createLogger({ level: config.log.level, name: 'speed' });
+      const metricsRegistry = createMetricsRegistry('speed');
+      const metrics = await startMetricsServer({ registry: metricsRegistry, host: config.metrics.host, port: config.metrics.port });
+      logger.info({ metrics: metrics.url, brokers: config.kafka.brokers, redis: config.redis.url }, 'starting speed worker');
+      say(`speed: computing ${views.map((view) => view.name).join(', ')}; metrics on ${metrics.url}`);
+      const worker = await SpeedWorker.start({
+        config,
+        views,
+        logger,
+        registry: metricsRegistry,
+        allViewsOfSource: (source) => registry.forSource(source),
+      });
+      let stopping: Promise<void> | undefined;
+      const remove = onShutdownSignal((signal) => {
+        say(`${signal}: flushing and leaving the group…`);
+        stopping = worker.stop();
+      });
+      try {
+        await worker.done;
+        await stopping;
+        say('speed worker stopped cleanly');
+      } finally {
+        remove();
+        await metrics.close();
+      }
+    });
+}

@@ -1,0 +1,16 @@
+export {
+  approxDistinct,
+  avg,
+  count,
+  max,
+  min,
+  sum,
+  topEntries,
+  topK,
+  type AvgState,
+  type Measure,
+  type MeasureKind,
+  type MeasureOutput,
+  type TopKEntry,
+} from './measure.ts';
+export { RedisHll } from './redis-hll.ts';

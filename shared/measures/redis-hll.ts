@@ -1,0 +1,479 @@
+import { BraidError, ErrorCode } from '../errors/index.ts';
+
+/*
+ * Redis's HyperLogLog, bit for bit (src/hyperloglog.c, unchanged from Redis 5
+ * through 7): the speed layer keeps distinct counts in Redis with PFADD, and
+ * the batch and serving layers must build and merge the very same sketch, so a
+ * count that straddles the batch/speed boundary is a union of registers, never
+ * a sum of two estimates.
+ */
+
+/** Register index bits: 2^14 = 16384 registers, as Redis. */
+const INDEX_BITS = 14;
+/** Number of registers. */
+export const REDIS_HLL_REGISTER_COUNT = 1 << INDEX_BITS;
+const INDEX_MASK = REDIS_HLL_REGISTER_COUNT - 1;
+/** Hash bits left after the index; the longest zero run Redis can see is this + 1. */
+const RUN_BITS = 64 - INDEX_BITS;
+/** Largest value a hash can put into a register (a run of 50 zeros, then the sentinel). */
+const MAX_HASHED_VALUE = RUN_BITS + 1;
+/** A dense register has 6 bits; Redis accepts any 6-bit value in a dense string. */
+const MAX_DENSE_VALUE = 63;
+/** Redis's seed for MurmurHash64A in hllPatLen(). */
+export const REDIS_HLL_SEED = 0xadc83b19;
+/** 0.5 / ln 2, Redis's HLL_ALPHA_INF, written with the same digits so it parses to the same double. */
+const ALPHA_INF = 0.72134752044448170368;
+
+const HEADER_BYTES = 16;
+const DENSE_BYTES = HEADER_BYTES + (REDIS_HLL_REGISTER_COUNT * 6) / 8;
+const ENCODING_DENSE = 0;
+const ENCODING_SPARSE = 1;
+/** Byte offset of the cached cardinality's most significant byte; its MSB set means "stale". */
+const CARD_MSB_OFFSET = 15;
+/** Sparse opcodes (Redis: 00xxxxxx ZERO, 01xxxxxx xxxxxxxx XZERO, 1vvvvvxx VAL). */
+const SPARSE_ZERO_MAX_RUN = 64;
+const SPARSE_XZERO_MAX_RUN = REDIS_HLL_REGISTER_COUNT;
+const SPARSE_VAL_MAX_VALUE = 32;
+const SPARSE_VAL_MAX_RUN = 4;
+
+// MurmurHash64A's multiplier 0xc6a4a7935bd1e995 as 32-bit halves (and the low
+// half as 16-bit quarters): the hash works on (hi, lo) int32 pairs with
+// Math.imul so that the per-element path needs no BigInt, which allocates and
+// is tens of times slower.
+const M_HI = 0xc6a4a793 | 0;
+const M_LO = 0x5bd1e995 | 0;
+const M_LO_LOW16 = 0xe995;
+const M_LO_HIGH16 = 0x5bd1;
+
+// Results of mulM() below. Module-level outputs instead of a returned pair
+// keep the per-element path free of allocation.
+let outHi = 0;
+let outLo = 0;
+
+/** (hi, lo) × 0xc6a4a7935bd1e995 mod 2^64 into (outHi, outLo). */
+function mulM(hi: number, lo: number): void {
+  // Math.imul gives only the low 32 bits of lo × M_LO; the carry into the high
+  // word comes from schoolbook 16-bit partial products, each exact (< 2^32).
+  const lo0 = lo & 0xffff;
+  const lo1 = lo >>> 16;
+  const p00 = lo0 * M_LO_LOW16;
+  const p01 = lo0 * M_LO_HIGH16;
+  const p10 = lo1 * M_LO_LOW16;
+  const middle = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const carry = lo1 * M_LO_HIGH16 + (p01 >>> 16) + (p10 >>> 16) + (middle >>> 16);
+  outLo = Math.imul(lo, M_LO);
+  outHi = (carry + Math.imul(hi, M_LO) + Math.imul(lo, M_HI)) | 0;
+}
+
+/**
+ * MurmurHash64A of `bytes[0, length)` into (outHi, outLo), as Redis computes
+ * it (little-endian 8-byte blocks on every architecture).
+ */
+function murmurInto(bytes: Uint8Array, length: number, seed: number): void {
+  // h = seed ^ (length × m): length is a non-negative int, so it is (0, length).
+  mulM(0, length);
+  let hHi = outHi;
+  let hLo = outLo ^ seed;
+  const blocksEnd = length - (length & 7);
+  let i = 0;
+  for (; i < blocksEnd; i += 8) {
+    const kLo = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    const kHi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
+    mulM(kHi, kLo);
+    // k ^= k >> 47: only the top 17 bits survive, landing in the low word.
+    mulM(outHi, outLo ^ (outHi >>> 15));
+    hHi ^= outHi;
+    hLo ^= outLo;
+    mulM(hHi, hLo);
+    hHi = outHi;
+    hLo = outLo;
+  }
+  const tail = length & 7;
+  if (tail > 0) {
+    // Redis's fall-through switch: tail byte j lands at bit 8j of h.
+    if (tail >= 7) hHi ^= bytes[i + 6]! << 16;
+    if (tail >= 6) hHi ^= bytes[i + 5]! << 8;
+    if (tail >= 5) hHi ^= bytes[i + 4]!;
+    if (tail >= 4) hLo ^= bytes[i + 3]! << 24;
+    if (tail >= 3) hLo ^= bytes[i + 2]! << 16;
+    if (tail >= 2) hLo ^= bytes[i + 1]! << 8;
+    hLo ^= bytes[i]!;
+    mulM(hHi, hLo);
+    hHi = outHi;
+    hLo = outLo;
+  }
+  hLo ^= hHi >>> 15;
+  mulM(hHi, hLo);
+  outLo ^= outHi >>> 15;
+}
+
+/**
+ * Redis's MurmurHash64A (MurmurHash2, 64-bit, endian-neutral) of `bytes`, as
+ * an unsigned 64-bit bigint. For tests and diagnostics; sketches hash through
+ * an allocation-free path.
+ *
+ * @example
+ * murmurHash64A(new TextEncoder().encode('hello')); // the hash PFADD uses for "hello"
+ */
+export function murmurHash64A(bytes: Uint8Array, seed: number = REDIS_HLL_SEED): bigint {
+  murmurInto(bytes, bytes.length, seed >>> 0);
+  return (BigInt(outHi >>> 0) << 32n) | BigInt(outLo >>> 0);
+}
+
+/** Count-trailing-zeros of a non-zero 32-bit value. */
+function ctz32(value: number): number {
+  return 31 - Math.clz32(value & -value);
+}
+
+// UTF-8 scratch space reused across add() calls; grows to the longest value seen.
+let scratch = new Uint8Array(256);
+const utf8 = new TextEncoder();
+
+/**
+ * Writes `value` as UTF-8 into `scratch`, returning the byte length. Lone
+ * surrogates become U+FFFD, exactly as Buffer (and so ioredis) encodes them.
+ */
+function encodeUtf8(value: string): number {
+  const length = value.length;
+  if (scratch.length < length * 3) scratch = new Uint8Array(Math.max(length * 3, scratch.length * 2));
+  // Most values (ids, URLs, country codes) are ASCII: copy code units directly.
+  for (let i = 0; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x80) return utf8.encodeInto(value, scratch).written;
+    scratch[i] = code;
+  }
+  return length;
+}
+
+/** Ertl's σ(x) (arXiv:1702.01284), iterated exactly as Redis's hllSigma(). */
+function sigma(x: number): number {
+  if (x === 1) return Infinity;
+  let y = 1;
+  let z = x;
+  let previous: number;
+  do {
+    x *= x;
+    previous = z;
+    z += x * y;
+    y += y;
+  } while (previous !== z);
+  return z;
+}
+
+/** Ertl's τ(x) (arXiv:1702.01284), iterated exactly as Redis's hllTau(). */
+function tau(x: number): number {
+  if (x === 0 || x === 1) return 0;
+  let y = 1;
+  let z = 1 - x;
+  let previous: number;
+  do {
+    x = Math.sqrt(x);
+    previous = z;
+    y *= 0.5;
+    // Redis writes pow(1 - x, 2), which compilers fold to this product.
+    z -= (1 - x) * (1 - x) * y;
+  } while (previous !== z);
+  return z / 3;
+}
+
+function invalidInput(message: string, fields: Record<string, unknown> = {}): BraidError {
+  return new BraidError(ErrorCode.BAD_ARGUMENT, message, { fields });
+}
+
+/**
+ * A HyperLogLog sketch identical to the one Redis keeps for PFADD/PFCOUNT:
+ * same hash, same 16384 registers, same estimator, same byte encodings. A key
+ * built with PFADD and a RedisHll fed the same elements have the same
+ * registers, and {@link RedisHll.count} equals PFCOUNT.
+ *
+ * Registers are held one byte each (not 6-bit packed) so add and merge are
+ * plain array operations; packing happens only in {@link RedisHll.toRedisBytes}.
+ *
+ * @example
+ * const today = RedisHll.empty();
+ * for (const user of ['ann', 'bob', 'ann']) today.add(user);
+ * today.count(); // 2
+ * const speed = RedisHll.fromRedisBytes(await redis.getBuffer(key));
+ * today.merge(speed); // union, not a sum
+ */
+export class RedisHll {
+  readonly #registers: Uint8Array;
+  /** The estimate, kept until a register changes; undefined when stale. */
+  #cachedCount: number | undefined;
+
+  private constructor(registers: Uint8Array) {
+    this.#registers = registers;
+    this.#cachedCount = undefined;
+  }
+
+  /** A sketch of nothing: every register zero, count() 0. */
+  static empty(): RedisHll {
+    const sketch = new RedisHll(new Uint8Array(REDIS_HLL_REGISTER_COUNT));
+    sketch.#cachedCount = 0;
+    return sketch;
+  }
+
+  /**
+   * A sketch with these register values (copied). Throws a BAD_ARGUMENT
+   * BraidError unless there are exactly 16384 values, each 0–63.
+   *
+   * @example
+   * RedisHll.fromRegisters(other.registers()).count() === other.count(); // true
+   */
+  static fromRegisters(registers: Uint8Array): RedisHll {
+    if (registers.length !== REDIS_HLL_REGISTER_COUNT) {
+      throw invalidInput(`a Redis HyperLogLog has ${REDIS_HLL_REGISTER_COUNT} registers, got ${registers.length}`, {
+        registerCount: registers.length,
+      });
+    }
+    for (let i = 0; i < registers.length; i++) {
+      if (registers[i]! > MAX_DENSE_VALUE) {
+        throw invalidInput(`register ${i} is ${registers[i]}, but registers are 6 bits (0–${MAX_DENSE_VALUE})`, { register: i });
+      }
+    }
+    return new RedisHll(Uint8Array.from(registers));
+  }
+
+  /**
+   * Decodes the string Redis stores under a HyperLogLog key (GET it as a
+   * Buffer, e.g. ioredis `getBuffer`), in either the dense or the sparse
+   * encoding. Throws a BAD_ARGUMENT BraidError for anything Redis itself
+   * would reject (wrong magic, unknown encoding, wrong dense length, sparse
+   * runs that do not cover exactly 16384 registers).
+   *
+   * @example
+   * const sketch = RedisHll.fromRedisBytes(await redis.getBuffer(key));
+   */
+  static fromRedisBytes(bytes: Uint8Array): RedisHll {
+    if (bytes.length < HEADER_BYTES) {
+      throw invalidInput(`not a Redis HyperLogLog: ${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`, {
+        lengthBytes: bytes.length,
+      });
+    }
+    if (bytes[0] !== 0x48 || bytes[1] !== 0x59 || bytes[2] !== 0x4c || bytes[3] !== 0x4c) {
+      throw invalidInput('not a Redis HyperLogLog: the value does not start with "HYLL"', { lengthBytes: bytes.length });
+    }
+    const encoding = bytes[4];
+    if (encoding === ENCODING_DENSE) return new RedisHll(decodeDense(bytes));
+    if (encoding === ENCODING_SPARSE) return new RedisHll(decodeSparse(bytes));
+    throw invalidInput(`not a Redis HyperLogLog: unknown encoding ${encoding} (0 is dense, 1 is sparse)`, { encoding });
+  }
+
+  /**
+   * Reads {@link RedisHll.serialize}'s text back. Throws a BAD_ARGUMENT
+   * BraidError if it is not base64 of a valid Redis HyperLogLog.
+   */
+  static deserialize(text: string): RedisHll {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+      throw invalidInput('a serialized Redis HyperLogLog is standard base64 text', { lengthChars: text.length });
+    }
+    return RedisHll.fromRedisBytes(Buffer.from(text, 'base64'));
+  }
+
+  /**
+   * Adds one element: its UTF-8 bytes are what PFADD would receive for the
+   * same string. Values that are not strings (numbers, dates) must be turned
+   * into text the same way the speed layer sends them to Redis.
+   */
+  add(value: string): void {
+    const length = encodeUtf8(value);
+    murmurInto(scratch, length, REDIS_HLL_SEED);
+    const index = outLo & INDEX_MASK;
+    // The run is counted over hash bits 14..63 plus a sentinel one at bit 64,
+    // so it is 1..51 (Redis: ctz((hash >> 14) | 1 << 50) + 1).
+    const lowRun = outLo >>> INDEX_BITS;
+    const value6 =
+      lowRun !== 0 ? ctz32(lowRun) + 1 : outHi !== 0 ? 32 - INDEX_BITS + ctz32(outHi) + 1 : MAX_HASHED_VALUE;
+    if (value6 > this.#registers[index]!) {
+      this.#registers[index] = value6;
+      this.#cachedCount = undefined;
+    }
+  }
+
+  /** Makes this sketch the union of itself and `other` (register-wise max). */
+  merge(other: RedisHll): void {
+    const mine = this.#registers;
+    const theirs = other.#registers;
+    let changed = false;
+    for (let i = 0; i < REDIS_HLL_REGISTER_COUNT; i++) {
+      const value = theirs[i]!;
+      if (value > mine[i]!) {
+        mine[i] = value;
+        changed = true;
+      }
+    }
+    if (changed) this.#cachedCount = undefined;
+  }
+
+  /** An independent copy, so a roll-up can merge into it without touching the source. */
+  clone(): RedisHll {
+    const copy = new RedisHll(Uint8Array.from(this.#registers));
+    copy.#cachedCount = this.#cachedCount;
+    return copy;
+  }
+
+  /**
+   * The estimated number of distinct elements: Redis's hllCount() (Ertl's
+   * improved estimator with σ and τ), so it equals PFCOUNT on the same
+   * registers. Standard error is about 0.81%.
+   */
+  count(): number {
+    if (this.#cachedCount !== undefined) return this.#cachedCount;
+    // 64 slots as Redis: values above 51 can only come from a hand-made dense
+    // string, and Redis's formula ignores them — so must we, to agree.
+    const histogram = new Int32Array(64);
+    const registers = this.#registers;
+    for (let i = 0; i < REDIS_HLL_REGISTER_COUNT; i++) histogram[registers[i]!]!++;
+    const m = REDIS_HLL_REGISTER_COUNT;
+    // The order of these floating-point steps is Redis's; reordering them can
+    // move the result by one.
+    let z = m * tau((m - histogram[MAX_HASHED_VALUE]!) / m);
+    for (let j = RUN_BITS; j >= 1; j--) {
+      z += histogram[j]!;
+      z *= 0.5;
+    }
+    z += m * sigma(histogram[0]! / m);
+    // llroundl rounds halves away from zero; for a non-negative value Math.round agrees.
+    this.#cachedCount = Math.round((ALPHA_INF * m * m) / z);
+    return this.#cachedCount;
+  }
+
+  /** A copy of the 16384 register values (0–63, one per byte). */
+  registers(): Uint8Array {
+    return Uint8Array.from(this.#registers);
+  }
+
+  /**
+   * The dense Redis encoding (12304 bytes: "HYLL" header, then 6-bit packed
+   * registers), with the cached cardinality marked stale so Redis recomputes
+   * it. SET it under a key and PFCOUNT/PFADD/PFMERGE treat it as their own.
+   *
+   * @example
+   * await redis.set(key, sketch.toRedisBytes());
+   * await redis.pfcount(key); // === sketch.count()
+   */
+  toRedisBytes(): Buffer {
+    const bytes = Buffer.alloc(DENSE_BYTES);
+    writeHeader(bytes, ENCODING_DENSE);
+    const registers = this.#registers;
+    // Four 6-bit registers fill three bytes, least significant bits first.
+    for (let r = 0, b = HEADER_BYTES; r < REDIS_HLL_REGISTER_COUNT; r += 4, b += 3) {
+      const r0 = registers[r]!;
+      const r1 = registers[r + 1]!;
+      const r2 = registers[r + 2]!;
+      const r3 = registers[r + 3]!;
+      bytes[b] = r0 | ((r1 & 0x03) << 6);
+      bytes[b + 1] = (r1 >> 2) | ((r2 & 0x0f) << 4);
+      bytes[b + 2] = (r2 >> 4) | (r3 << 2);
+    }
+    return bytes;
+  }
+
+  /**
+   * Stable text for Parquet/JSON: base64 of a valid Redis encoding — the
+   * sparse one while every register fits it (≤ 32) and it is shorter, else the
+   * dense one. An empty sketch is 24 characters, a full dense one 16408.
+   * Decoding the base64 gives bytes Redis accepts as-is.
+   *
+   * @example
+   * RedisHll.deserialize(sketch.serialize()).count() === sketch.count(); // true
+   */
+  serialize(): string {
+    return (encodeSparse(this.#registers) ?? this.toRedisBytes()).toString('base64');
+  }
+}
+
+/** "HYLL", the encoding, three zero bytes, and a zero cardinality flagged stale. */
+function writeHeader(bytes: Buffer, encoding: number): void {
+  bytes.write('HYLL', 0, 'latin1');
+  bytes[4] = encoding;
+  bytes[CARD_MSB_OFFSET] = 0x80;
+}
+
+function decodeDense(bytes: Uint8Array): Uint8Array {
+  if (bytes.length !== DENSE_BYTES) {
+    throw invalidInput(`not a Redis HyperLogLog: a dense one is ${DENSE_BYTES} bytes, this is ${bytes.length}`, {
+      lengthBytes: bytes.length,
+      encoding: 'dense',
+    });
+  }
+  const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+  for (let r = 0, b = HEADER_BYTES; r < REDIS_HLL_REGISTER_COUNT; r += 4, b += 3) {
+    const b0 = bytes[b]!;
+    const b1 = bytes[b + 1]!;
+    const b2 = bytes[b + 2]!;
+    registers[r] = b0 & 63;
+    registers[r + 1] = ((b0 >> 6) | (b1 << 2)) & 63;
+    registers[r + 2] = ((b1 >> 4) | (b2 << 4)) & 63;
+    registers[r + 3] = b2 >> 2;
+  }
+  return registers;
+}
+
+function decodeSparse(bytes: Uint8Array): Uint8Array {
+  const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+  const corrupt = (why: string): BraidError =>
+    invalidInput(`corrupt sparse Redis HyperLogLog: ${why}`, { lengthBytes: bytes.length, encoding: 'sparse' });
+  let index = 0;
+  let p = HEADER_BYTES;
+  while (p < bytes.length) {
+    const opcode = bytes[p]!;
+    if ((opcode & 0xc0) === 0) {
+      index += (opcode & 0x3f) + 1;
+      p += 1;
+    } else if ((opcode & 0xc0) === 0x40) {
+      if (p + 1 >= bytes.length) throw corrupt(`XZERO opcode cut short at byte ${p}`);
+      index += (((opcode & 0x3f) << 8) | bytes[p + 1]!) + 1;
+      p += 2;
+    } else {
+      const run = (opcode & 0x03) + 1;
+      const value = ((opcode >> 2) & 0x1f) + 1;
+      if (index + run > REDIS_HLL_REGISTER_COUNT) break; // reported below
+      registers.fill(value, index, index + run);
+      index += run;
+      p += 1;
+    }
+    if (index > REDIS_HLL_REGISTER_COUNT) break;
+  }
+  if (index !== REDIS_HLL_REGISTER_COUNT || p < bytes.length) {
+    throw corrupt(`its runs cover ${index} registers, not ${REDIS_HLL_REGISTER_COUNT}`);
+  }
+  return registers;
+}
+
+/**
+ * The sparse Redis encoding of `registers`, or undefined when a register is
+ * too large for it (> 32) or it would not be shorter than the dense one.
+ */
+function encodeSparse(registers: Uint8Array): Buffer | undefined {
+  // At most one 2-byte opcode per register would be far past the dense size,
+  // so stop as soon as we pass it.
+  const out = Buffer.alloc(DENSE_BYTES);
+  writeHeader(out, ENCODING_SPARSE);
+  let p = HEADER_BYTES;
+  let i = 0;
+  while (i < REDIS_HLL_REGISTER_COUNT) {
+    const value = registers[i]!;
+    if (value > SPARSE_VAL_MAX_VALUE) return undefined;
+    let run = 1;
+    while (i + run < REDIS_HLL_REGISTER_COUNT && registers[i + run] === value) run++;
+    i += run;
+    while (run > 0) {
+      if (p + 2 > DENSE_BYTES) return undefined;
+      if (value === 0 && run > SPARSE_ZERO_MAX_RUN) {
+        const length = Math.min(run, SPARSE_XZERO_MAX_RUN);
+        out[p++] = 0x40 | ((length - 1) >> 8);
+        out[p++] = (length - 1) & 0xff;
+        run -= length;
+      } else if (value === 0) {
+        out[p++] = run - 1;
+        run = 0;
+      } else {
+        const length = Math.min(run, SPARSE_VAL_MAX_RUN);
+        out[p++] = 0x80 | ((value - 1) << 2) | (length - 1);
+        run -= length;
+      }
+    }
+  }
+  return p < DENSE_BYTES ? out.subarray(0, p) : undefined;
+}

@@ -1,0 +1,130 @@
+import type { Measure } from '../shared/measures/index.ts';
+import type { FlushProgram } from './flush-program.ts';
+import { cellField, ROW_COUNT } from './redis-keys.ts';
+
+/**
+ * How each measure's pending delta is kept in memory between flushes and
+ * merged into Redis by the flush script. Merging into Redis is the monoid's
+ * `merge` carried out by Redis itself: HINCRBY for counts, HINCRBYFLOAT for
+ * sums, keep-min/keep-max, PFADD for HyperLogLog (idempotent by nature),
+ * ZINCRBY for top-k counts.
+ */
+export interface DeltaOps {
+  zero(): unknown;
+  add(delta: unknown, value: unknown): unknown;
+  emit(program: FlushProgram, target: DeltaTarget, delta: unknown): void;
+}
+
+export interface DeltaTarget {
+  /** Hash of the window. */
+  readonly hashKey: string;
+  readonly groupKey: string;
+  readonly measureName: string;
+  /** Key of this cell's HyperLogLog / top-k zset. */
+  readonly sketchKey: () => string;
+  readonly retentionMs: number;
+}
+
+const isAbsent = (value: unknown) => value === null || value === undefined;
+
+const countOps: DeltaOps = {
+  // count() is the cell's row count, which every cell keeps anyway.
+  zero: () => 0,
+  add: () => 0,
+  emit: () => undefined,
+};
+
+const sumOps: DeltaOps = {
+  zero: () => null,
+  add: (delta, value) => (isAbsent(value) ? delta : ((delta as number | null) ?? 0) + Number(value)),
+  emit: (program, target, delta) => {
+    if (delta !== null) program.incrByFloat(target.hashKey, cellField(target.groupKey, target.measureName), delta as number);
+  },
+};
+
+function extremeOps(kind: 'min' | 'max'): DeltaOps {
+  const pick = kind === 'min' ? Math.min : Math.max;
+  return {
+    zero: () => null,
+    add: (delta, value) => (isAbsent(value) ? delta : delta === null ? Number(value) : pick(delta as number, Number(value))),
+    emit: (program, target, delta) => {
+      if (delta === null) return;
+      const field = cellField(target.groupKey, target.measureName);
+      if (kind === 'min') program.keepMin(target.hashKey, field, delta as number);
+      else program.keepMax(target.hashKey, field, delta as number);
+    },
+  };
+}
+
+const avgOps: DeltaOps = {
+  zero: () => [0, 0],
+  add: (delta, value) => {
+    if (isAbsent(value)) return delta;
+    const state = delta as [number, number];
+    state[0] += Number(value);
+    state[1] += 1;
+    return state;
+  },
+  emit: (program, target, delta) => {
+    const [total, n] = delta as [number, number];
+    if (n === 0) return;
+    program.incrByFloat(target.hashKey, cellField(target.groupKey, `${target.measureName}.s`), total);
+    program.incrBy(target.hashKey, cellField(target.groupKey, `${target.measureName}.c`), n);
+  },
+};
+
+const distinctOps: DeltaOps = {
+  zero: () => new Set<string>(),
+  add: (delta, value) => {
+    if (!isAbsent(value)) (delta as Set<string>).add(String(value));
+    return delta;
+  },
+  emit: (program, target, delta) => {
+    const values = delta as Set<string>;
+    if (values.size === 0) return;
+    const key = target.sketchKey();
+    program.pfAdd(key, values);
+    program.pExpire(key, target.retentionMs);
+  },
+};
+
+const topKOps: DeltaOps = {
+  zero: () => new Map<string, number>(),
+  add: (delta, value) => {
+    if (isAbsent(value)) return delta;
+    const counts = delta as Map<string, number>;
+    const key = String(value);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return counts;
+  },
+  emit: (program, target, delta) => {
+    const counts = delta as Map<string, number>;
+    if (counts.size === 0) return;
+    const key = target.sketchKey();
+    for (const [member, n] of counts) program.zIncrBy(key, member, n);
+    program.pExpire(key, target.retentionMs);
+  },
+};
+
+export function deltaOpsFor(measure: Measure): DeltaOps {
+  switch (measure.kind) {
+    case 'count':
+      return countOps;
+    case 'sum':
+      return sumOps;
+    case 'min':
+    case 'max':
+      return extremeOps(measure.kind);
+    case 'avg':
+      return avgOps;
+    case 'approxDistinct':
+      return distinctOps;
+    case 'topK':
+      return topKOps;
+  }
+}
+
+/** Emits the row count of a cell (the `#` field every cell has). */
+export function emitRowCount(program: FlushProgram, hashKey: string, groupKey: string, rows: number): void {
+  program.incrBy(hashKey, cellField(groupKey, ROW_COUNT), rows);
+}

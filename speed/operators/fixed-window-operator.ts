@@ -1,0 +1,117 @@
+import type { Redis } from 'ioredis';
+import type { WindowSpec } from '../../shared/views/index.ts';
+import { alignDown } from '../../shared/views/index.ts';
+import type { FlushProgram } from '../flush-program.ts';
+import { deltaOpsFor, emitRowCount, type DeltaOps } from '../measure-deltas.ts';
+import { windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
+
+interface Cell {
+  rows: number;
+  deltas: unknown[];
+}
+
+/**
+ * Tumbling and sliding windows are the same shape: fixed `[start, start+size)`
+ * windows starting every `slide` (slide = size for tumbling). Each event adds
+ * to every window containing it that still accepts events; pending deltas per
+ * window and group key are merged into Redis at the next flush.
+ */
+export class FixedWindowOperator implements Operator {
+  private readonly sizeMs: number;
+  private readonly slideMs: number;
+  private readonly ops: DeltaOps[];
+  private readonly fields: Array<string | undefined>;
+  private pending = new Map<number, Map<string, Cell>>();
+  private cells = 0;
+
+  constructor(
+    private readonly context: OperatorContext,
+    window: WindowSpec,
+  ) {
+    if (window.type === 'session') throw new Error('FixedWindowOperator takes tumbling or sliding windows');
+    this.sizeMs = window.sizeMs;
+    this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
+    this.ops = context.view.measures.map(({ measure }) => deltaOpsFor(measure));
+    this.fields = context.view.measures.map(({ measure }) => measure.field);
+  }
+
+  get pendingCells(): number {
+    return this.cells;
+  }
+
+  async onStart(_redis: Redis): Promise<void> {
+    // Fixed windows keep nothing between flushes: all state is in Redis.
+  }
+
+  process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean {
+    const lateness = this.context.view.allowedLatenessMs;
+    const last = alignDown(eventTimeMs, this.slideMs);
+    let accepted = false;
+    for (let start = last - this.sizeMs + this.slideMs; start <= last; start += this.slideMs) {
+      if (!windowAcceptsAt(start + this.sizeMs, lateness, partitionWatermarkMs)) continue;
+      accepted = true;
+      let byKey = this.pending.get(start);
+      if (byKey === undefined) {
+        byKey = new Map();
+        this.pending.set(start, byKey);
+      }
+      let cell = byKey.get(groupKey);
+      if (cell === undefined) {
+        cell = { rows: 0, deltas: this.ops.map((ops) => ops.zero()) };
+        byKey.set(groupKey, cell);
+        this.cells++;
+      }
+      cell.rows++;
+      const deltas = cell.deltas;
+      for (let index = 0; index < deltas.length; index++) {
+        const field = this.fields[index];
+        deltas[index] = this.ops[index]!.add(deltas[index], field === undefined ? undefined : event[field]);
+      }
+    }
+    return accepted;
+  }
+
+  onWatermark(_partitionWatermarkMs: number): void {
+    // Finality is read from the watermark; nothing to fire.
+  }
+
+  onCheckpoint(program: FlushProgram): void {
+    if (this.cells === 0) return;
+    const { view, keys, group } = this.context;
+    const windowsKey = keys.windows(view.name);
+    for (const [start, byKey] of this.pending) {
+      const hashKey = keys.window(view.name, start);
+      program.zAdd(windowsKey, start, String(start));
+      for (const [groupKey, cell] of byKey) {
+        emitRowCount(program, hashKey, groupKey, cell.rows);
+        view.measures.forEach(({ name }, index) => {
+          this.ops[index]!.emit(
+            program,
+            {
+              hashKey,
+              groupKey,
+              measureName: name,
+              retentionMs: view.retentionMs,
+              sketchKey: () =>
+                view.measures[index]!.measure.kind === 'topK'
+                  ? keys.topK(view.name, start, name, groupKey)
+                  : keys.hll(view.name, start, name, groupKey),
+            },
+            cell.deltas[index],
+          );
+        });
+      }
+      program.pExpire(hashKey, view.retentionMs);
+    }
+    program.pExpire(windowsKey, view.retentionMs);
+    program.set(keys.viewGroup(view.name), group);
+    program.touchedViews.add(view.name);
+    this.pending = new Map();
+    this.cells = 0;
+  }
+
+  onClose(): void {
+    this.pending.clear();
+    this.cells = 0;
+  }
+}

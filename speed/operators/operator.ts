@@ -1,0 +1,42 @@
+import type { Redis } from 'ioredis';
+import type { View } from '../../shared/views/index.ts';
+import type { FlushProgram } from '../flush-program.ts';
+import type { SpeedKeys } from '../redis-keys.ts';
+
+/** Where an operator instance runs: one view, one Kafka partition. */
+export interface OperatorContext {
+  readonly view: View;
+  readonly keys: SpeedKeys;
+  /** Consumer group computing the view (recorded beside its data). */
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/**
+ * The lifecycle every speed operator implements (after Arroyo's): restore on
+ * start, process events, react to watermarks, write pending state at each
+ * checkpoint (flush), close. One instance per view per assigned partition.
+ */
+export interface Operator {
+  /** Restores state this partition left in Redis (e.g. open sessions). Default: nothing to restore. */
+  onStart(redis: Redis): Promise<void>;
+  /**
+   * Adds one event. `partitionWatermarkMs` is the partition's watermark before
+   * the event; returns false if the event was too late for every window it
+   * belongs to (it is then not counted).
+   */
+  process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean;
+  /** The partition watermark advanced (sessions close here). */
+  onWatermark(partitionWatermarkMs: number): void;
+  /** Writes everything pending into `program` and forgets it (the flush is retried or the partition reset on failure). */
+  onCheckpoint(program: FlushProgram, partitionWatermarkMs: number): void;
+  onClose(): void;
+  /** Cells (window × key) waiting for the next flush: the memory bound's unit. */
+  readonly pendingCells: number;
+}
+
+/** Lateness rule shared by every window type: a window whose end + allowed lateness the watermark has reached takes no more events. */
+export function windowAcceptsAt(windowEndMs: number, allowedLatenessMs: number, partitionWatermarkMs: number): boolean {
+  return windowEndMs + allowedLatenessMs > partitionWatermarkMs;
+}

@@ -1,0 +1,175 @@
+import type { Redis } from 'ioredis';
+import type { FlushProgram } from '../flush-program.ts';
+import { FIELD_SEPARATOR } from '../redis-keys.ts';
+import { windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
+
+interface Session {
+  groupKey: string;
+  start: number;
+  /** Exclusive: last event time + gap. */
+  end: number;
+  rows: number;
+  states: unknown[];
+}
+
+/** What a session looks like in Redis (`view:<v>:sessions` hash value). */
+export interface StoredSession {
+  /** group key */
+  k: string;
+  s: number;
+  e: number;
+  n: number;
+  /** serialized measure states, in the view's measure order */
+  m: string[];
+}
+
+export function sessionId(groupKey: string, startMs: number): string {
+  return `${groupKey}${FIELD_SEPARATOR}${startMs}`;
+}
+
+/**
+ * Session windows (Flink's merging semantics): each event opens
+ * `[t, t + gap)`; windows of a key that overlap merge, so events less than
+ * `gap` apart share a session. Needs every event of a key in one partition
+ * (the view groups by the Kafka key). Open sessions live in memory and, at
+ * every flush, in full in Redis — writing a whole session is idempotent — with
+ * the partition's open set, so a new owner of the partition restores them.
+ * A session closes once the partition watermark passes its end + allowed
+ * lateness; an event that would only extend a closed session is late.
+ */
+export class SessionWindowOperator implements Operator {
+  private readonly gapMs: number;
+  private byKey = new Map<string, Session[]>();
+  private dirty = new Map<string, Session>();
+  private removed = new Set<string>();
+
+  constructor(private readonly context: OperatorContext) {
+    if (context.view.window.type !== 'session') throw new Error(`view ${context.view.name} is not a session view`);
+    this.gapMs = context.view.window.gapMs;
+  }
+
+  get pendingCells(): number {
+    return this.dirty.size + this.removed.size;
+  }
+
+  async onStart(redis: Redis): Promise<void> {
+    const { view, keys, topic, partition } = this.context;
+    this.onClose();
+    const ids = await redis.hkeys(keys.openSessions(view.name, topic, partition));
+    if (ids.length === 0) return;
+    const stored = await redis.hmget(keys.sessions(view.name), ...ids);
+    for (const text of stored) {
+      if (text === null) continue;
+      const session = JSON.parse(text) as StoredSession;
+      const list = this.byKey.get(session.k) ?? [];
+      list.push({
+        groupKey: session.k,
+        start: session.s,
+        end: session.e,
+        rows: session.n,
+        states: view.measures.map(({ measure }, index) => measure.deserialize(session.m[index]!)),
+      });
+      list.sort((a, b) => a.start - b.start);
+      this.byKey.set(session.k, list);
+    }
+  }
+
+  process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean {
+    const { view } = this.context;
+    const list = this.byKey.get(groupKey);
+    let start = eventTimeMs;
+    let end = eventTimeMs + this.gapMs;
+    const overlapping: Session[] = [];
+    if (list) {
+      for (const session of list) {
+        if (session.start < eventTimeMs + this.gapMs && eventTimeMs < session.end) {
+          overlapping.push(session);
+          start = Math.min(start, session.start);
+          end = Math.max(end, session.end);
+        }
+      }
+    }
+    if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
+
+    const states = view.measures.map(({ measure }) => measure.zero());
+    view.measures.forEach(({ measure }, index) => {
+      states[index] = measure.add(states[index], measure.field === undefined ? undefined : event[measure.field]);
+    });
+    let rows = 1;
+    for (const old of overlapping) {
+      rows += old.rows;
+      view.measures.forEach(({ measure }, index) => {
+        states[index] = measure.merge(old.states[index], states[index]);
+      });
+    }
+    const merged: Session = { groupKey, start, end, rows, states };
+    const mergedId = sessionId(groupKey, start);
+    const kept = (list ?? []).filter((session) => !overlapping.includes(session));
+    for (const old of overlapping) {
+      const oldId = sessionId(groupKey, old.start);
+      if (oldId !== mergedId) {
+        this.removed.add(oldId);
+        this.dirty.delete(oldId);
+      }
+    }
+    kept.push(merged);
+    kept.sort((a, b) => a.start - b.start);
+    this.byKey.set(groupKey, kept);
+    this.dirty.set(mergedId, merged);
+    this.removed.delete(mergedId);
+    return true;
+  }
+
+  onWatermark(_partitionWatermarkMs: number): void {
+    // Sessions are closed at checkpoints, where closing is also written down.
+  }
+
+  onCheckpoint(program: FlushProgram, partitionWatermarkMs: number): void {
+    const { view, keys, group, topic, partition } = this.context;
+    const hashKey = keys.sessions(view.name);
+    const indexKey = keys.sessionIndex(view.name);
+    const openKey = keys.openSessions(view.name, topic, partition);
+
+    const closed = new Set<string>();
+    for (const [groupKey, list] of this.byKey) {
+      const open = list.filter((session) => windowAcceptsAt(session.end, view.allowedLatenessMs, partitionWatermarkMs));
+      if (open.length === list.length) continue;
+      for (const session of list) if (!open.includes(session)) closed.add(sessionId(groupKey, session.start));
+      if (open.length === 0) this.byKey.delete(groupKey);
+      else this.byKey.set(groupKey, open);
+    }
+    if (this.dirty.size === 0 && this.removed.size === 0 && closed.size === 0) return;
+
+    for (const [id, session] of this.dirty) {
+      const stored: StoredSession = {
+        k: session.groupKey,
+        s: session.start,
+        e: session.end,
+        n: session.rows,
+        m: view.measures.map(({ measure }, index) => measure.serialize(session.states[index])),
+      };
+      program.hSet(hashKey, id, JSON.stringify(stored));
+      program.zAdd(indexKey, session.start, id);
+      if (!closed.has(id)) program.hSet(openKey, id, '1');
+    }
+    for (const id of this.removed) {
+      program.hDel(hashKey, id);
+      program.zRem(indexKey, id);
+      program.hDel(openKey, id);
+    }
+    for (const id of closed) program.hDel(openKey, id);
+    if (Number.isFinite(partitionWatermarkMs)) {
+      program.expireSessionsBefore(indexKey, hashKey, partitionWatermarkMs - view.retentionMs);
+    }
+    program.set(keys.viewGroup(view.name), group);
+    program.touchedViews.add(view.name);
+    this.dirty = new Map();
+    this.removed = new Set();
+  }
+
+  onClose(): void {
+    this.byKey = new Map();
+    this.dirty = new Map();
+    this.removed = new Set();
+  }
+}

@@ -1,0 +1,193 @@
+import type { Redis } from 'ioredis';
+import type { Message } from 'kafkajs';
+import type { Source } from '../shared/sources/index.ts';
+import type { View } from '../shared/views/index.ts';
+import { FlushProgram } from './flush-program.ts';
+import { SpeedKeys } from './redis-keys.ts';
+import type { FlushHeader } from './scripts.ts';
+import { createViewPipeline, type ViewPipeline } from './view-pipeline.ts';
+
+export interface IncomingMessage {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+/** Per-flush counts, for metrics. */
+export interface PipelineCounts {
+  eventsIn: number;
+  deadLettered: number;
+  lateEvents: number;
+  eventsPerView: Map<string, number>;
+  latePerView: Map<string, number>;
+}
+
+/** Everything one partition flush carries. */
+export interface PartitionCheckpoint {
+  readonly header: FlushHeader;
+  readonly program: FlushProgram;
+  readonly deadLetters: Message[];
+  readonly late: Message[];
+}
+
+/**
+ * The state of one assigned Kafka partition: the offset range processed since
+ * the last flush, the partition's max event time (its watermark basis, stored
+ * with its offset so a replay makes the same late decisions), one view
+ * pipeline per view, and the dead-letter and late messages not yet sent.
+ */
+export class PartitionPipeline {
+  /** Offset stored in Redis at the last flush or restore: the flush script's expected offset. */
+  expectedOffset: string | null = null;
+  /** Offset after the last message processed (null before the first one). */
+  nextOffset: string | null = null;
+  maxEventTimeMs: number | null = null;
+  /** Wall clock of the last event seen (idleness). */
+  lastEventWallMs = 0;
+  /** Set while the partition restores after a failed compare-and-set; its messages are skipped meanwhile. */
+  restoring = false;
+  /** Offset this pipeline last asked the consumer to seek to. */
+  soughtTo: string | null = null;
+  private sawEvents = false;
+  private deadLetters: Message[] = [];
+  private late: Message[] = [];
+  private readonly views: ViewPipeline[];
+
+  constructor(
+    readonly source: Source,
+    views: readonly View[],
+    private readonly options: { keys: SpeedKeys; group: string; topic: string; partition: number; maxOutOfOrdernessMs: number; counts: PipelineCounts },
+  ) {
+    this.views = views.map((view) => createViewPipeline(view, options));
+  }
+
+  get topic(): string {
+    return this.options.topic;
+  }
+  get partition(): number {
+    return this.options.partition;
+  }
+
+  /** Watermark of this partition: max event time − bounded out-of-orderness. */
+  watermarkMs(): number {
+    return this.maxEventTimeMs === null ? -Infinity : this.maxEventTimeMs - this.options.maxOutOfOrdernessMs;
+  }
+
+  get pendingCells(): number {
+    let cells = this.deadLetters.length + this.late.length;
+    for (const pipeline of this.views) cells += pipeline.operator.pendingCells;
+    return cells;
+  }
+
+  /** Loads the partition's stored offset, max event time and operator state (e.g. open sessions) from Redis. */
+  async restore(redis: Redis): Promise<void> {
+    const { keys, group, topic, partition } = this.options;
+    const [offset, maxEventTime] = await redis.hmget(
+      keys.partitions(group),
+      SpeedKeys.offsetField(topic, partition),
+      SpeedKeys.maxEventTimeField(topic, partition),
+    );
+    this.expectedOffset = offset ?? null;
+    this.nextOffset = offset ?? null;
+    this.maxEventTimeMs = maxEventTime === null || maxEventTime === undefined ? null : Number(maxEventTime);
+    this.sawEvents = false;
+    this.deadLetters = [];
+    this.late = [];
+    for (const pipeline of this.views) {
+      pipeline.operator.onClose();
+      await pipeline.operator.onStart(redis);
+    }
+  }
+
+  process(message: IncomingMessage, nowMs: number): void {
+    const { counts, topic, partition } = this.options;
+    this.nextOffset = String(Number(message.offset) + 1);
+    const decoded = this.source.decode(message.value);
+    if (!decoded.ok) {
+      counts.deadLettered++;
+      this.deadLetters.push({
+        key: message.key,
+        value: message.value,
+        headers: {
+          'braid-error': decoded.reason,
+          'braid-source-topic': topic,
+          'braid-source-partition': String(partition),
+          'braid-source-offset': message.offset,
+        },
+      });
+      return;
+    }
+    const event = decoded.event as Record<string, unknown>;
+    const eventTimeMs = this.source.eventTimeMs(decoded.event);
+    const watermarkMs = this.watermarkMs();
+    counts.eventsIn++;
+    let lateFor: string[] | undefined;
+    for (const pipeline of this.views) {
+      if (pipeline.filter !== undefined && !pipeline.filter(event)) continue;
+      const name = pipeline.view.name;
+      if (pipeline.operator.process(event, pipeline.groupKey(event), eventTimeMs, watermarkMs)) {
+        counts.eventsPerView.set(name, (counts.eventsPerView.get(name) ?? 0) + 1);
+      } else {
+        (lateFor ??= []).push(name);
+        counts.latePerView.set(name, (counts.latePerView.get(name) ?? 0) + 1);
+      }
+    }
+    if (lateFor) {
+      counts.lateEvents++;
+      this.late.push({
+        key: message.key,
+        value: message.value,
+        headers: {
+          'braid-late-views': lateFor.join(','),
+          'braid-watermark': String(watermarkMs),
+          'braid-source-topic': topic,
+          'braid-source-partition': String(partition),
+          'braid-source-offset': message.offset,
+        },
+      });
+    }
+    if (this.maxEventTimeMs === null || eventTimeMs > this.maxEventTimeMs) this.maxEventTimeMs = eventTimeMs;
+    this.sawEvents = true;
+    this.lastEventWallMs = nowMs;
+  }
+
+  /**
+   * Moves everything pending into one flush (synchronously, so events that
+   * arrive while it is written go to the next one). Null when there is nothing
+   * new since the last flush.
+   */
+  checkpoint(nowMs: number): PartitionCheckpoint | null {
+    if (this.restoring || this.nextOffset === null || this.nextOffset === this.expectedOffset) return null;
+    const { keys, group, topic, partition } = this.options;
+    const program = new FlushProgram(keys.partitions(group));
+    const watermarkMs = this.watermarkMs();
+    for (const pipeline of this.views) {
+      pipeline.operator.onWatermark(watermarkMs);
+      pipeline.operator.onCheckpoint(program, watermarkMs);
+    }
+    const checkpoint: PartitionCheckpoint = {
+      header: {
+        offsetField: SpeedKeys.offsetField(topic, partition),
+        expectedOffset: this.expectedOffset,
+        nextOffset: this.nextOffset,
+        maxEventTimeField: SpeedKeys.maxEventTimeField(topic, partition),
+        maxEventTimeMs: this.maxEventTimeMs,
+        seenField: SpeedKeys.seenField(topic, partition),
+        seenAtMs: this.sawEvents ? nowMs : null,
+      },
+      program,
+      deadLetters: this.deadLetters,
+      late: this.late,
+    };
+    // The next flush expects what this one writes; if this one fails, the partition is restored from Redis.
+    this.expectedOffset = this.nextOffset;
+    this.sawEvents = false;
+    this.deadLetters = [];
+    this.late = [];
+    return checkpoint;
+  }
+
+  close(): void {
+    for (const pipeline of this.views) pipeline.operator.onClose();
+  }
+}

@@ -1,0 +1,195 @@
+import type { Redis } from 'ioredis';
+import { RedisHll, topEntries, type AvgState } from '../shared/measures/index.ts';
+import type { View } from '../shared/views/index.ts';
+import { decodeGroupKey, type DimensionValue } from './group-key.ts';
+import type { StoredSession } from './operators/index.ts';
+import { FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from './redis-keys.ts';
+
+export interface SpeedRow {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly dimensions: Record<string, DimensionValue>;
+  /** Finished measure values by measure name. */
+  readonly measures: Record<string, unknown>;
+  /** Mergeable measure state (the measure's monoid state), when asked for. */
+  readonly state?: Record<string, unknown>;
+  /** The watermark has passed the window's end (it may still change within allowed lateness). */
+  readonly final: boolean;
+}
+
+export interface SpeedReadResult {
+  readonly rows: SpeedRow[];
+  /** Watermark of the group computing the view: min over its non-idle partitions; null before any event. */
+  readonly watermarkMs: number | null;
+}
+
+export interface SpeedReadQuery {
+  /** Windows whose start is in [fromMs, toMs). */
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Dimension name → accepted values. */
+  readonly where?: Readonly<Record<string, ReadonlyArray<DimensionValue>>>;
+  /** Also return each measure's mergeable state. */
+  readonly includeState?: boolean;
+}
+
+export interface SpeedViewSource {
+  readonly redis: Redis;
+  readonly keys: SpeedKeys;
+  /** The view's source settings (watermark bound and idleness). */
+  readonly maxOutOfOrdernessMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** The watermark of the group computing `view`, from what its workers flushed. */
+export async function speedWatermark(target: SpeedViewSource, view: View, nowMs = Date.now()): Promise<number | null> {
+  const group = await target.redis.get(target.keys.viewGroup(view.name));
+  if (group === null) return null;
+  const fields = await target.redis.hgetall(target.keys.partitions(group));
+  let active = Infinity;
+  let any = -Infinity;
+  for (const [field, value] of Object.entries(fields)) {
+    if (!field.startsWith('t:')) continue;
+    const watermark = Number(value) - target.maxOutOfOrdernessMs;
+    any = Math.max(any, watermark);
+    const seen = Number(fields[`s:${field.slice(2)}`] ?? 0);
+    if (nowMs - seen <= target.idleTimeoutMs) active = Math.min(active, watermark);
+  }
+  if (Number.isFinite(active)) return active;
+  return Number.isFinite(any) ? any : null;
+}
+
+function matches(dimensions: Record<string, DimensionValue>, where: SpeedReadQuery['where']): boolean {
+  if (!where) return true;
+  for (const [name, accepted] of Object.entries(where)) {
+    if (!accepted.includes(dimensions[name] ?? null)) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads a speed view over a time range: finished measures per window and
+ * group, optionally with mergeable state, plus the current watermark.
+ *
+ * @example
+ * const { rows, watermarkMs } = await readSpeedView(target, pageViews, { fromMs: Date.now() - 3_600_000, toMs: Date.now(), where: { url: ['/'] } });
+ */
+export async function readSpeedView(target: SpeedViewSource, view: View, query: SpeedReadQuery): Promise<SpeedReadResult> {
+  const watermarkMs = await speedWatermark(target, view);
+  const rows = view.window.type === 'session' ? await readSessions(target, view, query, watermarkMs) : await readFixedWindows(target, view, query, watermarkMs);
+  rows.sort((a, b) => a.windowStart - b.windowStart || JSON.stringify(a.dimensions).localeCompare(JSON.stringify(b.dimensions)));
+  return { rows, watermarkMs };
+}
+
+async function readFixedWindows(target: SpeedViewSource, view: View, query: SpeedReadQuery, watermarkMs: number | null): Promise<SpeedRow[]> {
+  const { redis, keys } = target;
+  if (view.window.type === 'session') return [];
+  const sizeMs = view.window.sizeMs;
+  const starts = (await redis.zrangebyscore(keys.windows(view.name), String(query.fromMs), `(${query.toMs}`)).map(Number);
+  if (starts.length === 0) return [];
+  const hashes = await Promise.all(starts.map((start) => redis.hgetall(keys.window(view.name, start))));
+
+  const rows: SpeedRow[] = [];
+  const sketchReads: Array<Promise<void>> = [];
+  starts.forEach((start, index) => {
+    const byGroup = new Map<string, Record<string, string>>();
+    for (const [field, value] of Object.entries(hashes[index]!)) {
+      const cut = field.lastIndexOf(FIELD_SEPARATOR);
+      const groupKey = field.slice(0, cut);
+      const name = field.slice(cut + 1);
+      let cell = byGroup.get(groupKey);
+      if (!cell) byGroup.set(groupKey, (cell = {}));
+      cell[name] = value;
+    }
+    for (const [groupKey, cell] of byGroup) {
+      if (cell[ROW_COUNT] === undefined) continue;
+      const dimensions = decodeGroupKey(view.dimensions, groupKey);
+      if (!matches(dimensions, query.where)) continue;
+      const measures: Record<string, unknown> = {};
+      const state: Record<string, unknown> = {};
+      for (const { name, measure } of view.measures) {
+        switch (measure.kind) {
+          case 'count':
+            state[name] = Number(cell[ROW_COUNT]);
+            measures[name] = state[name];
+            break;
+          case 'sum':
+          case 'min':
+          case 'max':
+            state[name] = cell[name] === undefined ? null : Number(cell[name]);
+            measures[name] = state[name];
+            break;
+          case 'avg': {
+            const avgState: AvgState = { sum: Number(cell[`${name}.s`] ?? 0), count: Number(cell[`${name}.c`] ?? 0) };
+            state[name] = avgState;
+            measures[name] = measure.finish(avgState);
+            break;
+          }
+          case 'approxDistinct': {
+            const key = keys.hll(view.name, start, name, groupKey);
+            sketchReads.push(
+              redis.getBuffer(key).then((bytes) => {
+                const sketch = bytes === null ? RedisHll.empty() : RedisHll.fromRedisBytes(bytes);
+                state[name] = sketch;
+                measures[name] = sketch.count();
+              }),
+            );
+            break;
+          }
+          case 'topK': {
+            const key = keys.topK(view.name, start, name, groupKey);
+            sketchReads.push(
+              redis.zrange(key, '0', '-1', 'WITHSCORES').then((flat) => {
+                const counts = new Map<string, number>();
+                for (let i = 0; i < flat.length; i += 2) counts.set(flat[i]!, Number(flat[i + 1]));
+                state[name] = counts;
+                measures[name] = topEntries(counts, measure.k ?? 10);
+              }),
+            );
+            break;
+          }
+        }
+      }
+      const windowEnd = start + sizeMs;
+      rows.push({
+        windowStart: start,
+        windowEnd,
+        dimensions,
+        measures,
+        ...(query.includeState ? { state } : {}),
+        final: watermarkMs !== null && windowEnd <= watermarkMs,
+      });
+    }
+  });
+  await Promise.all(sketchReads);
+  return rows;
+}
+
+async function readSessions(target: SpeedViewSource, view: View, query: SpeedReadQuery, watermarkMs: number | null): Promise<SpeedRow[]> {
+  const { redis, keys } = target;
+  const ids = await redis.zrangebyscore(keys.sessionIndex(view.name), String(query.fromMs), `(${query.toMs}`);
+  if (ids.length === 0) return [];
+  const stored = await redis.hmget(keys.sessions(view.name), ...ids);
+  const rows: SpeedRow[] = [];
+  for (const text of stored) {
+    if (text === null) continue;
+    const session = JSON.parse(text) as StoredSession;
+    const dimensions = decodeGroupKey(view.dimensions, session.k);
+    if (!matches(dimensions, query.where)) continue;
+    const measures: Record<string, unknown> = {};
+    const state: Record<string, unknown> = {};
+    view.measures.forEach(({ name, measure }, index) => {
+      state[name] = measure.deserialize(session.m[index]!);
+      measures[name] = measure.finish(state[name]);
+    });
+    rows.push({
+      windowStart: session.s,
+      windowEnd: session.e,
+      dimensions,
+      measures,
+      ...(query.includeState ? { state } : {}),
+      final: watermarkMs !== null && session.e <= watermarkMs,
+    });
+  }
+  return rows;
+}

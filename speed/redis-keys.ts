@@ -1,0 +1,70 @@
+/**
+ * Every Redis key the speed layer reads or writes is built here, and nothing
+ * else writes them. All start with the configured prefix (default `braid:`).
+ *
+ * - `<p>speed:<group>:partitions` hash — per topic-partition `o:<t>:<p>` next
+ *   offset, `t:<t>:<p>` max event time, `s:<t>:<p>` wall clock of the last
+ *   flush with events (idleness). Written only by the flush script.
+ * - `<p>view:<view>:group` string — the consumer group computing the view.
+ * - `<p>view:<view>:windows` zset — window starts that have data (score = start).
+ * - `<p>view:<view>:w:<start>` hash — `<group-key>\x1f#` row count and
+ *   `<group-key>\x1f<measure>[.s|.c]` numeric measure state.
+ * - `<p>view:<view>:w:<start>:h:<measure>:<group-key>` — HyperLogLog (PFADD).
+ * - `<p>view:<view>:w:<start>:t:<measure>:<group-key>` zset — topK counts.
+ * - `<p>view:<view>:sessions` hash — session id → JSON state; `:sessidx` zset
+ *   by session start; `:open:<topic>:<partition>` hash — ids of sessions still
+ *   open in a partition (restored on assignment).
+ * - `<p>view:<view>:updates` pub/sub channel — a message after each flush that
+ *   touched the view.
+ */
+export const FIELD_SEPARATOR = '\x1f';
+export const ROW_COUNT = '#';
+
+export class SpeedKeys {
+  constructor(readonly prefix: string) {}
+
+  partitions(group: string): string {
+    return `${this.prefix}speed:${group}:partitions`;
+  }
+  static offsetField(topic: string, partition: number): string {
+    return `o:${topic}:${partition}`;
+  }
+  static maxEventTimeField(topic: string, partition: number): string {
+    return `t:${topic}:${partition}`;
+  }
+  static seenField(topic: string, partition: number): string {
+    return `s:${topic}:${partition}`;
+  }
+  viewGroup(view: string): string {
+    return `${this.prefix}view:${view}:group`;
+  }
+  windows(view: string): string {
+    return `${this.prefix}view:${view}:windows`;
+  }
+  window(view: string, startMs: number): string {
+    return `${this.prefix}view:${view}:w:${startMs}`;
+  }
+  hll(view: string, startMs: number, measure: string, groupKey: string): string {
+    return `${this.prefix}view:${view}:w:${startMs}:h:${measure}:${groupKey}`;
+  }
+  topK(view: string, startMs: number, measure: string, groupKey: string): string {
+    return `${this.prefix}view:${view}:w:${startMs}:t:${measure}:${groupKey}`;
+  }
+  sessions(view: string): string {
+    return `${this.prefix}view:${view}:sessions`;
+  }
+  sessionIndex(view: string): string {
+    return `${this.prefix}view:${view}:sessidx`;
+  }
+  openSessions(view: string, topic: string, partition: number): string {
+    return `${this.prefix}view:${view}:open:${topic}:${partition}`;
+  }
+  updates(view: string): string {
+    return `${this.prefix}view:${view}:updates`;
+  }
+}
+
+/** `<group-key>\x1f<measure>` */
+export function cellField(groupKey: string, name: string): string {
+  return `${groupKey}${FIELD_SEPARATOR}${name}`;
+}

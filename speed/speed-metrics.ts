@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
+
+/** The speed worker's Prometheus metrics. */
+export function createSpeedMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    eventsIn: new Counter({ name: 'braid_speed_events_in_total', help: 'Valid events consumed, per source.', labelNames: ['source'], registers }),
+    eventsPerView: new Counter({ name: 'braid_speed_view_events_total', help: 'Events counted into a view (after its filter), per view.', labelNames: ['view'], registers }),
+    late: new Counter({ name: 'braid_speed_late_events_total', help: 'Events too late for every window of a view (sent to <topic>.late), per view.', labelNames: ['view'], registers }),
+    deadLettered: new Counter({ name: 'braid_speed_dead_lettered_total', help: 'Malformed or schema-invalid messages sent to <topic>.dlq, per source.', labelNames: ['source'], registers }),
+    watermark: new Gauge({ name: 'braid_speed_watermark_ms', help: 'Worker watermark (min over non-idle assigned partitions), epoch ms.', labelNames: ['source'], registers }),
+    watermarkLag: new Gauge({ name: 'braid_speed_watermark_lag_ms', help: 'Wall clock minus the worker watermark.', labelNames: ['source'], registers }),
+    flushSeconds: new Histogram({
+      name: 'braid_speed_flush_duration_seconds',
+      help: 'Duration of one flush round (all partitions of a source).',
+      labelNames: ['source'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    pendingCells: new Gauge({ name: 'braid_speed_pending_cells', help: 'Window × key cells waiting for the next flush.', labelNames: ['source'], registers }),
+    consumerLag: new Gauge({ name: 'braid_speed_consumer_lag_messages', help: 'Messages behind the partition high watermark.', labelNames: ['topic', 'partition'], registers }),
+    flushRejected: new Counter({
+      name: 'braid_speed_flush_rejected_total',
+      help: 'Flushes refused because another worker had moved the partition on (the partition was restored and re-read).',
+      labelNames: ['source'],
+      registers,
+    }),
+  };
+}
+
+export type SpeedMetrics = ReturnType<typeof createSpeedMetrics>;
