@@ -86,7 +86,7 @@ export class SourceConsumer {
     });
   }
 
-  private async eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     const { partition } = batch;
     if (batch.messages.length === 0) return;
     let pipeline = this.pipelines.get(partition);
@@ -114,8 +114,9 @@ export class SourceConsumer {
     const now = Date.now();
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
-      if (pipeline.nextOffset !== null && Number(message.offset) < Number(pipeline.nextOffset)) continue;
-      pipeline.process(message, now);
+      if (pipeline.nextOffset === null || Number(message.offset) >= Number(pipeline.nextOffset)) pipeline.process(message, now);
+      // Resolving only moves kafkajs's fetch position on; offsets are committed (to Redis, then Kafka) by the flush.
+      resolveOffset(message.offset);
     }
     const lag = Number(batch.highWatermark) - Number(pipeline.nextOffset ?? first);
     this.options.metrics.consumerLag.set({ topic: this.options.topic, partition: String(partition) }, Math.max(0, lag));

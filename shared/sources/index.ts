@@ -8,4 +8,4 @@ export {
   type SourceSpec,
 } from './define-source.ts';
 export { clickstream, type ClickstreamEvent } from './clickstream.ts';
-export { builtInSources, getSource, sourceNames } from './registry.ts';
+export { builtInSources, getSource, registerSource, sourceNames } from './registry.ts';

@@ -123,15 +123,33 @@ export async function topicMessageCount(kafka: Kafka, topic: string): Promise<nu
   }
 }
 
+export interface ReceivedMessage {
+  key: string | null;
+  value: string;
+  partition: number;
+  offset: string;
+  headers: Record<string, string>;
+}
+
+/** Deletes topics a test's code under test created (missing ones are fine). */
+export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const existing = new Set(await admin.listTopics());
+  const present = topics.filter((topic) => existing.has(topic));
+  if (present.length > 0) await admin.deleteTopics({ topics: present }).catch(() => undefined);
+  await admin.disconnect();
+}
+
 /** Reads messages from the beginning of `topic` until `count` have arrived (or times out). */
 export async function waitForMessages(
   kafka: Kafka,
   topic: string,
   count: number,
   timeoutMs = 60_000,
-): Promise<Array<{ key: string | null; value: string; partition: number; offset: string }>> {
+): Promise<ReceivedMessage[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('test-reader') });
-  const received: Array<{ key: string | null; value: string; partition: number; offset: string }> = [];
+  const received: ReceivedMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -143,6 +161,7 @@ export async function waitForMessages(
             value: message.value?.toString('utf8') ?? '',
             partition: batch.partition,
             offset: message.offset,
+            headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value ?? '')])),
           });
         }
       },

@@ -1,0 +1,510 @@
+import type { Redis } from 'ioredis';
+import { Partitioners, type Kafka, type Message } from 'kafkajs';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { createKafkaClient, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
+import { loadConfig } from '../shared/config/index.ts';
+import { ClickstreamGenerator, produceDemo } from '../shared/demo/index.ts';
+import { createLogger, type Logger } from '../shared/logging/index.ts';
+import { count, max, sum } from '../shared/measures/index.ts';
+import { createMetricsRegistry } from '../shared/metrics/index.ts';
+import { clickstream, defineSource, registerSource, type Source } from '../shared/sources/index.ts';
+import { alignDown, defineView, demoViews, pageViews, session, sliding, tumbling, windowSizeMs, type View } from '../shared/views/index.ts';
+import { stackUp } from '../infra/stack/index.ts';
+import { SpeedKeys, SpeedWorker, speedGroupId } from '../speed/index.ts';
+import { FlushProgram } from '../speed/flush-program.ts';
+import { PartitionPipeline, type IncomingMessage, type PipelineCounts } from '../speed/partition-pipeline.ts';
+import { FIELD_SEPARATOR, ROW_COUNT } from '../speed/redis-keys.ts';
+import { createViewPipeline } from '../speed/view-pipeline.ts';
+import { bestRate, defineBenchmark } from './lib/benchmark.ts';
+
+// In-process: pre-generated, pre-decoded events, one core, no Kafka, no Redis.
+const CLICK_EVENTS = 1_000_000;
+const BID_EVENTS = 1_000_000;
+const REPEATS = 3;
+/** Events between two checkpoints (a flush's worth): building the flush program is part of the work. */
+const CHECKPOINT_EVERY = 50_000;
+/** The default bounded out-of-orderness (`sources.<name>.maxOutOfOrdernessMs`). */
+const OUT_OF_ORDERNESS_MS = 5_000;
+const CLICK_START_MS = Date.UTC(2026, 0, 1);
+/** Event-time spacing of the in-process clickstream: 1,000 events per event-time second (1 M events ≈ 17 min). */
+const CLICK_SPACING_MS = 1;
+
+// End to end: one speed worker on a fresh 4-partition topic next to a bare kafkajs consumer.
+const E2E_EVENTS = 300_000;
+const E2E_PARTITIONS = 4;
+const E2E_TIMEOUT_MS = 120_000;
+const OFFSET_POLL_MS = 10;
+
+// Freshness: live events (event time = now), a marker with a unique URL every FRESH_MARKER_EVERY events.
+const FRESH_RATE_PER_S = 2_000;
+const FRESH_DURATION_MS = 20_000;
+const FRESH_TICK_MS = 10;
+const FRESH_MARKER_EVERY = 50;
+const FRESH_POLL_MS = 5;
+const FRESH_DRAIN_MS = 10_000;
+
+const PUBLISHED =
+  'published, NOT measured here: Flink 1.13 Nexmark ≈ 22 K events/s/core (q5), ≈ 12 K events/s/core (q7); ' +
+  'DBSP/Feldera ≈ 0.9–1.2 M events/s/core on simple queries';
+
+/**
+ * Nexmark's bid stream (benchmark only): the key is the bidder, so q11's
+ * sessions per bidder can group by the Kafka key.
+ */
+const bid = defineSource({
+  name: 'bid',
+  description: 'Nexmark-style bids (speed benchmark only).',
+  fields: {
+    ts: { type: 'timestampMs' },
+    auction: { type: 'int' },
+    bidder: { type: 'int' },
+    price: { type: 'float' },
+  },
+  timeField: 'ts',
+  keyFields: ['bidder'],
+});
+
+interface Bid {
+  ts: number;
+  auction: number;
+  bidder: number;
+  price: number;
+}
+
+/**
+ * Bids with Nexmark's skew (after Beam's NexmarkConfiguration defaults and
+ * BidGenerator): the stream is 46 bids in every 50 events (1 person, 3
+ * auctions), 10,000 events per event-time second; half the bids go to the
+ * current hot auction, the rest to one of the ~110 auctions in flight; three
+ * quarters come from the current hot bidder, the rest from ~1,000 active
+ * people; prices are log-uniform from $1 to $1 M.
+ */
+function generateBids(total: number, seed: number, startMs: number): Bid[] {
+  const rng = xoroshiro128plus(seed);
+  const unit = () => uniformFloat64(rng);
+  const bids: Bid[] = new Array(total);
+  for (let index = 0; index < total; index++) {
+    const eventId = Math.floor((index * 50) / 46);
+    const lastAuction = Math.floor((eventId * 3) / 50);
+    const lastPerson = Math.floor(eventId / 50);
+    const auction =
+      unit() < 0.5
+        ? Math.floor(lastAuction / 100) * 100
+        : Math.max(0, lastAuction - 100) + Math.floor(unit() * (Math.min(lastAuction, 100) + 11));
+    const activePeople = Math.min(lastPerson, 1_000);
+    const bidder = unit() < 0.75 ? Math.floor(lastPerson / 100) * 100 + 1 : lastPerson - activePeople + Math.floor(unit() * (activePeople + 10));
+    bids[index] = {
+      ts: startMs + Math.floor(eventId / 10),
+      auction: 1_000 + auction,
+      bidder: 1_000 + bidder,
+      price: Math.round(10 ** (unit() * 6) * 100) / 100,
+    };
+  }
+  return bids;
+}
+
+/**
+ * What a partition pipeline does per event after decoding — filter, group
+ * key, operator — for `views` over `events` in one partition, with the
+ * partition watermark kept as the pipeline keeps it and a checkpoint (flush
+ * program built, not sent) every CHECKPOINT_EVERY events. Returns the number of
+ * (event, view) pairs counted and the flush ops built, so nothing is optimised away.
+ */
+function driveOperators(views: readonly View[], events: readonly Record<string, unknown>[]): { accepted: number; rejected: number; flushOps: number } {
+  const keys = new SpeedKeys('bench:');
+  const group = 'bench-speed';
+  const pipelines = views.map((view) => createViewPipeline(view, { keys, group, topic: 'bench', partition: 0 }));
+  const timeField = views[0]!.source.timeField;
+  let maxEventTimeMs = -Infinity;
+  let accepted = 0;
+  let rejected = 0;
+  let flushOps = 0;
+  const checkpoint = () => {
+    const program = new FlushProgram(keys.partitions(group));
+    const watermarkMs = maxEventTimeMs - OUT_OF_ORDERNESS_MS;
+    for (const pipeline of pipelines) {
+      pipeline.operator.onWatermark(watermarkMs);
+      pipeline.operator.onCheckpoint(program, watermarkMs);
+    }
+    flushOps += program.size;
+  };
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index]!;
+    const eventTimeMs = event[timeField] as number;
+    const watermarkMs = maxEventTimeMs - OUT_OF_ORDERNESS_MS;
+    for (const pipeline of pipelines) {
+      if (pipeline.filter !== undefined && !pipeline.filter(event)) continue;
+      if (pipeline.operator.process(event, pipeline.groupKey(event), eventTimeMs, watermarkMs)) accepted++;
+      else rejected++;
+    }
+    if (eventTimeMs > maxEventTimeMs) maxEventTimeMs = eventTimeMs;
+    if ((index + 1) % CHECKPOINT_EVERY === 0) checkpoint();
+  }
+  checkpoint();
+  return { accepted, rejected, flushOps };
+}
+
+/** The whole per-partition path as the worker runs it: decode (JSON + schema), every view, checkpoints. */
+function drivePartitionPipeline(views: readonly View[], messages: readonly IncomingMessage[]): number {
+  const counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, lateEvents: 0, eventsPerView: new Map(), latePerView: new Map() };
+  const pipeline = new PartitionPipeline(views[0]!.source, views, {
+    keys: new SpeedKeys('bench:'),
+    group: 'bench-speed',
+    topic: 'bench',
+    partition: 0,
+    maxOutOfOrdernessMs: OUT_OF_ORDERNESS_MS,
+    counts,
+  });
+  let flushOps = 0;
+  const now = Date.now();
+  for (let index = 0; index < messages.length; index++) {
+    pipeline.process(messages[index]!, now);
+    if ((index + 1) % CHECKPOINT_EVERY === 0) flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
+  }
+  flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
+  return flushOps + counts.eventsIn;
+}
+
+const round = (value: number) => Math.round(value);
+const rate = (value: number) => `${(value / 1e6).toFixed(2)} M events/s`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** A bare kafkajs consumer that only decodes each message (same fetch settings as the speed worker); events/s from first to last message. */
+async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected: number): Promise<{ eventsPerS: number; decoded: number }> {
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 1_048_576 });
+  let firstNs: bigint | undefined;
+  let lastNs: bigint | undefined;
+  let seen = 0;
+  let decoded = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, heartbeat }) => {
+        firstNs ??= process.hrtime.bigint();
+        for (const message of batch.messages) {
+          if (clickstream.decode(message.value).ok) decoded++;
+          seen++;
+        }
+        if (seen >= expected && lastNs === undefined) {
+          lastNs = process.hrtime.bigint();
+          finish();
+        }
+        await heartbeat();
+      },
+    });
+    const timeout = sleep(E2E_TIMEOUT_MS).then(() => {
+      throw new Error(`bare consumer saw ${seen} of ${expected} messages in ${E2E_TIMEOUT_MS / 1000} s`);
+    });
+    await Promise.race([finished, timeout]);
+  } finally {
+    await consumer.disconnect();
+  }
+  return { eventsPerS: expected / (Number(lastNs! - firstNs!) / 1e9), decoded };
+}
+
+/** Produces live events at FRESH_RATE_PER_S and measures, for every marker, send → row count visible in page_views in Redis. */
+async function measureFreshness(kafka: Kafka, redis: Redis, keys: SpeedKeys, topic: string, progress: (message: string) => void) {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const generator = new ClickstreamGenerator({ seed: 4 });
+  const windowMs = windowSizeMs(pageViews.window);
+  const pending = new Map<string, { key: string; field: string; sentAtMs: number }>();
+  const latenciesMs: number[] = [];
+  const perTick = Math.round((FRESH_RATE_PER_S * FRESH_TICK_MS) / 1000);
+  let produced = 0;
+  let markers = 0;
+  let producing = true;
+  let stoppedAt = Infinity;
+  const inFlight = new Set<Promise<unknown>>();
+
+  const poller = (async () => {
+    const drainUntil = () => (producing ? Infinity : stoppedAt + FRESH_DRAIN_MS);
+    while ((producing || pending.size > 0) && Date.now() < drainUntil()) {
+      if (pending.size > 0) {
+        const entries = [...pending];
+        const pipeline = redis.pipeline();
+        for (const [, marker] of entries) pipeline.hexists(marker.key, marker.field);
+        const results = (await pipeline.exec()) ?? [];
+        const now = Date.now();
+        entries.forEach(([id, marker], index) => {
+          if (results[index]?.[1] === 1) {
+            latenciesMs.push(now - marker.sentAtMs);
+            pending.delete(id);
+          }
+        });
+      }
+      await sleep(FRESH_POLL_MS);
+    }
+  })();
+
+  const startedAt = Date.now();
+  try {
+    for (let tick = 0; Date.now() - startedAt < FRESH_DURATION_MS; tick++) {
+      const messages: Message[] = [];
+      const sentAtMs = Date.now();
+      const markersNow: Array<[string, { key: string; field: string; sentAtMs: number }]> = [];
+      for (let index = 0; index < perTick; index++, produced++) {
+        const message = generator.next(sentAtMs);
+        let value = message.value;
+        if (produced % FRESH_MARKER_EVERY === 0) {
+          const event = JSON.parse(value) as { ts: number; url: string };
+          event.url = `/fresh/${markers}`;
+          value = JSON.stringify(event);
+          markersNow.push([
+            String(markers++),
+            { key: keys.window(pageViews.name, alignDown(event.ts, windowMs)), field: `${event.url}${FIELD_SEPARATOR}${ROW_COUNT}`, sentAtMs },
+          ]);
+        }
+        messages.push({ key: message.key, value });
+      }
+      for (const [id, marker] of markersNow) pending.set(id, marker);
+      const sending: Promise<unknown> = producer.send({ topic, messages, acks: -1 }).finally(() => inFlight.delete(sending));
+      inFlight.add(sending);
+      const nextTickAt = startedAt + (tick + 1) * FRESH_TICK_MS;
+      await sleep(Math.max(0, nextTickAt - Date.now()));
+    }
+    await Promise.all(inFlight);
+  } finally {
+    stoppedAt = Date.now();
+    producing = false;
+    await poller;
+    await producer.disconnect();
+  }
+  progress(`freshness: produced ${produced.toLocaleString()} live events in ${((stoppedAt - startedAt) / 1000).toFixed(1)} s, ${markers} markers, ${pending.size} never seen`);
+  return { latenciesMs: latenciesMs.sort((a, b) => a - b), produced, markers, missing: pending.size };
+}
+
+/**
+ * The speed layer's throughput: operators in-process per core (clickstream
+ * demo-like views and Nexmark-style q5/q7/q11 on bids), then one worker end
+ * to end through Kafka and Redis next to a bare kafkajs consumer that only
+ * decodes, and the freshness of live events (send → visible in Redis).
+ */
+export default defineBenchmark({
+  name: 'speed',
+  description: `speed layer: operators in-process (${CLICK_EVENTS.toLocaleString()} events), Nexmark-style q5/q7/q11, one worker end to end (${E2E_EVENTS.toLocaleString()} events) vs bare kafkajs, freshness`,
+  async run({ progress }) {
+    const figures: Record<string, number> = {};
+
+    // ---- 1. In-process, per core -------------------------------------------------------------
+    progress(`generating and decoding ${CLICK_EVENTS.toLocaleString()} clickstream events…`);
+    const generator = new ClickstreamGenerator({ seed: 1, disorderMs: OUT_OF_ORDERNESS_MS });
+    const values: string[] = new Array(CLICK_EVENTS);
+    for (let index = 0; index < CLICK_EVENTS; index++) values[index] = generator.next(CLICK_START_MS + index * CLICK_SPACING_MS).value;
+    const events = values.map((value) => JSON.parse(value) as Record<string, unknown>);
+
+    const byUrl = defineView({
+      name: 'bench_tumbling',
+      source: 'clickstream',
+      groupBy: ['url'],
+      window: tumbling('1m'),
+      measures: { views: count(), revenue: sum('revenue') },
+      allowedLateness: '1m',
+    });
+    const byCountry = defineView({
+      name: 'bench_sliding',
+      source: 'clickstream',
+      groupBy: ['country'],
+      window: sliding('5m', '1m'),
+      measures: { views: count(), revenue: sum('revenue') },
+      allowedLateness: '1m',
+    });
+    const byUser = defineView({
+      name: 'bench_session',
+      source: 'clickstream',
+      groupBy: ['user_id'],
+      window: session('30m'),
+      measures: { events: count(), revenue: sum('revenue') },
+      allowedLateness: '1m',
+    });
+    const inProcess: Array<[string, string, readonly View[]]> = [
+      ['inproc_tumbling_events_per_s', 'tumbling 1m by url, count + sum', [byUrl]],
+      ['inproc_sliding_events_per_s', 'sliding 5m/1m by country, count + sum', [byCountry]],
+      ['inproc_session_events_per_s', 'session 30m by user_id, count + sum', [byUser]],
+      ['inproc_demo_views_events_per_s', 'the 3 demo views in one pass (page_views has approxDistinct)', demoViews],
+    ];
+    for (const [figure, label, views] of inProcess) {
+      const check = driveOperators(views, events);
+      const eventsPerS = await bestRate(CLICK_EVENTS, REPEATS, () => driveOperators(views, events));
+      figures[figure] = round(eventsPerS);
+      progress(`in-process ${label}: ${rate(eventsPerS)} (${check.rejected} late, ${check.flushOps.toLocaleString()} flush ops per run)`);
+    }
+
+    const messages: IncomingMessage[] = values.map((value, index) => ({ offset: String(index), key: null, value: Buffer.from(value) }));
+    const decodeEventsPerS = await bestRate(CLICK_EVENTS, REPEATS, () => {
+      let ok = 0;
+      for (const message of messages) if (clickstream.decode(message.value).ok) ok++;
+      return ok;
+    });
+    figures.inproc_decode_events_per_s = round(decodeEventsPerS);
+    progress(`in-process decode only (JSON.parse + schema): ${rate(decodeEventsPerS)}`);
+    const pipelineEventsPerS = await bestRate(CLICK_EVENTS, REPEATS, () => drivePartitionPipeline(demoViews, messages));
+    figures.inproc_pipeline_events_per_s = round(pipelineEventsPerS);
+    progress(`in-process PartitionPipeline (decode + 3 demo views + checkpoints): ${rate(pipelineEventsPerS)}`);
+    values.length = 0;
+    events.length = 0;
+    messages.length = 0;
+
+    // ---- 2. Nexmark-style queries on bids ----------------------------------------------------
+    registerSource(bid as unknown as Source);
+    progress(`generating ${BID_EVENTS.toLocaleString()} Nexmark-style bids…`);
+    const bids = generateBids(BID_EVENTS, 5, CLICK_START_MS) as unknown as Record<string, unknown>[];
+    const nexmark: Array<[string, string, View]> = [
+      [
+        'nexmark_q5_events_per_s',
+        'q5 count per auction, sliding 10s/2s',
+        defineView({ name: 'nexmark_q5', source: 'bid', groupBy: ['auction'], window: sliding('10s', '2s'), measures: { bids: count() } }),
+      ],
+      ['nexmark_q7_events_per_s', 'q7 max(price), tumbling 10s', defineView({ name: 'nexmark_q7', source: 'bid', window: tumbling('10s'), measures: { max_price: max('price') } })],
+      [
+        'nexmark_q11_events_per_s',
+        'q11 bids per bidder session, gap 10s',
+        defineView({ name: 'nexmark_q11', source: 'bid', groupBy: ['bidder'], window: session('10s'), measures: { bids: count() } }),
+      ],
+    ];
+    for (const [figure, label, view] of nexmark) {
+      const check = driveOperators([view], bids);
+      const eventsPerS = await bestRate(BID_EVENTS, REPEATS, () => driveOperators([view], bids));
+      figures[figure] = round(eventsPerS);
+      progress(`Nexmark-style ${label}: ${rate(eventsPerS)} (${check.rejected} late, ${check.flushOps.toLocaleString()} flush ops per run)`);
+    }
+    progress('  (q5 here is the count per auction and window, without the max-count join; q7 the max price per window, without the join back to the bid)');
+    progress(`  ${PUBLISHED}`);
+    bids.length = 0;
+
+    // ---- 3. End to end, one worker -----------------------------------------------------------
+    const baseConfig = loadConfig();
+    const stack = await stackUp(baseConfig, progress);
+    const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const topic = `bench-speed-${suffix}`;
+    const clientId = `bench-speed-${suffix}`;
+    const keyPrefix = `bench-speed-${suffix}:`;
+    const rawGroup = `${clientId}-raw`;
+    const config = loadConfig({
+      overrides: {
+        'kafka.brokers': stack.kafkaBrokers,
+        'redis.url': stack.redisUrl,
+        'kafka.clientId': clientId,
+        'redis.keyPrefix': keyPrefix,
+        'sources.clickstream.topic': topic,
+        'sources.clickstream.partitions': E2E_PARTITIONS,
+      },
+    });
+    const logger: Logger = createLogger({ level: 'warn', name: 'bench' });
+    const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: 'braid-bench', logger });
+    const redis = createRedisClient(stack.redisUrl, { name: 'braid-bench' });
+    const keys = new SpeedKeys(keyPrefix);
+    const group = speedGroupId(clientId, 'clickstream', demoViews, demoViews);
+    const admin = kafka.admin();
+    await admin.connect();
+    let worker: SpeedWorker | undefined;
+    try {
+      await ensureTopics(admin, [{ topic, partitions: E2E_PARTITIONS }]);
+      progress(`producing ${E2E_EVENTS.toLocaleString()} events into ${topic} (${E2E_PARTITIONS} partitions)…`);
+      const produced = await produceDemo({
+        kafka,
+        logger,
+        registry: createMetricsRegistry('bench'),
+        source: 'clickstream',
+        topic,
+        partitions: E2E_PARTITIONS,
+        generator: new ClickstreamGenerator({ seed: 3, disorderMs: 2_000 }),
+        ratePerS: Infinity,
+        count: E2E_EVENTS,
+        // Two hours ago, one event per ms: the live events of the freshness run come after these.
+        startMs: Date.now() - 2 * 3_600_000,
+        spanMs: E2E_EVENTS,
+      });
+      if (produced.sent !== E2E_EVENTS) throw new Error(`produced ${produced.sent} of ${E2E_EVENTS} events`);
+      const ends = await admin.fetchTopicOffsets(topic);
+
+      progress('bare kafkajs consumer (decode only)…');
+      const raw = await rawConsume(kafka, topic, rawGroup, E2E_EVENTS);
+      figures.raw_kafkajs_events_per_s = round(raw.eventsPerS);
+      progress(`bare kafkajs consumer: ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)`);
+
+      progress(`speed worker (3 demo views, flush every ${config.speed.flushIntervalMs} ms)…`);
+      const startedNs = process.hrtime.bigint();
+      worker = await SpeedWorker.start({ config, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
+      const sourceConsumer = worker.consumers[0]!;
+      if (sourceConsumer.pipelines.size > 0) throw new Error('the worker processed a batch before the benchmark could time it');
+      let firstBatchNs: bigint | undefined;
+      const removeListener = sourceConsumer.consumer.on(sourceConsumer.consumer.events.START_BATCH_PROCESS, () => {
+        firstBatchNs ??= process.hrtime.bigint();
+      });
+      const partitionsKey = keys.partitions(group);
+      const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
+      let stored: Array<string | null> = [];
+      const deadline = Date.now() + E2E_TIMEOUT_MS;
+      let failure: unknown;
+      worker.done.catch((error: unknown) => (failure = error));
+      for (;;) {
+        if (failure) throw failure;
+        stored = await redis.hmget(partitionsKey, ...fields);
+        if (ends.every(({ high }, index) => stored[index] !== null && Number(stored[index]) >= Number(high))) break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the speed worker did not reach the end offsets in ${E2E_TIMEOUT_MS / 1000} s: ` +
+              ends.map(({ partition, high }, index) => `p${partition} ${stored[index] ?? 'none'}/${high}`).join(', '),
+          );
+        }
+        await sleep(OFFSET_POLL_MS);
+      }
+      const doneNs = process.hrtime.bigint();
+      removeListener();
+      const e2eEventsPerS = E2E_EVENTS / (Number(doneNs - firstBatchNs!) / 1e9);
+      figures.e2e_events_per_s = round(e2eEventsPerS);
+      figures.e2e_ratio = Math.round((e2eEventsPerS / raw.eventsPerS) * 1000) / 1000;
+      figures.e2e_startup_ms = round(Number(firstBatchNs! - startedNs) / 1e6);
+      progress(
+        `speed worker: ${rate(e2eEventsPerS)} first batch → offsets in Redis at the end (start-up ${figures.e2e_startup_ms} ms not counted); ` +
+          `ratio to bare kafkajs ${figures.e2e_ratio}`,
+      );
+
+      // ---- 4. Freshness ----------------------------------------------------------------------
+      progress(`freshness: ${FRESH_RATE_PER_S}/s live events for ${FRESH_DURATION_MS / 1000} s, flush interval ${config.speed.flushIntervalMs} ms…`);
+      const fresh = await measureFreshness(kafka, redis, keys, topic, progress);
+      figures.freshness_p50_ms = percentile(fresh.latenciesMs, 0.5);
+      figures.freshness_p99_ms = percentile(fresh.latenciesMs, 0.99);
+      figures.freshness_max_ms = fresh.latenciesMs[fresh.latenciesMs.length - 1] ?? Number.NaN;
+      figures.freshness_samples = fresh.latenciesMs.length;
+      figures.freshness_missing = fresh.missing;
+      figures.freshness_flush_interval_ms = config.speed.flushIntervalMs;
+      progress(
+        `freshness (send → visible in Redis, flush interval ${config.speed.flushIntervalMs} ms): p50 ${figures.freshness_p50_ms} ms, ` +
+          `p99 ${figures.freshness_p99_ms} ms, max ${figures.freshness_max_ms} ms over ${fresh.latenciesMs.length} markers`,
+      );
+      return figures;
+    } finally {
+      await worker?.stop().catch((error: unknown) => progress(`stopping the worker failed: ${(error as Error).message}`));
+      await admin.deleteTopics({ topics: [topic, `${topic}.dlq`, `${topic}.late`] }).catch(() => undefined);
+      await admin.deleteGroups([rawGroup, group]).catch(() => undefined);
+      await admin.disconnect();
+      const deleted = await deleteKeys(redis, keyPrefix).catch(() => 0);
+      progress(`cleaned up: topics ${topic}(.dlq, .late), groups, ${deleted} Redis keys under ${keyPrefix}`);
+      redis.disconnect();
+    }
+  },
+});

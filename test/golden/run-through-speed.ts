@@ -1,0 +1,117 @@
+import { Partitioners } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config/index.ts';
+import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { readSpeedView, SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { testLogger, topicMessageCount, waitFor } from '../harness/index.ts';
+import { messageValue, SCENARIO_EPOCH_MS, type ExpectedRow, type Scenario, type ScenarioMessage } from './scenarios.ts';
+import { goldenViews } from './views.ts';
+
+/** Config for one scenario run: its topic, partitions, watermark settings and a fresh consumer group. */
+export function scenarioOverrides(scenario: Scenario, topic: string, clientId: string): Record<string, unknown> {
+  return {
+    'kafka.clientId': clientId,
+    'sources.clickstream.topic': topic,
+    'sources.clickstream.partitions': scenario.partitions,
+    'sources.clickstream.maxOutOfOrdernessMs': scenario.maxOutOfOrdernessMs,
+    'sources.clickstream.idleTimeoutMs': scenario.idleTimeoutMs,
+    'speed.flushIntervalMs': 100,
+  };
+}
+
+export async function sendScenarioMessages(kafka: Kafka, topic: string, messages: ScenarioMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  await producer.send({
+    topic,
+    messages: messages.map((message) => ({ partition: message.p, key: 'user' in message ? message.user : null, value: messageValue(message) })),
+  });
+  await producer.disconnect();
+}
+
+/** Waits until the speed layer's offsets in Redis reach the end of every partition of `topic`. */
+export async function waitUntilCaughtUp(kafka: Kafka, redis: Redis, config: Config, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const keys = new SpeedKeys(config.redis.keyPrefix);
+  const group = speedGroupId(config.kafka.clientId, 'clickstream', goldenViews, goldenViews);
+  await waitFor(
+    async () => {
+      for (const { partition, high } of ends) {
+        if (high === '0') continue;
+        const stored = await redis.hget(keys.partitions(group), SpeedKeys.offsetField(topic, partition));
+        if (stored !== high) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 60_000, what: `speed offsets to reach ${ends.map((e) => e.high).join(',')}` },
+  );
+}
+
+export interface SpeedOutcome {
+  rows: Record<string, ExpectedRow[]>;
+  watermarkS: number | null;
+  finalStarts: Record<string, number[]>;
+}
+
+/** Reads every golden view back through the speed layer's read API, in scenario units (seconds). */
+export async function readGoldenViews(redis: Redis, config: Config): Promise<SpeedOutcome> {
+  const settings = config.sources.clickstream!;
+  const target = { redis, keys: new SpeedKeys(config.redis.keyPrefix), maxOutOfOrdernessMs: settings.maxOutOfOrdernessMs, idleTimeoutMs: settings.idleTimeoutMs };
+  const rows: Record<string, ExpectedRow[]> = {};
+  const finalStarts: Record<string, number[]> = {};
+  let watermarkS: number | null = null;
+  for (const view of goldenViews) {
+    const result = await readSpeedView(target, view, { fromMs: SCENARIO_EPOCH_MS - 3_600_000, toMs: SCENARIO_EPOCH_MS + 3_600_000 });
+    rows[view.name] = result.rows.map((row) => ({
+      start: (row.windowStart - SCENARIO_EPOCH_MS) / 1000,
+      end: (row.windowEnd - SCENARIO_EPOCH_MS) / 1000,
+      ...row.dimensions,
+      ...row.measures,
+    }));
+    finalStarts[view.name] = [...new Set(result.rows.filter((row) => row.final).map((row) => (row.windowStart - SCENARIO_EPOCH_MS) / 1000))];
+    watermarkS = result.watermarkMs === null ? null : (result.watermarkMs - SCENARIO_EPOCH_MS) / 1000;
+  }
+  return { rows, watermarkS, finalStarts };
+}
+
+/** Sorts rows the way expected.json lists them: by window start, then dimension values. */
+export function sortRows(rows: ExpectedRow[], dimension: string): ExpectedRow[] {
+  return [...rows].sort((a, b) => a.start - b.start || String(a[dimension]).localeCompare(String(b[dimension])));
+}
+
+/**
+ * Runs a scenario through a real speed worker (real Kafka, real Redis). With
+ * `restartAfter`, the worker stops after that many messages and a new one
+ * restores from Redis and finishes the stream.
+ */
+export async function runThroughSpeed(options: {
+  scenario: Scenario;
+  kafka: Kafka;
+  redis: Redis;
+  config: Config;
+  topic: string;
+  restartAfter?: number;
+}): Promise<SpeedOutcome> {
+  const { scenario, kafka, redis, config, topic } = options;
+  const cut = options.restartAfter ?? scenario.messages.length;
+  const parts = [scenario.messages.slice(0, cut), scenario.messages.slice(cut)].filter((part) => part.length > 0);
+  for (const part of parts) {
+    await sendScenarioMessages(kafka, topic, part);
+    const worker = await SpeedWorker.start({ config, views: goldenViews, logger: testLogger, registry: createMetricsRegistry('golden') });
+    try {
+      await waitUntilCaughtUp(kafka, redis, config, topic);
+    } finally {
+      await worker.stop();
+    }
+  }
+  return readGoldenViews(redis, config);
+}
+
+export async function lateAndDeadLetterCounts(kafka: Kafka, topic: string): Promise<{ late: number; deadLetters: number }> {
+  return { late: await topicMessageCount(kafka, `${topic}.late`), deadLetters: await topicMessageCount(kafka, `${topic}.dlq`) };
+}

@@ -1,0 +1,34 @@
+import { approxDistinct, count, max, sum } from '../../shared/measures/index.ts';
+import { defineView, session, sliding, tumbling } from '../../shared/views/index.ts';
+
+/**
+ * The views every golden scenario is run through: one per window type, on the
+ * clickstream source, small enough that the expected rows are worked out by
+ * hand. Scenario times are seconds after 2026-01-01T00:00:00Z.
+ */
+export const goldenViews = [
+  defineView({
+    name: 'g_tumbling',
+    source: 'clickstream',
+    groupBy: ['url'],
+    window: tumbling('10s'),
+    measures: { views: count(), visitors: approxDistinct('user_id'), revenue: sum('revenue'), max_revenue: max('revenue') },
+    allowedLateness: '5s',
+  }),
+  defineView({
+    name: 'g_sliding',
+    source: 'clickstream',
+    groupBy: ['country'],
+    window: sliding('20s', '10s'),
+    measures: { views: count() },
+    allowedLateness: '5s',
+  }),
+  defineView({
+    name: 'g_session',
+    source: 'clickstream',
+    groupBy: ['user_id'],
+    window: session('30s'),
+    measures: { events: count(), revenue: sum('revenue') },
+    allowedLateness: '5s',
+  }),
+];

@@ -1,0 +1,466 @@
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { describe, expect, it } from 'vitest';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { count, sum } from '../../shared/measures/index.ts';
+import {
+  alignDown,
+  defineView,
+  describeWindow,
+  session,
+  sliding,
+  tumbling,
+  windowSizeMs,
+  windowStartsFor,
+  type View,
+  type WindowSpec,
+} from '../../shared/views/index.ts';
+import { FlushProgram } from '../../speed/flush-program.ts';
+import { createOperator, SessionWindowOperator, sessionId, type Operator, type StoredSession } from '../../speed/operators/index.ts';
+import { SpeedKeys } from '../../speed/redis-keys.ts';
+
+const MINUTE_MS = 60_000;
+/** A whole hour, so minute-aligned windows start on it. */
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+describe('window specs', () => {
+  it('parse durations into milliseconds', () => {
+    expect(tumbling('1m')).toEqual({ type: 'tumbling', sizeMs: MINUTE_MS });
+    expect(sliding('5m', '1m')).toEqual({ type: 'sliding', sizeMs: 5 * MINUTE_MS, slideMs: MINUTE_MS });
+    expect(session('30m')).toEqual({ type: 'session', gapMs: 30 * MINUTE_MS });
+    expect(tumbling(1_500)).toEqual({ type: 'tumbling', sizeMs: 1_500 });
+  });
+
+  it('accept a sliding window whose slide equals its size (a tumbling window in disguise)', () => {
+    expect(windowStartsFor(sliding('1m', '1m'), T0 + 30_000)).toEqual([T0]);
+  });
+
+  it.each([
+    ['tumbling(size)', () => tumbling('0s'), '"0s"'],
+    ['tumbling(size)', () => tumbling('soon'), '"soon"'],
+    ['tumbling(size)', () => tumbling(-5), '-5'],
+    ['tumbling(size)', () => tumbling(1.5), '1.5'],
+    ['sliding(size)', () => sliding('0m', '1m'), '"0m"'],
+    ['sliding(slide)', () => sliding('5m', 'often'), '"often"'],
+    ['session(gap)', () => session('0'), '"0"'],
+  ])('rejects a bad duration, naming the argument %s', (argument, build, shown) => {
+    const error = catchError(build);
+    expect(error).toBeInstanceOf(BraidError);
+    expect((error as BraidError).code).toBe(ErrorCode.CONFIG_INVALID);
+    expect((error as BraidError).message).toContain(argument);
+    expect((error as BraidError).message).toContain(shown);
+    // Says what a good value looks like, not only that this one is wrong.
+    expect((error as BraidError).message).toMatch(/such as/);
+  });
+
+  it('rejects a sliding size that is not a whole multiple of the slide, naming both', () => {
+    const error = catchError(() => sliding('5m', '2m'));
+    expect(error).toBeInstanceOf(BraidError);
+    expect((error as BraidError).code).toBe(ErrorCode.CONFIG_INVALID);
+    expect((error as BraidError).message).toMatch(/sliding\(5m, 2m\)/);
+    expect((error as BraidError).message).toMatch(/size must be a whole multiple of slide/);
+  });
+
+  it('describe themselves and report their size', () => {
+    expect(describeWindow(tumbling('1m'))).toBe('tumbling 1m');
+    expect(describeWindow(sliding('5m', '1m'))).toBe('sliding 5m every 1m');
+    expect(describeWindow(session('30m'))).toBe('session gap 30m');
+    expect(windowSizeMs(tumbling('1m'))).toBe(MINUTE_MS);
+    expect(windowSizeMs(sliding('5m', '1m'))).toBe(5 * MINUTE_MS);
+    expect(() => windowSizeMs(session('30m'))).toThrow(/session/);
+    expect(() => windowStartsFor(session('30m'), T0)).toThrow(/session operator/);
+  });
+});
+
+describe('alignDown', () => {
+  it.each([
+    [0, 0],
+    [1, 0],
+    [59_999, 0],
+    [60_000, 60_000],
+    [-1, -60_000],
+    [-59_999, -60_000],
+    [-60_000, -60_000],
+    [-60_001, -120_000],
+  ])('floors %d to %d on a 1-minute grid, also below the epoch', (timeMs, expected) => {
+    expect(alignDown(timeMs, MINUTE_MS)).toBe(expected);
+  });
+});
+
+describe('tumbling window assignment', () => {
+  const minute = tumbling('1m');
+
+  it('puts an event exactly at a window start in that window, and one at its end in the next', () => {
+    expect(windowStartsFor(minute, T0)).toEqual([T0]);
+    expect(windowStartsFor(minute, T0 + MINUTE_MS - 1)).toEqual([T0]);
+    expect(windowStartsFor(minute, T0 + MINUTE_MS)).toEqual([T0 + MINUTE_MS]);
+    expect(windowStartsFor(minute, T0 - 1)).toEqual([T0 - MINUTE_MS]);
+  });
+
+  it('handles the epoch and times before it', () => {
+    expect(windowStartsFor(minute, 0)).toEqual([0]);
+    expect(windowStartsFor(minute, -1)).toEqual([-MINUTE_MS]);
+    expect(windowStartsFor(minute, -MINUTE_MS)).toEqual([-MINUTE_MS]);
+    expect(windowStartsFor(minute, -MINUTE_MS - 1)).toEqual([-2 * MINUTE_MS]);
+  });
+
+  it('aligns windows to the epoch, not to the first event', () => {
+    const rng = xoroshiro128plus(7);
+    const hour = tumbling('1h');
+    for (let trial = 0; trial < 1_000; trial++) {
+      const timeMs = uniformInt(rng, -1e13, 1e13);
+      const [start] = windowStartsFor(hour, timeMs);
+      expect(start! % 3_600_000 === 0).toBe(true);
+      expect(start! <= timeMs && timeMs < start! + 3_600_000).toBe(true);
+    }
+  });
+});
+
+describe('sliding window assignment', () => {
+  it('gives size/slide windows, each [start, start + size) containing the event, earliest first', () => {
+    const spec = sliding('5m', '1m');
+    expect(windowStartsFor(spec, T0 + 4 * MINUTE_MS + 30_000)).toEqual([0, 1, 2, 3, 4].map((m) => T0 + m * MINUTE_MS));
+  });
+
+  it('puts an event exactly at a slide boundary into the window starting there, not the one ending there', () => {
+    const spec = sliding('5m', '1m');
+    const starts = windowStartsFor(spec, T0);
+    expect(starts).toEqual([-4, -3, -2, -1, 0].map((m) => T0 + m * MINUTE_MS));
+    expect(starts).not.toContain(T0 - 5 * MINUTE_MS); // [T0-5m, T0) ends at the event
+  });
+
+  it('handles the epoch and times before it', () => {
+    const spec = sliding('3m', '1m');
+    expect(windowStartsFor(spec, 0)).toEqual([-2 * MINUTE_MS, -MINUTE_MS, 0]);
+    expect(windowStartsFor(spec, -1)).toEqual([-3 * MINUTE_MS, -2 * MINUTE_MS, -MINUTE_MS]);
+  });
+
+  it.each([
+    ['5m', '1m'],
+    ['10s', '2s'],
+    ['1h', '15m'],
+    ['2m', '2m'],
+    ['1d', '1h'],
+  ])('sliding(%s, %s): exactly the aligned windows containing t, for random t', (size, slide) => {
+    const spec = sliding(size, slide) as Extract<WindowSpec, { type: 'sliding' }>;
+    const { sizeMs, slideMs } = spec;
+    const rng = xoroshiro128plus(42);
+    for (let trial = 0; trial < 500; trial++) {
+      // Mostly arbitrary times; some exactly on a boundary.
+      const raw = uniformInt(rng, -1e12, 1e12);
+      const timeMs = trial % 5 === 0 ? alignDown(raw, slideMs) : raw;
+      const starts = windowStartsFor(spec, timeMs);
+      expect(starts).toHaveLength(sizeMs / slideMs);
+      // Every aligned window containing t, by brute force.
+      const expected: number[] = [];
+      for (let start = alignDown(timeMs - sizeMs, slideMs); start <= timeMs; start += slideMs) {
+        if (start <= timeMs && timeMs < start + sizeMs) expected.push(start);
+      }
+      expect(starts).toEqual(expected);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Speed operators, observed through the ops they write into a FlushProgram.
+
+const keys = new SpeedKeys('t:');
+
+function contextFor(view: View) {
+  return { view, keys, group: 'g', topic: 't', partition: 0 };
+}
+
+function clickstreamEvent(userId: string, timeMs: number, revenue: number | null = null): Record<string, unknown> {
+  return { ts: timeMs, user_id: userId, session_id: `${userId}-s`, url: '/', country: 'US', device: 'mobile', revenue };
+}
+
+interface Op {
+  code: string;
+  key: string;
+  args: string[];
+}
+
+/** Decodes a FlushProgram's flat op list (see speed/lua/flush-partition.lua) with key indexes resolved. */
+function opsOf(program: FlushProgram): Op[] {
+  const argCount: Record<string, number> = { I: 2, F: 2, '<': 2, '>': 2, Z: 2, S: 2, A: 2, X: 2, D: 1, R: 1, T: 1, E: 1 };
+  const ops: Op[] = [];
+  const raw = program.ops;
+  let i = 0;
+  while (i < raw.length) {
+    const code = raw[i]!;
+    const key = program.keys[Number(raw[i + 1]) - 1]!;
+    let n: number;
+    if (code === 'P') n = 1 + Number(raw[i + 2]);
+    else if (argCount[code] !== undefined) n = argCount[code];
+    else throw new Error(`unknown opcode ${code} at ${i}`);
+    ops.push({ code, key, args: raw.slice(i + 2, i + 2 + n) });
+    i += 2 + n;
+  }
+  return ops;
+}
+
+function checkpoint(operator: Operator, watermarkMs: number): Op[] {
+  const program = new FlushProgram(keys.partitions('g'));
+  operator.onCheckpoint(program, watermarkMs);
+  return opsOf(program);
+}
+
+describe('session windows (SessionWindowOperator)', () => {
+  const GAP_MS = 10 * MINUTE_MS;
+  const LATENESS_MS = MINUTE_MS;
+  const view = defineView({
+    name: 'test_sessions',
+    source: 'clickstream',
+    groupBy: ['user_id'],
+    window: session('10m'),
+    measures: { events: count(), revenue: sum('revenue') },
+    allowedLateness: '1m',
+  });
+  const sessionsKey = keys.sessions(view.name);
+  const indexKey = keys.sessionIndex(view.name);
+  const openKey = keys.openSessions(view.name, 't', 0);
+  /** A watermark far behind every event, so nothing is late or closes. */
+  const EARLY = T0 - 24 * 60 * MINUTE_MS;
+
+  const operator = () => createOperator(contextFor(view));
+
+  /** The sessions the checkpoint wrote, by id. */
+  function writtenSessions(ops: Op[]): Map<string, StoredSession> {
+    const sessions = new Map<string, StoredSession>();
+    for (const op of ops) if (op.code === 'S' && op.key === sessionsKey) sessions.set(op.args[0]!, JSON.parse(op.args[1]!) as StoredSession);
+    return sessions;
+  }
+  function deletedSessions(ops: Op[]): { hash: string[]; index: string[]; open: string[] } {
+    return {
+      hash: ops.filter((op) => op.code === 'D' && op.key === sessionsKey).map((op) => op.args[0]!),
+      index: ops.filter((op) => op.code === 'R' && op.key === indexKey).map((op) => op.args[0]!),
+      open: ops.filter((op) => op.code === 'D' && op.key === openKey).map((op) => op.args[0]!),
+    };
+  }
+
+  it('is the operator createOperator picks for a session view', () => {
+    expect(operator()).toBeInstanceOf(SessionWindowOperator);
+  });
+
+  it('puts events of one key less than the gap apart into one session', () => {
+    const op = operator();
+    expect(op.process(clickstreamEvent('u1', T0, 2.5), 'u1', T0, EARLY)).toBe(true);
+    expect(op.process(clickstreamEvent('u1', T0 + GAP_MS - 1, 1.5), 'u1', T0 + GAP_MS - 1, EARLY)).toBe(true);
+    const ops = checkpoint(op, EARLY);
+    const sessions = writtenSessions(ops);
+    expect([...sessions.keys()]).toEqual([sessionId('u1', T0)]);
+    expect(sessions.get(sessionId('u1', T0))).toEqual({ k: 'u1', s: T0, e: T0 + 2 * GAP_MS - 1, n: 2, m: ['2', '4'] });
+    // Indexed by start and listed as open in this partition.
+    expect(ops).toContainEqual({ code: 'A', key: indexKey, args: [String(T0), sessionId('u1', T0)] });
+    expect(ops).toContainEqual({ code: 'S', key: openKey, args: [sessionId('u1', T0), '1'] });
+  });
+
+  it('starts a new session for an event exactly one gap after the last', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0), 'u1', T0, EARLY);
+    op.process(clickstreamEvent('u1', T0 + GAP_MS), 'u1', T0 + GAP_MS, EARLY);
+    const sessions = writtenSessions(checkpoint(op, EARLY));
+    expect(sessions).toEqual(
+      new Map([
+        [sessionId('u1', T0), { k: 'u1', s: T0, e: T0 + GAP_MS, n: 1, m: ['1', ''] }],
+        [sessionId('u1', T0 + GAP_MS), { k: 'u1', s: T0 + GAP_MS, e: T0 + 2 * GAP_MS, n: 1, m: ['1', ''] }],
+      ]),
+    );
+  });
+
+  it('keeps the sessions of different keys apart', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0), 'u1', T0, EARLY);
+    op.process(clickstreamEvent('u2', T0 + 1), 'u2', T0 + 1, EARLY);
+    const sessions = writtenSessions(checkpoint(op, EARLY));
+    expect([...sessions.keys()].sort()).toEqual([sessionId('u1', T0), sessionId('u2', T0 + 1)].sort());
+  });
+
+  it('merges two flushed sessions that an out-of-order event bridges, deleting the one that vanished', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0, 1), 'u1', T0, EARLY); // [T0, T0+10m)
+    op.process(clickstreamEvent('u1', T0 + 15 * MINUTE_MS, 2), 'u1', T0 + 15 * MINUTE_MS, EARLY); // [T0+15m, T0+25m)
+    const first = writtenSessions(checkpoint(op, EARLY));
+    expect([...first.keys()].sort()).toEqual([sessionId('u1', T0), sessionId('u1', T0 + 15 * MINUTE_MS)].sort());
+
+    // [T0+8m, T0+18m) overlaps both.
+    expect(op.process(clickstreamEvent('u1', T0 + 8 * MINUTE_MS, 4), 'u1', T0 + 8 * MINUTE_MS, EARLY)).toBe(true);
+    const ops = checkpoint(op, EARLY);
+    const mergedId = sessionId('u1', T0);
+    const vanishedId = sessionId('u1', T0 + 15 * MINUTE_MS);
+    // The merged session is written whole, as JSON {k,s,e,n,m}, under the id of its start.
+    expect(writtenSessions(ops)).toEqual(new Map([[mergedId, { k: 'u1', s: T0, e: T0 + 25 * MINUTE_MS, n: 3, m: ['3', '7'] }]]));
+    // The later session is gone from the hash, the start index and the open set.
+    expect(deletedSessions(ops)).toEqual({ hash: [vanishedId], index: [vanishedId], open: [vanishedId] });
+    expect(ops).toContainEqual({ code: 'A', key: indexKey, args: [String(T0), mergedId] });
+  });
+
+  it('merges a bridge within one flush: only the merged session is written', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0 + 15 * MINUTE_MS), 'u1', T0 + 15 * MINUTE_MS, EARLY);
+    op.process(clickstreamEvent('u1', T0), 'u1', T0, EARLY);
+    op.process(clickstreamEvent('u1', T0 + 8 * MINUTE_MS), 'u1', T0 + 8 * MINUTE_MS, EARLY);
+    const ops = checkpoint(op, EARLY);
+    expect(writtenSessions(ops)).toEqual(
+      new Map([[sessionId('u1', T0), { k: 'u1', s: T0, e: T0 + 25 * MINUTE_MS, n: 3, m: ['3', ''] }]]),
+    );
+    const vanishedId = sessionId('u1', T0 + 15 * MINUTE_MS);
+    expect(deletedSessions(ops)).toEqual({ hash: [vanishedId], index: [vanishedId], open: [vanishedId] });
+  });
+
+  it('moves a session to a new id when an out-of-order event extends it backwards', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0 + 5 * MINUTE_MS), 'u1', T0 + 5 * MINUTE_MS, EARLY);
+    checkpoint(op, EARLY);
+    op.process(clickstreamEvent('u1', T0), 'u1', T0, EARLY);
+    const ops = checkpoint(op, EARLY);
+    expect(writtenSessions(ops)).toEqual(new Map([[sessionId('u1', T0), { k: 'u1', s: T0, e: T0 + 15 * MINUTE_MS, n: 2, m: ['2', ''] }]]));
+    const oldId = sessionId('u1', T0 + 5 * MINUTE_MS);
+    expect(deletedSessions(ops)).toEqual({ hash: [oldId], index: [oldId], open: [oldId] });
+  });
+
+  it('rejects an event whose merged session ends at or before watermark - allowed lateness, changing nothing', () => {
+    const op = operator();
+    const twin = operator();
+    for (const o of [op, twin]) o.process(clickstreamEvent('u1', T0, 1), 'u1', T0, EARLY); // [T0, T0+10m)
+    // An event 5m before it merges into [T0-5m, T0+10m): end + lateness = T0+11m.
+    const watermark = T0 + GAP_MS + LATENESS_MS;
+    expect(op.process(clickstreamEvent('u1', T0 - 5 * MINUTE_MS, 100), 'u1', T0 - 5 * MINUTE_MS, watermark)).toBe(false);
+    // A lone late event, of another key, is rejected too.
+    expect(op.process(clickstreamEvent('u2', T0, 100), 'u2', T0, watermark)).toBe(false);
+    expect(op.pendingCells).toBe(twin.pendingCells);
+    expect(checkpoint(op, EARLY)).toEqual(checkpoint(twin, EARLY));
+  });
+
+  it('accepts the same event one millisecond earlier in watermark terms', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0, 1), 'u1', T0, EARLY);
+    const watermark = T0 + GAP_MS + LATENESS_MS - 1;
+    expect(op.process(clickstreamEvent('u1', T0 - 5 * MINUTE_MS, 100), 'u1', T0 - 5 * MINUTE_MS, watermark)).toBe(true);
+    const sessions = writtenSessions(checkpoint(op, EARLY));
+    expect(sessions.get(sessionId('u1', T0 - 5 * MINUTE_MS))).toEqual({
+      k: 'u1',
+      s: T0 - 5 * MINUTE_MS,
+      e: T0 + GAP_MS,
+      n: 2,
+      m: ['2', '101'],
+    });
+  });
+
+  it('accepts an event late on its own when it merges into a session that is still open', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0 + 5 * MINUTE_MS), 'u1', T0 + 5 * MINUTE_MS, EARLY); // [T0+5m, T0+15m)
+    // Alone, [T0, T0+10m) + 1m lateness would be closed at T0+11m; merged it ends at T0+15m.
+    const watermark = T0 + GAP_MS + LATENESS_MS;
+    expect(op.process(clickstreamEvent('u1', T0), 'u1', T0, watermark)).toBe(true);
+    const sessions = writtenSessions(checkpoint(op, watermark));
+    expect(sessions.get(sessionId('u1', T0))).toEqual({ k: 'u1', s: T0, e: T0 + 15 * MINUTE_MS, n: 2, m: ['2', ''] });
+  });
+
+  it('closes a session at the checkpoint whose watermark passes its end + allowed lateness', () => {
+    const op = operator();
+    op.process(clickstreamEvent('u1', T0), 'u1', T0, EARLY);
+    checkpoint(op, EARLY);
+    const ops = checkpoint(op, T0 + GAP_MS + LATENESS_MS);
+    expect(deletedSessions(ops).open).toEqual([sessionId('u1', T0)]);
+    expect(deletedSessions(ops).hash).toEqual([]);
+  });
+});
+
+describe('fixed windows (createOperator), lateness', () => {
+  const minuteView = defineView({
+    name: 'test_minutes',
+    source: 'clickstream',
+    groupBy: ['country'],
+    window: tumbling('1m'),
+    measures: { views: count(), revenue: sum('revenue') },
+  });
+  const slidingView = defineView({
+    name: 'test_sliding',
+    source: 'clickstream',
+    groupBy: ['country'],
+    window: sliding('5m', '1m'),
+    measures: { views: count(), revenue: sum('revenue') },
+  });
+  const latenessView = defineView({
+    name: 'test_lateness',
+    source: 'clickstream',
+    groupBy: ['country'],
+    window: tumbling('1m'),
+    measures: { views: count() },
+    allowedLateness: '30s',
+  });
+
+  /** Window starts whose hash received a row-count increment (`I` op). */
+  function incrementedWindows(view: View, ops: Op[]): number[] {
+    const prefix = keys.window(view.name, 0).replace(/0$/, '');
+    return [...new Set(ops.filter((op) => op.code === 'I' && op.key.startsWith(prefix)).map((op) => Number(op.key.slice(prefix.length))))].sort(
+      (a, b) => a - b,
+    );
+  }
+
+  it('tumbling, no allowed lateness: rejects an event whose window end <= watermark', () => {
+    const op = createOperator(contextFor(minuteView));
+    const event = clickstreamEvent('u1', T0 + 30_000, 5);
+    expect(op.process(event, 'US', T0 + 30_000, T0 + MINUTE_MS)).toBe(false);
+    expect(op.pendingCells).toBe(0);
+    expect(checkpoint(op, T0 + MINUTE_MS)).toEqual([]);
+  });
+
+  it('tumbling, no allowed lateness: accepts it while the watermark is before the window end', () => {
+    const op = createOperator(contextFor(minuteView));
+    expect(op.process(clickstreamEvent('u1', T0 + 30_000, 5), 'US', T0 + 30_000, T0 + MINUTE_MS - 1)).toBe(true);
+    const ops = checkpoint(op, T0 + MINUTE_MS - 1);
+    expect(incrementedWindows(minuteView, ops)).toEqual([T0]);
+    expect(ops).toContainEqual({ code: 'I', key: keys.window(minuteView.name, T0), args: ['US\x1f#', '1'] });
+    expect(ops).toContainEqual({ code: 'F', key: keys.window(minuteView.name, T0), args: ['US\x1frevenue', '5'] });
+  });
+
+  it('tumbling with allowed lateness: accepts until watermark reaches window end + lateness', () => {
+    const op = createOperator(contextFor(latenessView));
+    const eventTimeMs = T0 + 10_000;
+    expect(op.process(clickstreamEvent('u1', eventTimeMs), 'US', eventTimeMs, T0 + MINUTE_MS + 30_000 - 1)).toBe(true);
+    expect(op.process(clickstreamEvent('u1', eventTimeMs), 'US', eventTimeMs, T0 + MINUTE_MS + 30_000)).toBe(false);
+    expect(checkpoint(op, T0 + MINUTE_MS + 30_000)).toContainEqual({
+      code: 'I',
+      key: keys.window(latenessView.name, T0),
+      args: ['US\x1f#', '1'],
+    });
+  });
+
+  it('sliding: an event late for its earlier windows still updates the later ones', () => {
+    const op = createOperator(contextFor(slidingView));
+    // In [T0, T0+5m) … [T0+4m, T0+9m); with the watermark at T0+7m the first three are closed.
+    const eventTimeMs = T0 + 4 * MINUTE_MS + 30_000;
+    expect(op.process(clickstreamEvent('u1', eventTimeMs, 1), 'US', eventTimeMs, T0 + 7 * MINUTE_MS)).toBe(true);
+    const ops = checkpoint(op, T0 + 7 * MINUTE_MS);
+    expect(incrementedWindows(slidingView, ops)).toEqual([T0 + 3 * MINUTE_MS, T0 + 4 * MINUTE_MS]);
+    const indexed = ops.filter((o) => o.code === 'A' && o.key === keys.windows(slidingView.name)).map((o) => Number(o.args[0]));
+    expect(indexed.sort((a, b) => a - b)).toEqual([T0 + 3 * MINUTE_MS, T0 + 4 * MINUTE_MS]);
+  });
+
+  it('sliding: an event late for every window is rejected', () => {
+    const op = createOperator(contextFor(slidingView));
+    const eventTimeMs = T0 + 4 * MINUTE_MS + 30_000;
+    expect(op.process(clickstreamEvent('u1', eventTimeMs), 'US', eventTimeMs, T0 + 9 * MINUTE_MS)).toBe(false);
+    expect(op.pendingCells).toBe(0);
+    expect(checkpoint(op, T0 + 9 * MINUTE_MS)).toEqual([]);
+  });
+
+  it('sliding: an on-time event updates all size/slide windows', () => {
+    const op = createOperator(contextFor(slidingView));
+    const eventTimeMs = T0 + 4 * MINUTE_MS;
+    expect(op.process(clickstreamEvent('u1', eventTimeMs), 'US', eventTimeMs, T0)).toBe(true);
+    expect(op.pendingCells).toBe(5);
+    expect(incrementedWindows(slidingView, checkpoint(op, T0))).toEqual([0, 1, 2, 3, 4].map((m) => T0 + m * MINUTE_MS));
+  });
+});
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}
