@@ -22,6 +22,10 @@ import { bestRate, defineBenchmark } from './lib/benchmark.ts';
 const CLICK_EVENTS = 1_000_000;
 const BID_EVENTS = 1_000_000;
 const REPEATS = 3;
+/** Seconds one in-process figure may take (warm-up included): slow cases get fewer rounds, so the run stays within ~3 min on 2 cores. */
+const FIGURE_BUDGET_S = 12;
+/** Fraction of the events a probe run times to pick the number of rounds. */
+const PROBE_FRACTION = 0.1;
 /** Events between two checkpoints (a flush's worth): building the flush program is part of the work. */
 const CHECKPOINT_EVERY = 50_000;
 /** The default bounded out-of-orderness (`sources.<name>.maxOutOfOrdernessMs`). */
@@ -164,6 +168,19 @@ function drivePartitionPipeline(views: readonly View[], messages: readonly Incom
   }
   flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
   return flushOps + counts.eventsIn;
+}
+
+/**
+ * `bestRate` over all `events` with as many rounds (1 to REPEATS) as fit in
+ * FIGURE_BUDGET_S, judged by a probe run over the first PROBE_FRACTION of them.
+ */
+async function measureRate<T>(events: readonly T[], work: (events: readonly T[]) => unknown): Promise<number> {
+  const probe = events.slice(0, Math.ceil(events.length * PROBE_FRACTION));
+  const started = performance.now();
+  work(probe);
+  const estimatedS = ((performance.now() - started) / 1000) * (events.length / probe.length);
+  const repeats = Math.max(1, Math.min(REPEATS, Math.floor(FIGURE_BUDGET_S / estimatedS) - 1));
+  return bestRate(events.length, repeats, () => work(events));
 }
 
 const round = (value: number) => Math.round(value);
@@ -346,21 +363,21 @@ export default defineBenchmark({
       ['inproc_demo_views_events_per_s', 'the 3 demo views in one pass (page_views has approxDistinct)', demoViews],
     ];
     for (const [figure, label, views] of inProcess) {
-      const check = driveOperators(views, events);
-      const eventsPerS = await bestRate(CLICK_EVENTS, REPEATS, () => driveOperators(views, events));
+      let last = { accepted: 0, rejected: 0, flushOps: 0 };
+      const eventsPerS = await measureRate(events, (some) => (last = driveOperators(views, some)));
       figures[figure] = round(eventsPerS);
-      progress(`in-process ${label}: ${rate(eventsPerS)} (${check.rejected} late, ${check.flushOps.toLocaleString()} flush ops per run)`);
+      progress(`in-process ${label}: ${rate(eventsPerS)} (${last.rejected} late, ${last.flushOps.toLocaleString()} flush ops per run)`);
     }
 
     const messages: IncomingMessage[] = values.map((value, index) => ({ offset: String(index), key: null, value: Buffer.from(value) }));
-    const decodeEventsPerS = await bestRate(CLICK_EVENTS, REPEATS, () => {
+    const decodeEventsPerS = await measureRate(messages, (some) => {
       let ok = 0;
-      for (const message of messages) if (clickstream.decode(message.value).ok) ok++;
+      for (const message of some) if (clickstream.decode(message.value).ok) ok++;
       return ok;
     });
     figures.inproc_decode_events_per_s = round(decodeEventsPerS);
     progress(`in-process decode only (JSON.parse + schema): ${rate(decodeEventsPerS)}`);
-    const pipelineEventsPerS = await bestRate(CLICK_EVENTS, REPEATS, () => drivePartitionPipeline(demoViews, messages));
+    const pipelineEventsPerS = await measureRate(messages, (some) => drivePartitionPipeline(demoViews, some));
     figures.inproc_pipeline_events_per_s = round(pipelineEventsPerS);
     progress(`in-process PartitionPipeline (decode + 3 demo views + checkpoints): ${rate(pipelineEventsPerS)}`);
     values.length = 0;
@@ -385,10 +402,10 @@ export default defineBenchmark({
       ],
     ];
     for (const [figure, label, view] of nexmark) {
-      const check = driveOperators([view], bids);
-      const eventsPerS = await bestRate(BID_EVENTS, REPEATS, () => driveOperators([view], bids));
+      let last = { accepted: 0, rejected: 0, flushOps: 0 };
+      const eventsPerS = await measureRate(bids, (some) => (last = driveOperators([view], some)));
       figures[figure] = round(eventsPerS);
-      progress(`Nexmark-style ${label}: ${rate(eventsPerS)} (${check.rejected} late, ${check.flushOps.toLocaleString()} flush ops per run)`);
+      progress(`Nexmark-style ${label}: ${rate(eventsPerS)} (${last.rejected} late, ${last.flushOps.toLocaleString()} flush ops per run)`);
     }
     progress('  (q5 here is the count per auction and window, without the max-count join; q7 the max price per window, without the join back to the bid)');
     progress(`  ${PUBLISHED}`);
@@ -445,7 +462,8 @@ export default defineBenchmark({
       figures.raw_kafkajs_events_per_s = round(raw.eventsPerS);
       progress(`bare kafkajs consumer: ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)`);
 
-      progress(`speed worker (3 demo views, flush every ${config.speed.flushIntervalMs} ms)…`);
+      progress(`speed worker (3 demo views, flush every ${config.speed.flushIntervalMs} ms, maxPendingCells ${config.speed.maxPendingCells})…`);
+      figures.e2e_max_pending_cells = config.speed.maxPendingCells;
       const startedNs = process.hrtime.bigint();
       worker = await SpeedWorker.start({ config, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
       const sourceConsumer = worker.consumers[0]!;

@@ -24,6 +24,7 @@ export interface SourceConsumerOptions {
   metrics: SpeedMetrics;
   maxPendingCells: number;
   flushRetries: number;
+  sessionTimeoutMs: number;
   /** Called when the consumer cannot go on (e.g. Redis unreachable past retries). */
   onFatal: (error: Error) => void;
 }
@@ -57,9 +58,8 @@ export class SourceConsumer {
     this.log = options.logger.child({ source: options.source.name, topic: options.topic, group: options.group });
     this.consumer = options.kafka.consumer({
       groupId: options.group,
-      // Flushes are ours; the session must outlive a slow one.
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
       maxBytesPerPartition: 1_048_576,
       retry: { retries: 10 },
     });

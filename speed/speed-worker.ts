@@ -101,6 +101,7 @@ export class SpeedWorker {
             metrics,
             maxPendingCells: config.speed.maxPendingCells,
             flushRetries: config.speed.flushRetries,
+            sessionTimeoutMs: config.speed.sessionTimeoutMs,
             onFatal: (error) => worker?.fail(error),
           }),
         );

@@ -108,6 +108,8 @@ export const ConfigSchema = z.strictObject({
       maxPendingCells: z.number().int().min(100).default(200_000),
       /** Retries of a failed Redis flush before the worker gives up (it then exits non-zero; a restart replays). */
       flushRetries: z.number().int().min(0).max(20).default(5),
+      /** Consumer-group session timeout: how soon the group notices a dead worker and hands its partitions on. */
+      sessionTimeoutMs: durationMs.default(30_000),
     })
     .prefault({}),
   views: z

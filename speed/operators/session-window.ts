@@ -35,7 +35,9 @@ export function sessionId(groupKey: string, startMs: number): string {
  * every flush, in full in Redis — writing a whole session is idempotent — with
  * the partition's open set, so a new owner of the partition restores them.
  * A session closes once the partition watermark passes its end + allowed
- * lateness; an event that would only extend a closed session is late.
+ * lateness, and its state leaves memory (as Flink purges it): a later event of
+ * that key opens a new session even if it falls within `gap` of the closed one
+ * — unless its own window is already past the lateness bound, which makes it late.
  */
 export class SessionWindowOperator implements Operator {
   private readonly gapMs: number;
