@@ -10,7 +10,7 @@ import { bestRate, defineBenchmark } from './lib/benchmark.ts';
 const GENERATED = 500_000;
 const PRODUCED = 200_000;
 const BATCH = 1_000;
-const IN_FLIGHT = 4;
+const IN_FLIGHT = 1; // as produceDemo: one send at a time keeps each partition in order
 
 /**
  * The demo producer: in-process generation rate, and events/s into Kafka next

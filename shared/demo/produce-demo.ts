@@ -43,7 +43,13 @@ export interface ProduceProgress {
   readonly ratePerS: number;
 }
 
-const MAX_IN_FLIGHT = 4;
+/**
+ * One send at a time: concurrent sends can land out of order within a
+ * partition, which would add disorder beyond what was asked for (a batch spans
+ * minutes of event time in event-time mode). The next batch is generated while
+ * one is in flight.
+ */
+const MAX_IN_FLIGHT = 1;
 const SEND_ATTEMPTS = 5;
 
 /**

@@ -1,0 +1,13 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { compileJs, compileSql, lower, upper, length, concat, field } from './shared/views/expr.ts';
+const i = await DuckDBInstance.create(':memory:'); const c = await i.connect();
+await c.run('CREATE TABLE cps AS SELECT cp AS id, chr(cp::INTEGER) AS s FROM range(1, 1114112) r(cp) WHERE cp < 55296 OR cp > 57343');
+let t = performance.now();
+const f = field('s');
+const r = await c.runAndReadAll(`SELECT id, '<' || ${compileSql(lower(f))} || '>', '<' || ${compileSql(upper(f))} || '>', ${compileSql(length(concat(f, 'a', f)))} FROM cps ORDER BY id`);
+console.log('query', performance.now() - t); t = performance.now();
+const rows = r.getRowsJS(); console.log('getRowsJS', performance.now() - t); t = performance.now();
+const cols = [0,1,2,3].map(k => r.getColumnJS(k)); console.log('getColumnJS', performance.now() - t); t = performance.now();
+const lo = compileJs(lower(f));
+for (const row of rows) lo({ s: String.fromCodePoint(Number(row[0])) });
+console.log('js lower', performance.now() - t);

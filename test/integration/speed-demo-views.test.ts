@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, inject, it } from 'vitest';
+import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
+import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
+import { countryMinutes, demoViews, pageViews, userSessions } from '../../shared/views/index.ts';
+import { readSpeedView, SpeedKeys, speedGroupId } from '../../speed/index.ts';
+import { createTopic, deleteTopics, tempDir, testKafka, testLogger, testRedis, uniqueName, waitFor } from '../harness/index.ts';
+
+const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
+const START_MS = Date.parse('2026-03-01T00:00:00Z');
+const MINUTE = 60_000;
+
+/** Independent reference: plain aggregation of the produced events, written without any speed-layer code. */
+function reference(events: ClickstreamEvent[]) {
+  const pages = new Map<string, { views: number; users: Set<string>; revenue: number | null }>();
+  const countries = new Map<string, { views: number; revenue: number | null }>();
+  const addRevenue = (total: number | null, revenue: number | null) => (revenue === null ? total : (total ?? 0) + revenue);
+  for (const event of events) {
+    const minute = Math.floor(event.ts / MINUTE) * MINUTE;
+    const page = pages.get(`${minute}|${event.url}`) ?? { views: 0, users: new Set(), revenue: null };
+    page.views++;
+    page.users.add(event.user_id);
+    page.revenue = addRevenue(page.revenue, event.revenue);
+    pages.set(`${minute}|${event.url}`, page);
+    for (let start = minute - 4 * MINUTE; start <= minute; start += MINUTE) {
+      const cell = countries.get(`${start}|${event.country}`) ?? { views: 0, revenue: null };
+      cell.views++;
+      cell.revenue = addRevenue(cell.revenue, event.revenue);
+      countries.set(`${start}|${event.country}`, cell);
+    }
+  }
+  const byUser = new Map<string, ClickstreamEvent[]>();
+  for (const event of events) byUser.set(event.user_id, [...(byUser.get(event.user_id) ?? []), event]);
+  const sessions = new Map<string, { end: number; events: number; revenue: number | null }>();
+  for (const [user, list] of byUser) {
+    list.sort((a, b) => a.ts - b.ts);
+    let current: { start: number; end: number; events: number; revenue: number | null } | undefined;
+    for (const event of list) {
+      if (current && event.ts - (current.end - 30 * MINUTE) < 30 * MINUTE) {
+        current.end = event.ts + 30 * MINUTE;
+        current.events++;
+        current.revenue = addRevenue(current.revenue, event.revenue);
+      } else {
+        if (current) sessions.set(`${current.start}|${user}`, current);
+        current = { start: event.ts, end: event.ts + 30 * MINUTE, events: 1, revenue: event.revenue };
+      }
+    }
+    if (current) sessions.set(`${current.start}|${user}`, current);
+  }
+  return { pages, countries, sessions };
+}
+
+const close = (actual: unknown, expected: number | null) =>
+  expected === null ? actual === null : typeof actual === 'number' && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+
+describe('npx braid speed fills the demo views', () => {
+  it('page_views, country_minutes and user_sessions match an independent computation over the produced events', async () => {
+    const kafka = testKafka();
+    await using topic = await createTopic(kafka, { prefix: 'demo-views', partitions: 4 });
+    await using redis = testRedis();
+    using dir = tempDir();
+    const tee = path.join(dir.path, 'events.jsonl');
+    const clientId = uniqueName('demo');
+    // Disorder below the 5 s bound and no late events: nothing is late, so every valid event counts.
+    await produceDemo({
+      kafka,
+      logger: testLogger,
+      registry: createMetricsRegistry('test'),
+      source: 'clickstream',
+      topic: topic.topic,
+      partitions: 4,
+      generator: new ClickstreamGenerator({ seed: 21, disorderMs: 3_000, badFraction: 0.002, users: 2_000, urls: 300 }),
+      ratePerS: Infinity,
+      count: 20_000,
+      startMs: START_MS,
+      spanMs: 3 * 3_600_000,
+      teeFile: tee,
+    });
+    const configFile = path.join(dir.path, 'braid.config.yaml');
+    writeFileSync(configFile, `kafka:\n  clientId: ${clientId}\nredis:\n  keyPrefix: "${redis.prefix}"\nsources:\n  clickstream:\n    topic: ${topic.topic}\nspeed:\n  flushIntervalMs: 200\n`);
+    const worker = spawn(process.execPath, [BRAID, '--config', configFile, 'speed'], {
+      env: { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), REDIS_URL: inject('redisUrl'), BRAID_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    worker.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      const keys = new SpeedKeys(redis.prefix);
+      const group = speedGroupId(clientId, 'clickstream', demoViews, demoViews);
+      await waitFor(
+        async () => {
+          const offsets = Object.entries(await redis.hgetall(keys.partitions(group))).filter(([field]) => field.startsWith('o:'));
+          return offsets.reduce((sum, [, offset]) => sum + Number(offset), 0) === 20_000;
+        },
+        { timeoutMs: 90_000, intervalMs: 200, what: 'the worker to consume all 20,000 messages' },
+      );
+    } finally {
+      const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
+      worker.kill('SIGTERM');
+      expect(await exited, stderr).toBe(0);
+      await deleteTopics(kafka, [`${topic.topic}.dlq`, `${topic.topic}.late`]);
+    }
+
+    const events = readFileSync(tee, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => clickstream.decode(line))
+      .filter((decoded) => decoded.ok)
+      .map((decoded) => (decoded as { event: ClickstreamEvent }).event);
+    expect(events.length).toBeGreaterThan(19_900);
+    const expected = reference(events);
+    const target = { redis, keys: new SpeedKeys(redis.prefix), maxOutOfOrdernessMs: 5_000, idleTimeoutMs: 30_000 };
+    const range = { fromMs: START_MS - 3_600_000, toMs: START_MS + 5 * 3_600_000 };
+
+    const pages = await readSpeedView(target, pageViews, range);
+    expect(pages.rows.length).toBe(expected.pages.size);
+    let distinctErrors = 0;
+    for (const row of pages.rows) {
+      const want = expected.pages.get(`${row.windowStart}|${row.dimensions.url}`);
+      expect(want, `page_views ${row.windowStart} ${row.dimensions.url}`).toBeDefined();
+      expect(row.measures.views).toBe(want!.views);
+      expect(close(row.measures.revenue, want!.revenue), `revenue ${row.measures.revenue} vs ${want!.revenue}`).toBe(true);
+      // HyperLogLog: 0.81 % standard error; allow 3 standard errors (and ±1 for tiny counts).
+      const error = Math.abs((row.measures.visitors as number) - want!.users.size);
+      if (error > Math.max(1, 0.0243 * want!.users.size)) distinctErrors++;
+    }
+    expect(distinctErrors).toBe(0);
+    expect(pages.watermarkMs).toBeGreaterThan(START_MS);
+
+    const countries = await readSpeedView(target, countryMinutes, range);
+    expect(countries.rows.length).toBe(expected.countries.size);
+    for (const row of countries.rows) {
+      const want = expected.countries.get(`${row.windowStart}|${row.dimensions.country}`);
+      expect(want, `country_minutes ${row.windowStart} ${row.dimensions.country}`).toBeDefined();
+      expect(row.measures.views).toBe(want!.views);
+      expect(close(row.measures.revenue, want!.revenue)).toBe(true);
+    }
+
+    const sessions = await readSpeedView(target, userSessions, range);
+    expect(sessions.rows.length).toBe(expected.sessions.size);
+    for (const row of sessions.rows) {
+      const want = expected.sessions.get(`${row.windowStart}|${row.dimensions.user_id}`);
+      expect(want, `user_sessions ${row.windowStart} ${row.dimensions.user_id}`).toBeDefined();
+      expect(row.windowEnd).toBe(want!.end);
+      expect(row.measures.events).toBe(want!.events);
+      expect(close(row.measures.revenue, want!.revenue)).toBe(true);
+    }
+  });
+});
