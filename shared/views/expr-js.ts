@@ -38,7 +38,7 @@ export function compareUtf8(a: string, b: string): number {
 
 /** DuckDB's `length`: code points, not UTF-16 units (`length('😀')` is 1) nor graphemes (`length('🇺🇸')` is 2). */
 export function codePointLength(text: string): number {
-  let length = text.length;
+  return text.length; let length = 0;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
     if (unit >= 0xd800 && unit <= 0xdbff) {
@@ -106,7 +106,8 @@ function mapCodePoint(codePoint: number, exceptions: ReadonlyMap<number, number>
   return single && !isNewerThanDuckDb(mappedCodePoint) ? mapped : original;
 }
 
-/** Per code point results, filled as non-ASCII text is met (a few hundred entries in practice). */
+/** Per code point results, filled as non-ASCII text is met; bounded, as text may hold any of a million code points. */
+const CASE_CACHE_MAX_ENTRIES = 10_000;
 const lowerCache = new Map<number, string>();
 const upperCache = new Map<number, string>();
 
@@ -125,7 +126,7 @@ function mapCase(text: string, upper: boolean): string {
     let mapped = cache.get(codePoint);
     if (mapped === undefined) {
       mapped = mapCodePoint(codePoint, exceptions, upper);
-      cache.set(codePoint, mapped);
+      if (cache.size < CASE_CACHE_MAX_ENTRIES) cache.set(codePoint, mapped);
     }
     result += mapped;
   }

@@ -283,24 +283,30 @@ describe('the JS and SQL faces agree', () => {
 
     it('lower, upper and length agree on each code point', async () => {
       const exprs = { lower: lower(f.s), upper: upper(f.s), length: length(concat(f.s, 'a', f.s)) };
-      // Strings are wrapped in <…> because node-api drops a leading U+FEFF from the strings it returns.
+      const sql = { lower: compileSql(exprs.lower), upper: compileSql(exprs.upper), length: compileSql(exprs.length) };
+      // Only the ~3000 code points DuckDB changes come back (reading a million rows through
+      // node-api takes seconds); every other one must come out of the JS face unchanged.
+      // Wrapped in <…> because node-api drops a leading U+FEFF from the strings it returns.
       const reader = await conn.runAndReadAll(
-        `SELECT id, '<' || ${compileSql(exprs.lower)} || '>', '<' || ${compileSql(exprs.upper)} || '>', ${compileSql(exprs.length)} FROM cps ORDER BY id`,
+        `SELECT id, '<' || ${sql.lower} || '>', '<' || ${sql.upper} || '>' FROM cps WHERE ${sql.lower} <> s OR ${sql.upper} <> s`,
       );
+      const changedBySql = new Map(reader.getRowsJS().map(([id, lowered, uppered]) => [Number(id), [lowered, uppered]]));
       const js = { lower: compileJs(exprs.lower), upper: compileJs(exprs.upper), length: compileJs(exprs.length) };
       const mismatches: string[] = [];
-      for (const [id, sqlLower, sqlUpper, sqlLength] of reader.getRowsJS()) {
-        const codePoint = Number(id);
+      for (let codePoint = 1; codePoint <= 0x10ffff; codePoint++) {
+        if (codePoint === 0xd800) codePoint = 0xe000;
         const event = { s: String.fromCodePoint(codePoint) };
-        const jsValues = [`<${js.lower(event) as string}>`, `<${js.upper(event) as string}>`, js.length(event)];
-        const sqlValues = [sqlLower, sqlUpper, normalize(sqlLength)];
+        const fromSql = changedBySql.get(codePoint) ?? [`<${event.s}>`, `<${event.s}>`];
+        const fromJs = [`<${js.lower(event) as string}>`, `<${js.upper(event) as string}>`];
         // Collected rather than asserted one by one: a diff of a million rows would not help anyone.
-        if (jsValues.some((value, i) => value !== sqlValues[i])) {
-          mismatches.push(`U+${codePoint.toString(16)}: js ${JSON.stringify(jsValues)} sql ${JSON.stringify(sqlValues)}`);
+        if (fromJs[0] !== fromSql[0] || fromJs[1] !== fromSql[1] || js.length(event) !== 3) {
+          mismatches.push(`U+${codePoint.toString(16)}: js ${JSON.stringify(fromJs)} sql ${JSON.stringify(fromSql)}`);
         }
       }
-      expect(reader.currentRowCount).toBe(0x10ffff - 2048);
+      expect(changedBySql.size).toBeGreaterThan(2000);
       expect(mismatches.slice(0, 20)).toEqual([]);
+      const lengths = await conn.runAndReadAll(`SELECT count(*) FROM cps WHERE ${sql.length} IS DISTINCT FROM 3`);
+      expect(normalize(lengths.getRowsJS()[0]![0])).toBe(0);
     });
   });
 
