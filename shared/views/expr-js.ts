@@ -38,7 +38,7 @@ export function compareUtf8(a: string, b: string): number {
 
 /** DuckDB's `length`: code points, not UTF-16 units (`length('😀')` is 1) nor graphemes (`length('🇺🇸')` is 2). */
 export function codePointLength(text: string): number {
-  return text.length; let length = 0;
+  let length = text.length;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
     if (unit >= 0xd800 && unit <= 0xdbff) {

@@ -387,7 +387,8 @@ function checkShape(node: unknown): asserts node is ExprNode {
   const args = candidate.args;
   const [min, max] = ARITY[fn];
   if (!Array.isArray(args) || args.length < min || args.length > max) {
-    throw invalid(`${fn}: expected ${min === max ? min : `${min} or more`} arguments, got ${Array.isArray(args) ? args.length : 'none'}`);
+    const expected = min === max ? `${min} argument${min === 1 ? '' : 's'}` : `${min} or more arguments`;
+    throw invalid(`${fn}: expected ${expected}, got ${Array.isArray(args) ? args.length : 'none'}`);
   }
   for (const arg of args) checkShape(arg);
   if (fn === 'in') {

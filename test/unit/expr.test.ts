@@ -390,7 +390,7 @@ describe('typeOf', () => {
   it('refuses an expression that is always null and malformed nodes', () => {
     expectConfigError(() => typeOf(lit(null), clickstream.fields), /always null/);
     expectConfigError(() => typeOf({ kind: 'call', fn: 'explode' as 'eq', args: [] }, clickstream.fields), /unknown function "explode"/);
-    expectConfigError(() => typeOf({ kind: 'call', fn: 'not', args: [] }, clickstream.fields), /not: expected 1 arguments, got 0/);
+    expectConfigError(() => typeOf({ kind: 'call', fn: 'not', args: [] }, clickstream.fields), /not: expected 1 argument, got 0/);
   });
 });
 
