@@ -233,10 +233,15 @@ async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected
         await heartbeat();
       },
     });
-    const timeout = sleep(E2E_TIMEOUT_MS).then(() => {
-      throw new Error(`bare consumer saw ${seen} of ${expected} messages in ${E2E_TIMEOUT_MS / 1000} s`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`bare consumer saw ${seen} of ${expected} messages in ${E2E_TIMEOUT_MS / 1000} s`)), E2E_TIMEOUT_MS);
     });
-    await Promise.race([finished, timeout]);
+    try {
+      await Promise.race([finished, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
     await consumer.disconnect();
   }

@@ -38,12 +38,16 @@ export function sessionId(groupKey: string, startMs: number): string {
  * lateness, and its state leaves memory (as Flink purges it): a later event of
  * that key opens a new session even if it falls within `gap` of the closed one
  * — unless its own window is already past the lateness bound, which makes it late.
+ * Closing is decided from the partition's watermark as each event arrives,
+ * never from when flushes happen, so a replay merges exactly as the first run.
  */
 export class SessionWindowOperator implements Operator {
   private readonly gapMs: number;
   private byKey = new Map<string, Session[]>();
   private dirty = new Map<string, Session>();
   private removed = new Set<string>();
+  /** Ids closed since the last checkpoint (to leave the partition's open set). */
+  private closed = new Set<string>();
 
   constructor(private readonly context: OperatorContext) {
     if (context.view.window.type !== 'session') throw new Error(`view ${context.view.name} is not a session view`);
@@ -51,7 +55,7 @@ export class SessionWindowOperator implements Operator {
   }
 
   get pendingCells(): number {
-    return this.dirty.size + this.removed.size;
+    return this.dirty.size + this.removed.size + this.closed.size;
   }
 
   async onStart(redis: Redis): Promise<void> {
@@ -78,7 +82,9 @@ export class SessionWindowOperator implements Operator {
 
   process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean {
     const { view } = this.context;
-    const list = this.byKey.get(groupKey);
+    // Sessions the watermark has closed are gone before this event is merged. Deciding it here, from
+    // the event sequence alone (the watermark only rises), keeps merges independent of when flushes happen.
+    const list = this.evictClosed(groupKey, partitionWatermarkMs);
     let start = eventTimeMs;
     let end = eventTimeMs + this.gapMs;
     const overlapping: Session[] = [];
@@ -122,6 +128,18 @@ export class SessionWindowOperator implements Operator {
     return true;
   }
 
+  /** Drops a key's sessions whose end + allowed lateness the watermark has reached; returns those left open. */
+  private evictClosed(groupKey: string, partitionWatermarkMs: number): Session[] | undefined {
+    const list = this.byKey.get(groupKey);
+    if (!list) return undefined;
+    const open = list.filter((session) => windowAcceptsAt(session.end, this.context.view.allowedLatenessMs, partitionWatermarkMs));
+    if (open.length === list.length) return list;
+    for (const session of list) if (!open.includes(session)) this.closed.add(sessionId(groupKey, session.start));
+    if (open.length === 0) this.byKey.delete(groupKey);
+    else this.byKey.set(groupKey, open);
+    return open.length === 0 ? undefined : open;
+  }
+
   onWatermark(_partitionWatermarkMs: number): void {
     // Sessions are closed at checkpoints, where closing is also written down.
   }
@@ -132,14 +150,9 @@ export class SessionWindowOperator implements Operator {
     const indexKey = keys.sessionIndex(view.name);
     const openKey = keys.openSessions(view.name, topic, partition);
 
-    const closed = new Set<string>();
-    for (const [groupKey, list] of this.byKey) {
-      const open = list.filter((session) => windowAcceptsAt(session.end, view.allowedLatenessMs, partitionWatermarkMs));
-      if (open.length === list.length) continue;
-      for (const session of list) if (!open.includes(session)) closed.add(sessionId(groupKey, session.start));
-      if (open.length === 0) this.byKey.delete(groupKey);
-      else this.byKey.set(groupKey, open);
-    }
+    // Evicting here removes only what process() would evict before the next event of each key anyway.
+    for (const groupKey of [...this.byKey.keys()]) this.evictClosed(groupKey, partitionWatermarkMs);
+    const closed = this.closed;
     if (this.dirty.size === 0 && this.removed.size === 0 && closed.size === 0) return;
 
     for (const [id, session] of this.dirty) {
@@ -167,11 +180,13 @@ export class SessionWindowOperator implements Operator {
     program.touchedViews.add(view.name);
     this.dirty = new Map();
     this.removed = new Set();
+    this.closed = new Set();
   }
 
   onClose(): void {
     this.byKey = new Map();
     this.dirty = new Map();
     this.removed = new Set();
+    this.closed = new Set();
   }
 }

@@ -328,8 +328,25 @@ describe('session windows (SessionWindowOperator)', () => {
     expect(op.process(clickstreamEvent('u1', T0 - 5 * MINUTE_MS, 100), 'u1', T0 - 5 * MINUTE_MS, watermark)).toBe(false);
     // A lone late event, of another key, is rejected too.
     expect(op.process(clickstreamEvent('u2', T0, 100), 'u2', T0, watermark)).toBe(false);
-    expect(op.pendingCells).toBe(twin.pendingCells);
-    expect(checkpoint(op, EARLY)).toEqual(checkpoint(twin, EARLY));
+    // The rejected events leave the state a twin that never saw them has at the same (never falling) watermark.
+    expect(checkpoint(op, watermark)).toEqual(checkpoint(twin, watermark));
+  });
+
+  it('regression: a closed session is not revived by a later event whether or not a flush fell in between (merges must not depend on flush timing)', () => {
+    // Found by the crash test: the same events gave one merged session in one run and two overlapping
+    // sessions in a run whose flushes fell elsewhere, because closing happened only at checkpoints.
+    const closingWatermark = T0 + GAP_MS + LATENESS_MS; // closes [T0, T0+10m)
+    const run = (flushBetween: boolean) => {
+      const op = operator();
+      op.process(clickstreamEvent('u1', T0, 1), 'u1', T0, EARLY);
+      if (flushBetween) checkpoint(op, closingWatermark);
+      // Within the gap of the closed session, but its own window [T0+9m, T0+19m) is still open.
+      expect(op.process(clickstreamEvent('u1', T0 + 9 * MINUTE_MS, 2), 'u1', T0 + 9 * MINUTE_MS, closingWatermark)).toBe(true);
+      return writtenSessions(checkpoint(op, closingWatermark)).get(sessionId('u1', T0 + 9 * MINUTE_MS));
+    };
+    const withoutFlush = run(false);
+    expect(withoutFlush).toEqual({ k: 'u1', s: T0 + 9 * MINUTE_MS, e: T0 + 19 * MINUTE_MS, n: 1, m: ['1', '2'] });
+    expect(run(true)).toEqual(withoutFlush);
   });
 
   it('accepts the same event one millisecond earlier in watermark terms', () => {
