@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { FlushProgram } from './flush-program.ts';
 
 const FLUSH_PARTITION = readFileSync(new URL('./lua/flush-partition.lua', import.meta.url), 'utf8');
+const FLUSH_PARTITION_SHA = createHash('sha1').update(FLUSH_PARTITION).digest('hex');
 
 /** Negative results of flush-partition.lua. */
 export enum FlushResult {
@@ -23,19 +25,22 @@ export interface FlushHeader {
 
 export type FlushOutcome = { applied: true } | { applied: false; storedOffset: string | null };
 
-type RedisWithFlush = Redis & {
-  braidFlushPartition(numberOfKeys: number, ...args: string[]): Promise<number | [number, string]>;
-};
-
-/** Registers Braid's Lua scripts on a client (EVALSHA with EVAL fallback, via ioredis defineCommand). */
-export function withSpeedScripts(redis: Redis): Redis {
-  if (!('braidFlushPartition' in redis)) redis.defineCommand('braidFlushPartition', { lua: FLUSH_PARTITION });
-  return redis;
+/**
+ * Runs one script with its arguments passed as an array: a flush can carry
+ * hundreds of thousands of arguments, more than a JavaScript call can spread.
+ * EVALSHA first; EVAL (which also caches the script) when Redis has not seen it.
+ */
+async function evalScript(redis: Redis, sha: string, script: string, numberOfKeys: number, args: string[]): Promise<unknown> {
+  try {
+    return await redis.sendCommand(new Command('evalsha', [sha, String(numberOfKeys), ...args], { replyEncoding: 'utf8' }));
+  } catch (error) {
+    if (!String((error as Error).message).includes('NOSCRIPT')) throw error;
+    return redis.sendCommand(new Command('eval', [script, String(numberOfKeys), ...args], { replyEncoding: 'utf8' }));
+  }
 }
 
 /** Runs one partition flush; see flush-partition.lua for the contract. */
 export async function runFlush(redis: Redis, header: FlushHeader, program: FlushProgram): Promise<FlushOutcome> {
-  const client = withSpeedScripts(redis) as RedisWithFlush;
   const args = [
     ...program.keys,
     header.offsetField,
@@ -45,11 +50,11 @@ export async function runFlush(redis: Redis, header: FlushHeader, program: Flush
     header.maxEventTimeMs === null ? '' : String(header.maxEventTimeMs),
     header.seenField,
     header.seenAtMs === null ? '' : String(header.seenAtMs),
-    ...program.ops,
   ];
-  const result = await client.braidFlushPartition(program.keys.length, ...args);
+  for (const op of program.ops) args.push(op);
+  const result = (await evalScript(redis, FLUSH_PARTITION_SHA, FLUSH_PARTITION, program.keys.length, args)) as number | [number, string];
   if (result === 1) return { applied: true };
-  if (Array.isArray(result) && result[0] === FlushResult.OffsetMismatch) {
+  if (Array.isArray(result) && Number(result[0]) === FlushResult.OffsetMismatch) {
     return { applied: false, storedOffset: result[1] === '' ? null : result[1] };
   }
   throw new BraidError(ErrorCode.INTERNAL, `flush-partition returned ${JSON.stringify(result)}`);

@@ -257,8 +257,11 @@ export class SourceConsumer {
   /** Stops fetching, flushes everything, commits, leaves the group. */
   async stop(): Promise<void> {
     await this.consumer.stop();
-    await this.flush();
-    await this.consumer.disconnect();
-    for (const pipeline of this.pipelines.values()) pipeline.close();
+    try {
+      await this.flush();
+    } finally {
+      await this.consumer.disconnect();
+      for (const pipeline of this.pipelines.values()) pipeline.close();
+    }
   }
 }

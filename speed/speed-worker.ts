@@ -7,7 +7,6 @@ import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { SpeedKeys } from './redis-keys.ts';
-import { withSpeedScripts } from './scripts.ts';
 import { createSpeedMetrics } from './speed-metrics.ts';
 import { SourceConsumer } from './source-consumer.ts';
 
@@ -63,7 +62,7 @@ export class SpeedWorker {
   static async start(options: SpeedWorkerOptions): Promise<SpeedWorker> {
     const { config, logger } = options;
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-speed`, logger });
-    const redis = withSpeedScripts(createRedisClient(config.redis.url, { name: 'braid-speed' }));
+    const redis = createRedisClient(config.redis.url, { name: 'braid-speed' });
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     const metrics = createSpeedMetrics(options.registry);
     const keys = new SpeedKeys(config.redis.keyPrefix);
@@ -140,10 +139,14 @@ export class SpeedWorker {
   /** Graceful stop: stop fetching, flush, commit, leave the group, close clients. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
-    await this.producer.disconnect();
-    this.redis.disconnect();
-    this.resolveDone?.();
-    this.logger.info('speed worker stopped');
+    try {
+      await Promise.all(this.consumers.map((consumer) => consumer.stop()));
+    } finally {
+      // Even when the last flush failed (a restart replays it), leave nothing connected behind.
+      await this.producer.disconnect().catch(() => undefined);
+      this.redis.disconnect();
+      this.resolveDone?.();
+      this.logger.info('speed worker stopped');
+    }
   }
 }

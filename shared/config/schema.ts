@@ -105,7 +105,7 @@ export const ConfigSchema = z.strictObject({
       /** How often pending window deltas are written to Redis (and live results move). */
       flushIntervalMs: durationMs.default(500),
       /** Pending window × key cells that force a flush and pause fetching until it is done (bounded memory). */
-      maxPendingCells: z.number().int().min(100).default(200_000),
+      maxPendingCells: z.number().int().min(100).default(50_000),
       /** Retries of a failed Redis flush before the worker gives up (it then exits non-zero; a restart replays). */
       flushRetries: z.number().int().min(0).max(20).default(5),
       /** Consumer-group session timeout: how soon the group notices a dead worker and hands its partitions on. */

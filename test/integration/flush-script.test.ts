@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { FlushProgram } from '../../speed/flush-program.ts';
+import { SpeedKeys } from '../../speed/redis-keys.ts';
+import { runFlush, type FlushHeader } from '../../speed/scripts.ts';
+import { testRedis } from '../harness/index.ts';
+
+function header(expectedOffset: string | null, nextOffset: string): FlushHeader {
+  return {
+    offsetField: SpeedKeys.offsetField('t', 0),
+    expectedOffset,
+    nextOffset,
+    maxEventTimeField: SpeedKeys.maxEventTimeField('t', 0),
+    maxEventTimeMs: 1000,
+    seenField: SpeedKeys.seenField('t', 0),
+    seenAtMs: 2000,
+  };
+}
+
+describe('flush-partition.lua (real Redis)', () => {
+  it('applies deltas and the offset together, and refuses a flush whose expected offset is stale (compare and set)', async () => {
+    await using redis = testRedis();
+    const keys = new SpeedKeys(redis.prefix);
+    const state = keys.partitions('g');
+    const program = () => {
+      const p = new FlushProgram(state);
+      p.incrBy(`${redis.prefix}h`, 'a', 2);
+      p.incrByFloat(`${redis.prefix}h`, 'f', 0.5);
+      p.keepMax(`${redis.prefix}h`, 'm', 7);
+      p.pfAdd(`${redis.prefix}hll`, ['x', 'y', 'x']);
+      return p;
+    };
+    expect(await runFlush(redis, header(null, '10'), program())).toEqual({ applied: true });
+    expect(await redis.hgetall(`${redis.prefix}h`)).toEqual({ a: '2', f: '0.5', m: '7' });
+    expect(await redis.hget(state, 'o:t:0')).toBe('10');
+    expect(await redis.pfcount(`${redis.prefix}hll`)).toBe(2);
+
+    // A replay of the same range (expected offset null again) changes nothing and says what is stored.
+    expect(await runFlush(redis, header(null, '10'), program())).toEqual({ applied: false, storedOffset: '10' });
+    expect(await runFlush(redis, header('5', '20'), program())).toEqual({ applied: false, storedOffset: '10' });
+    expect(await redis.hgetall(`${redis.prefix}h`)).toEqual({ a: '2', f: '0.5', m: '7' });
+
+    expect(await runFlush(redis, header('10', '20'), program())).toEqual({ applied: true });
+    expect(await redis.hgetall(`${redis.prefix}h`)).toEqual({ a: '4', f: '1', m: '7' });
+  });
+
+  it('regression: a flush of 300,000 arguments is one atomic call (spreading them into a JS call overflowed the stack)', async () => {
+    await using redis = testRedis();
+    const program = new FlushProgram(new SpeedKeys(redis.prefix).partitions('g'));
+    for (let i = 0; i < 75_000; i++) program.hSet(`${redis.prefix}big`, `field-${i}`, String(i));
+    expect(program.ops.length).toBe(300_000);
+    expect(await runFlush(redis, header(null, '1'), program)).toEqual({ applied: true });
+    expect(await redis.hlen(`${redis.prefix}big`)).toBe(75_000);
+  });
+
+  it('rejects an unknown opcode before writing anything', async () => {
+    await using redis = testRedis();
+    const program = new FlushProgram(new SpeedKeys(redis.prefix).partitions('g'));
+    program.incrBy(`${redis.prefix}h`, 'a', 1);
+    program.ops.push('?', '1');
+    await expect(runFlush(redis, header(null, '1'), program)).rejects.toThrow(/unknown opcode/);
+    expect(await redis.exists(`${redis.prefix}h`)).toBe(0);
+    expect(await redis.hget(new SpeedKeys(redis.prefix).partitions('g'), 'o:t:0')).toBeNull();
+  });
+});
