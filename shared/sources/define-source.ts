@@ -80,6 +80,48 @@ function fieldSchema(spec: FieldSpec): z.ZodType {
   return spec.nullable ? base.nullish().transform((v) => v ?? null) : base;
 }
 
+/**
+ * The hot path of event validation, compiled from the field spec: accepts the
+ * common shape (timestamps as epoch ms) and returns the event with exactly
+ * the declared fields, or undefined to let zod decide. zod stays the authority
+ * and writes the error messages; this only skips its cost for valid events,
+ * where it was a quarter of the speed layer's time.
+ */
+function compileFastPath(fields: Record<string, FieldSpec>): (value: unknown) => Record<string, unknown> | undefined {
+  const entries = Object.entries(fields).map(([name, spec]) => ({ name, type: spec.type, nullable: spec.nullable === true }));
+  return (value) => {
+    const input = value as Record<string, unknown>;
+    const output: Record<string, unknown> = {};
+    for (const { name, type, nullable } of entries) {
+      const field = input[name];
+      if (field === null || field === undefined) {
+        if (!nullable) return undefined;
+        output[name] = null;
+        continue;
+      }
+      switch (type) {
+        case 'string':
+          if (typeof field !== 'string') return undefined;
+          break;
+        case 'float':
+          if (typeof field !== 'number' || !Number.isFinite(field)) return undefined;
+          break;
+        case 'int':
+          if (!Number.isSafeInteger(field)) return undefined;
+          break;
+        case 'timestampMs':
+          if (!Number.isSafeInteger(field) || (field as number) < 0) return undefined;
+          break;
+        case 'bool':
+          if (typeof field !== 'boolean') return undefined;
+          break;
+      }
+      output[name] = field;
+    }
+    return output;
+  };
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.length > 0 ? issue.path.join('.') : '(event)';
   return `${path}: ${issue.message}`;
@@ -123,7 +165,10 @@ export function defineSource<const Fields extends Record<string, FieldSpec>>(
   const keyFields = spec.keyFields;
   const timeField = spec.timeField;
 
+  const fast = compileFastPath(spec.fields);
   const validate = (value: unknown): DecodeResult<EventOf<Fields>> => {
+    const quick = fast(value);
+    if (quick !== undefined) return { ok: true, event: quick as EventOf<Fields> };
     const parsed = schema.safeParse(value);
     if (parsed.success) return { ok: true, event: parsed.data as EventOf<Fields> };
     return { ok: false, reason: `schema: ${parsed.error.issues.map(describeIssue).join('; ')}` };

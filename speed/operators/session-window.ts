@@ -4,6 +4,8 @@ import { FIELD_SEPARATOR } from '../redis-keys.ts';
 import { windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Session {
+  /** sessionId(groupKey, start), kept so the hot path builds no strings. */
+  id: string;
   groupKey: string;
   start: number;
   /** Exclusive: last event time + gap. */
@@ -69,6 +71,7 @@ export class SessionWindowOperator implements Operator {
       const session = JSON.parse(text) as StoredSession;
       const list = this.byKey.get(session.k) ?? [];
       list.push({
+        id: sessionId(session.k, session.s),
         groupKey: session.k,
         start: session.s,
         end: session.e,
@@ -85,6 +88,33 @@ export class SessionWindowOperator implements Operator {
     // Sessions the watermark has closed are gone before this event is merged. Deciding it here, from
     // the event sequence alone (the watermark only rises), keeps merges independent of when flushes happen.
     const list = this.evictClosed(groupKey, partitionWatermarkMs);
+
+    // Fast path, the common case: the event falls inside one open session that starts no later than it.
+    // Updated in place: no new session, no re-sort, no id change.
+    if (list !== undefined) {
+      let hit: Session | undefined;
+      let overlaps = 0;
+      for (const session of list) {
+        if (session.start < eventTimeMs + this.gapMs && eventTimeMs < session.end) {
+          overlaps++;
+          hit = session;
+        }
+      }
+      if (overlaps === 1 && hit!.start <= eventTimeMs) {
+        const end = Math.max(hit!.end, eventTimeMs + this.gapMs);
+        if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
+        hit!.end = end;
+        hit!.rows++;
+        const measures = view.measures;
+        for (let index = 0; index < measures.length; index++) {
+          const measure = measures[index]!.measure;
+          hit!.states[index] = measure.add(hit!.states[index], measure.field === undefined ? undefined : event[measure.field]);
+        }
+        this.dirty.set(hit!.id, hit!);
+        return true;
+      }
+    }
+
     let start = eventTimeMs;
     let end = eventTimeMs + this.gapMs;
     const overlapping: Session[] = [];
@@ -110,11 +140,11 @@ export class SessionWindowOperator implements Operator {
         states[index] = measure.merge(old.states[index], states[index]);
       });
     }
-    const merged: Session = { groupKey, start, end, rows, states };
     const mergedId = sessionId(groupKey, start);
+    const merged: Session = { id: mergedId, groupKey, start, end, rows, states };
     const kept = (list ?? []).filter((session) => !overlapping.includes(session));
     for (const old of overlapping) {
-      const oldId = sessionId(groupKey, old.start);
+      const oldId = old.id;
       if (oldId !== mergedId) {
         this.removed.add(oldId);
         this.dirty.delete(oldId);
@@ -132,9 +162,17 @@ export class SessionWindowOperator implements Operator {
   private evictClosed(groupKey: string, partitionWatermarkMs: number): Session[] | undefined {
     const list = this.byKey.get(groupKey);
     if (!list) return undefined;
+    let anyClosed = false;
+    for (const session of list) {
+      if (!windowAcceptsAt(session.end, this.context.view.allowedLatenessMs, partitionWatermarkMs)) {
+        anyClosed = true;
+        break;
+      }
+    }
+    if (!anyClosed) return list;
     const open = list.filter((session) => windowAcceptsAt(session.end, this.context.view.allowedLatenessMs, partitionWatermarkMs));
     if (open.length === list.length) return list;
-    for (const session of list) if (!open.includes(session)) this.closed.add(sessionId(groupKey, session.start));
+    for (const session of list) if (!open.includes(session)) this.closed.add(session.id);
     if (open.length === 0) this.byKey.delete(groupKey);
     else this.byKey.set(groupKey, open);
     return open.length === 0 ? undefined : open;

@@ -32,6 +32,16 @@ describe('source decoding', () => {
     if (!result.ok) expect(result.reason).toMatch(reason);
   });
 
+  it('keeps only declared fields, on the fast path as through the schema', () => {
+    expect(clickstream.decode(JSON.stringify({ ...valid, extra: 1 }))).toEqual({ ok: true, event: valid });
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: '2026-01-01T00:00:00.000Z', extra: 1 }))).toEqual({ ok: true, event: valid });
+  });
+
+  it('rejects what the schema rejects even where the fast path would look twice: fractional and negative times', () => {
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: 1.5 })).ok).toBe(false);
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: -1 })).ok).toBe(false);
+  });
+
   it('rejects a null message', () => {
     expect(clickstream.decode(null)).toEqual({ ok: false, reason: 'empty message (null value)' });
   });
