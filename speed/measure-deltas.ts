@@ -23,6 +23,8 @@ export interface DeltaTarget {
   /** Key of this cell's HyperLogLog / top-k zset. */
   readonly sketchKey: () => string;
   readonly retentionMs: number;
+  /** True the first time this worker writes `sketchKey` (its TTL is then set once). */
+  readonly needsTtl: (sketchKey: string) => boolean;
 }
 
 const isAbsent = (value: unknown) => value === null || value === undefined;
@@ -84,7 +86,7 @@ const distinctOps: DeltaOps = {
     if (values.size === 0) return;
     const key = target.sketchKey();
     program.pfAdd(key, values);
-    program.pExpire(key, target.retentionMs);
+    if (target.needsTtl(key)) program.pExpire(key, target.retentionMs);
   },
 };
 
@@ -102,7 +104,7 @@ const topKOps: DeltaOps = {
     if (counts.size === 0) return;
     const key = target.sketchKey();
     for (const [member, n] of counts) program.zIncrBy(key, member, n);
-    program.pExpire(key, target.retentionMs);
+    if (target.needsTtl(key)) program.pExpire(key, target.retentionMs);
   },
 };
 

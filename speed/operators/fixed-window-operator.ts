@@ -23,6 +23,13 @@ export class FixedWindowOperator implements Operator {
   private readonly fields: Array<string | undefined>;
   private pending = new Map<number, Map<string, Cell>>();
   private cells = 0;
+  /**
+   * Sketch keys (HLL, top-k) already given their TTL by this worker, per window.
+   * A window takes writes only until its end + lateness, so a TTL set at first
+   * write (retention ≥ window + lateness) never needs renewing; windows leave
+   * this map once the watermark closes them.
+   */
+  private sketchTtlSet = new Map<number, Set<string>>();
 
   constructor(
     private readonly context: OperatorContext,
@@ -75,13 +82,17 @@ export class FixedWindowOperator implements Operator {
     // Finality is read from the watermark; nothing to fire.
   }
 
-  onCheckpoint(program: FlushProgram): void {
+  onCheckpoint(program: FlushProgram, partitionWatermarkMs: number): void {
+    for (const start of this.sketchTtlSet.keys()) {
+      if (!windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketchTtlSet.delete(start);
+    }
     if (this.cells === 0) return;
     const { view, keys, group } = this.context;
     const windowsKey = keys.windows(view.name);
     for (const [start, byKey] of this.pending) {
       const hashKey = keys.window(view.name, start);
       program.zAdd(windowsKey, start, String(start));
+      let ttlSet = this.sketchTtlSet.get(start);
       for (const [groupKey, cell] of byKey) {
         emitRowCount(program, hashKey, groupKey, cell.rows);
         view.measures.forEach(({ name }, index) => {
@@ -96,6 +107,12 @@ export class FixedWindowOperator implements Operator {
                 view.measures[index]!.measure.kind === 'topK'
                   ? keys.topK(view.name, start, name, groupKey)
                   : keys.hll(view.name, start, name, groupKey),
+              needsTtl: (sketchKey) => {
+                if (ttlSet === undefined) this.sketchTtlSet.set(start, (ttlSet = new Set()));
+                if (ttlSet.has(sketchKey)) return false;
+                ttlSet.add(sketchKey);
+                return true;
+              },
             },
             cell.deltas[index],
           );
@@ -112,6 +129,7 @@ export class FixedWindowOperator implements Operator {
 
   onClose(): void {
     this.pending.clear();
+    this.sketchTtlSet.clear();
     this.cells = 0;
   }
 }

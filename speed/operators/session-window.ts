@@ -6,6 +6,8 @@ import { windowAcceptsAt, type Operator, type OperatorContext } from './operator
 interface Session {
   /** sessionId(groupKey, start), kept so the hot path builds no strings. */
   id: string;
+  /** Already in Redis's session index and the partition's open set (they change only when the id does). */
+  indexed: boolean;
   groupKey: string;
   start: number;
   /** Exclusive: last event time + gap. */
@@ -72,6 +74,7 @@ export class SessionWindowOperator implements Operator {
       const list = this.byKey.get(session.k) ?? [];
       list.push({
         id: sessionId(session.k, session.s),
+        indexed: true,
         groupKey: session.k,
         start: session.s,
         end: session.e,
@@ -141,7 +144,15 @@ export class SessionWindowOperator implements Operator {
       });
     }
     const mergedId = sessionId(groupKey, start);
-    const merged: Session = { id: mergedId, groupKey, start, end, rows, states };
+    const merged: Session = {
+      id: mergedId,
+      indexed: overlapping.some((old) => old.id === mergedId && old.indexed),
+      groupKey,
+      start,
+      end,
+      rows,
+      states,
+    };
     const kept = (list ?? []).filter((session) => !overlapping.includes(session));
     for (const old of overlapping) {
       const oldId = old.id;
@@ -202,8 +213,13 @@ export class SessionWindowOperator implements Operator {
         m: view.measures.map(({ measure }, index) => measure.serialize(session.states[index])),
       };
       program.hSet(hashKey, id, JSON.stringify(stored));
-      program.zAdd(indexKey, session.start, id);
-      if (!closed.has(id)) program.hSet(openKey, id, '1');
+      if (!session.indexed && !closed.has(id)) {
+        program.zAdd(indexKey, session.start, id);
+        program.hSet(openKey, id, '1');
+        session.indexed = true;
+      } else if (!session.indexed) {
+        program.zAdd(indexKey, session.start, id);
+      }
     }
     for (const id of this.removed) {
       program.hDel(hashKey, id);
