@@ -5,6 +5,8 @@ import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { clickstream } from '../../shared/sources/index.ts';
+import { loadViews } from '../../shared/views/index.ts';
+import { SpeedWorker } from '../../speed/index.ts';
 import { configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
@@ -14,13 +16,13 @@ interface DevFlags {
 }
 
 /**
- * `npm start`: the platform in one command. Today that is the local stack and
- * the demo clickstream generator; the speed worker, archiver, recompute and
- * server join here as they are built (issues #3–#5).
+ * `npm start`: the platform in one command. Today that is the local stack, a
+ * speed worker for every view and the demo clickstream generator; the
+ * archiver, recompute and server join here as they are built (issues #4–#5).
  */
 export function devCommand(): Command {
   return new Command('dev')
-    .description('run the platform locally (what `npm start` runs): bring up the stack and stream demo clickstream events until Ctrl-C')
+    .description('run the platform locally (what `npm start` runs): bring up the stack, run a speed worker for every view and stream demo clickstream events until Ctrl-C')
     .addOption(new Option('--no-generator', 'do not run the demo generator (bring your own events)'))
     .addOption(
       new Option('--rate <events/s>', 'demo events per second')
@@ -39,6 +41,12 @@ export function devCommand(): Command {
       const registry = createMetricsRegistry('dev');
       const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
       say(`Metrics: ${metrics.url}`);
+
+      const registryOfViews = await loadViews({ viewsDir: config.views.dir, includeDemo: config.views.includeDemo });
+      const views = [...registryOfViews.views.values()];
+      const devConfig = { ...config, kafka: { ...config.kafka, brokers: stack.kafkaBrokers }, redis: { ...config.redis, url: stack.redisUrl } };
+      const worker = await SpeedWorker.start({ config: devConfig, views, logger, registry, allViewsOfSource: (source) => registryOfViews.forSource(source) });
+      say(`Speed worker: ${views.map((view) => view.name).join(', ')} → Redis ${stack.redisUrl}`);
 
       const abort = new AbortController();
       const removeSignalHandler = onShutdownSignal((signal) => {
@@ -64,7 +72,11 @@ export function devCommand(): Command {
             onProgress: (progress) => {
               if (progress.elapsedMs - lastReport < 5_000) return;
               lastReport = progress.elapsedMs;
-              say(`[dev] ${progress.sent} events sent (${Math.round(progress.ratePerS)}/s; ${progress.byKind.late} late, ${progress.byKind.bad} bad, ${progress.errors} send errors)`);
+              const watermark = progressWatermark(worker);
+              say(
+                `[dev] ${progress.sent} events sent (${Math.round(progress.ratePerS)}/s; ${progress.byKind.late} late, ${progress.byKind.bad} bad, ${progress.errors} send errors)` +
+                  (watermark ? `; speed watermark ${watermark}` : ''),
+              );
             },
           });
         } else {
@@ -73,10 +85,17 @@ export function devCommand(): Command {
         }
       } finally {
         removeSignalHandler();
+        await worker.stop();
         await metrics.close();
         const ours = (['kafka', 'redis'] as const).filter((name) => stack[name] === 'started');
         if (ours.length > 0) await stackDown(config, say, ours);
         say('Stopped.');
       }
     });
+}
+
+/** The speed worker's clickstream watermark as ISO text, if it has one. */
+function progressWatermark(worker: SpeedWorker): string | undefined {
+  const watermark = worker.watermarks()[clickstream.name];
+  return watermark === null || watermark === undefined ? undefined : new Date(watermark).toISOString();
 }

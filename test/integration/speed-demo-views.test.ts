@@ -98,6 +98,19 @@ describe('npx braid speed fills the demo views', () => {
         },
         { timeoutMs: 90_000, intervalMs: 200, what: 'the worker to consume all 20,000 messages' },
       );
+      // A long-running process serves Prometheus metrics: the worker's own counters are there and add up.
+      const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1];
+      expect(metricsUrl, stderr).toBeDefined();
+      const metrics = await (await fetch(metricsUrl!)).text();
+      const counter = (name: string) =>
+        metrics
+          .split('\n')
+          .filter((line) => line.startsWith(`${name}{`))
+          .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+      expect(counter('braid_speed_events_in_total') + counter('braid_speed_dead_lettered_total')).toBe(20_000);
+      expect(counter('braid_speed_late_events_total')).toBe(0);
+      expect(metrics).toMatch(/^braid_speed_watermark_ms\{/m);
+      expect(metrics).toMatch(/^braid_speed_flush_duration_seconds_count\{/m);
     } finally {
       const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
       worker.kill('SIGTERM');
