@@ -1,5 +1,5 @@
-import { Partitioners, type Message } from 'kafkajs';
-import { createKafkaClient, ensureTopics } from '../shared/clients/index.ts';
+import { type Message } from 'kafkajs';
+import { createKafkaClient, createProducer, ensureTopics } from '../shared/clients/index.ts';
 import { loadConfig } from '../shared/config/index.ts';
 import { ClickstreamGenerator, produceDemo } from '../shared/demo/index.ts';
 import { createLogger } from '../shared/logging/index.ts';
@@ -49,7 +49,7 @@ export default defineBenchmark({
         const message = generator.next(1_767_225_600_000 + index);
         messages.push({ key: message.key, value: message.value });
       }
-      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = createProducer(kafka, { allowAutoTopicCreation: true });
       await producer.connect();
       progress('bare kafkajs producer…');
       const rawStarted = process.hrtime.bigint();

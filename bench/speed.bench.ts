@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import { Partitioners, type Kafka, type Message } from 'kafkajs';
+import { type Kafka, type Message } from 'kafkajs';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { createKafkaClient, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
+import { createKafkaClient, createProducer, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
 import { loadConfig } from '../shared/config/index.ts';
 import { ClickstreamGenerator, produceDemo } from '../shared/demo/index.ts';
 import { createLogger, type Logger } from '../shared/logging/index.ts';
@@ -250,7 +250,7 @@ async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected
 
 /** Produces live events at FRESH_RATE_PER_S and measures, for every marker, send → row count visible in page_views in Redis. */
 async function measureFreshness(kafka: Kafka, redis: Redis, keys: SpeedKeys, topic: string, progress: (message: string) => void) {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = createProducer(kafka, { allowAutoTopicCreation: true });
   await producer.connect();
   const generator = new ClickstreamGenerator({ seed: 4 });
   const windowMs = windowSizeMs(pageViews.window);

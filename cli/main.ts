@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import { archiveCommand } from './commands/archive.ts';
 import { configCommand } from './commands/config.ts';
 import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.addCommand(produceCommand());
   program.addCommand(viewsCommand());
   program.addCommand(speedCommand());
+  program.addCommand(archiveCommand());
   program.addCommand(configCommand());
   return program;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { Partitioners, type Producer } from 'kafkajs';
-import { createKafkaClient, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
+import { type Producer } from 'kafkajs';
+import { createKafkaClient, createProducer, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
@@ -63,7 +63,7 @@ export class SpeedWorker {
     const { config, logger } = options;
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-speed`, logger });
     const redis = createRedisClient(config.redis.url, { name: 'braid-speed' });
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    const producer = createProducer(kafka);
     const metrics = createSpeedMetrics(options.registry);
     const keys = new SpeedKeys(config.redis.keyPrefix);
 

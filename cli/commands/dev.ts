@@ -5,9 +5,8 @@ import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { clickstream } from '../../shared/sources/index.ts';
-import { loadViews } from '../../shared/views/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { configFor, say } from '../context.ts';
+import { configFor, say, viewsFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 interface DevFlags {
@@ -42,7 +41,7 @@ export function devCommand(): Command {
       const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
       say(`Metrics: ${metrics.url}`);
 
-      const registryOfViews = await loadViews({ viewsDir: config.views.dir, includeDemo: config.views.includeDemo });
+      const registryOfViews = await viewsFor(config);
       const views = [...registryOfViews.views.values()];
       const devConfig = { ...config, kafka: { ...config.kafka, brokers: stack.kafkaBrokers }, redis: { ...config.redis, url: stack.redisUrl } };
       const worker = await SpeedWorker.start({ config: devConfig, views, logger, registry, allViewsOfSource: (source) => registryOfViews.forSource(source) });

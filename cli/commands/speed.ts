@@ -2,9 +2,8 @@ import { Command } from 'commander';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
-import { loadViews } from '../../shared/views/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { configFor, say } from '../context.ts';
+import { configFor, say, viewsFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function speedCommand(): Command {
@@ -13,7 +12,7 @@ export function speedCommand(): Command {
     .option('--views <names>', 'comma-separated views to compute (default: all); a subset gets its own consumer group')
     .action(async (options: { views?: string }, command: Command) => {
       const config = configFor(command);
-      const registry = await loadViews({ viewsDir: config.views.dir, includeDemo: config.views.includeDemo });
+      const registry = await viewsFor(config);
       const views = options.views
         ? options.views
             .split(',')
@@ -28,18 +27,23 @@ export function speedCommand(): Command {
       const metrics = await startMetricsServer({ registry: metricsRegistry, host: config.metrics.host, port: config.metrics.port });
       logger.info({ metrics: metrics.url, brokers: config.kafka.brokers, redis: config.redis.url }, 'starting speed worker');
       say(`speed: computing ${views.map((view) => view.name).join(', ')}; metrics on ${metrics.url}`);
-      const worker = await SpeedWorker.start({
+      // Listen for signals before starting, so a signal during start-up still ends in a clean stop.
+      let signalled = false;
+      let worker: SpeedWorker | undefined;
+      let stopping: Promise<void> | undefined;
+      const remove = onShutdownSignal((signal) => {
+        say(`${signal}: flushing and leaving the group…`);
+        signalled = true;
+        if (worker) stopping = worker.stop();
+      });
+      worker = await SpeedWorker.start({
         config,
         views,
         logger,
         registry: metricsRegistry,
         allViewsOfSource: (source) => registry.forSource(source),
       });
-      let stopping: Promise<void> | undefined;
-      const remove = onShutdownSignal((signal) => {
-        say(`${signal}: flushing and leaving the group…`);
-        stopping = worker.stop();
-      });
+      if (signalled) stopping = worker.stop();
       try {
         await worker.done;
         await stopping;

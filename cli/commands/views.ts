@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { describeWindow, loadViews } from '../../shared/views/index.ts';
+import { describeWindow } from '../../shared/views/index.ts';
 import { exprToString } from '../../shared/views/index.ts';
 import { formatDurationMs } from '../../shared/time/index.ts';
-import { configFor } from '../context.ts';
+import { configFor, viewsFor } from '../context.ts';
 
 export function viewsCommand(): Command {
   return new Command('views')
@@ -10,7 +10,7 @@ export function viewsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = configFor(command);
-      const registry = await loadViews({ viewsDir: config.views.dir, includeDemo: config.views.includeDemo });
+      const registry = await viewsFor(config);
       const listed = [...registry.views.values()].map((view) => ({
         name: view.name,
         source: view.source.name,

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type LogEntry, type logCreator, type Producer } from 'kafkajs';
 import type { Logger } from '../logging/index.ts';
 
 const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -39,5 +39,20 @@ export function createKafkaClient(options: {
     logCreator: kafkaLogCreator(options.logger),
     connectionTimeout: 3_000,
     retry: { retries: options.connectionRetries ?? 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
+}
+
+/**
+ * Braid's Kafka producer: idempotent, so a retried send (e.g. after "not the
+ * leader" while a new topic settles) never writes a message twice — without it
+ * kafkajs resends a whole multi-partition request, duplicating what the broker
+ * had already accepted. One request in flight keeps each partition in order.
+ */
+export function createProducer(kafka: Kafka, options: { allowAutoTopicCreation?: boolean } = {}): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
   });
 }

@@ -28,6 +28,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'BRAID_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'BRAID_VIEWS_DIR', path: ['views', 'dir'], kind: 'string' },
   { name: 'BRAID_SPEED_FLUSH_INTERVAL_MS', path: ['speed', 'flushIntervalMs'], kind: 'number' },
+  { name: 'BRAID_ARCHIVE_FLUSH_INTERVAL_MS', path: ['archive', 'flushIntervalMs'], kind: 'number' },
 ];
 
 /** Converts an env var's text to the value its key expects; bad text is left for the schema to reject. */

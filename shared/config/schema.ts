@@ -112,6 +112,14 @@ export const ConfigSchema = z.strictObject({
       sessionTimeoutMs: durationMs.default(30_000),
     })
     .prefault({}),
+  archive: z
+    .strictObject({
+      /** A partition's buffer is written as soon as it holds this many events (files roll by size)… */
+      maxRowsPerFile: z.number().int().min(1).default(200_000),
+      /** …or after this long (files roll by time, so a quiet topic still gets archived). */
+      flushIntervalMs: durationMs.default(30_000),
+    })
+    .prefault({}),
   views: z
     .strictObject({
       /** Folder of view definitions (.ts/.js modules exporting defineView(...) results). */

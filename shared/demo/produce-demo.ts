@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { Partitioners, type Kafka, type Message } from 'kafkajs';
-import { ensureTopics } from '../clients/index.ts';
+import { type Kafka, type Message } from 'kafkajs';
+import { createProducer, ensureTopics } from '../clients/index.ts';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { Counter, Histogram, type Registry } from '../metrics/index.ts';
@@ -95,7 +95,7 @@ export async function produceDemo(options: ProduceDemoOptions): Promise<ProduceP
     await admin.disconnect();
   }
 
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = createProducer(kafka);
   await producer.connect();
   const tee: WriteStream | undefined = options.teeFile ? createWriteStream(options.teeFile, { flags: 'w' }) : undefined;
   const byKind: Record<MessageKind, number> = { ok: 0, late: 0, bad: 0 };

@@ -1,10 +1,11 @@
-import { Partitioners } from 'kafkajs';
+import { createProducer } from '../../shared/clients/index.ts';
+
 import type { Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
-import { readSpeedView, SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
-import { testLogger, topicMessageCount, waitFor } from '../harness/index.ts';
+import { readSpeedView, SpeedKeys, SpeedWorker } from '../../speed/index.ts';
+import { testLogger, topicMessageCount, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 import { messageValue, SCENARIO_EPOCH_MS, type ExpectedRow, type Scenario, type ScenarioMessage } from './scenarios.ts';
 import { goldenViews } from './views.ts';
 
@@ -22,34 +23,13 @@ export function scenarioOverrides(scenario: Scenario, topic: string, clientId: s
 
 export async function sendScenarioMessages(kafka: Kafka, topic: string, messages: ScenarioMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = createProducer(kafka, { allowAutoTopicCreation: true });
   await producer.connect();
   await producer.send({
     topic,
     messages: messages.map((message) => ({ partition: message.p, key: 'user' in message ? message.user : null, value: messageValue(message) })),
   });
   await producer.disconnect();
-}
-
-/** Waits until the speed layer's offsets in Redis reach the end of every partition of `topic`. */
-export async function waitUntilCaughtUp(kafka: Kafka, redis: Redis, config: Config, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const keys = new SpeedKeys(config.redis.keyPrefix);
-  const group = speedGroupId(config.kafka.clientId, 'clickstream', goldenViews, goldenViews);
-  await waitFor(
-    async () => {
-      for (const { partition, high } of ends) {
-        if (high === '0') continue;
-        const stored = await redis.hget(keys.partitions(group), SpeedKeys.offsetField(topic, partition));
-        if (stored !== high) return false;
-      }
-      return true;
-    },
-    { timeoutMs: 60_000, what: `speed offsets to reach ${ends.map((e) => e.high).join(',')}` },
-  );
 }
 
 export interface SpeedOutcome {
@@ -104,7 +84,7 @@ export async function runThroughSpeed(options: {
     await sendScenarioMessages(kafka, topic, part);
     const worker = await SpeedWorker.start({ config, views: goldenViews, logger: testLogger, registry: createMetricsRegistry('golden') });
     try {
-      await waitUntilCaughtUp(kafka, redis, config, topic);
+      await waitUntilSpeedCaughtUp(kafka, redis, config, topic, goldenViews);
     } finally {
       await worker.stop();
     }

@@ -7,6 +7,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { createKafkaClient, createRedisClient, ensureTopics } from '../../shared/clients/index.ts';
 import { loadConfig, type Config } from '../../shared/config/index.ts';
+import type { View } from '../../shared/views/index.ts';
+import { SpeedKeys, speedGroupId } from '../../speed/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 
 /**
@@ -171,4 +173,28 @@ export async function waitForMessages(
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** Waits until the speed layer's offsets in Redis reach the end of every non-empty partition of `topic`. */
+export async function waitUntilSpeedCaughtUp(
+  kafka: Kafka,
+  redis: Redis,
+  config: Config,
+  topic: string,
+  views: readonly View[],
+  timeoutMs = 120_000,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const keys = new SpeedKeys(config.redis.keyPrefix);
+  const group = speedGroupId(config.kafka.clientId, views[0]!.source.name, views, views);
+  await waitFor(
+    async () => {
+      const stored = await redis.hmget(keys.partitions(group), ...ends.map((end) => SpeedKeys.offsetField(topic, end.partition)));
+      return ends.every((end, index) => end.high === '0' || stored[index] === end.high);
+    },
+    { timeoutMs, intervalMs: 100, what: `the speed layer to reach offsets ${ends.map((end) => end.high).join(',')} of ${topic}` },
+  );
 }

@@ -1,8 +1,9 @@
+import { createProducer } from '../../shared/clients/index.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Partitioners, type Kafka } from 'kafkajs';
+import { type Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Config } from '../../shared/config/index.ts';
@@ -10,7 +11,7 @@ import { ClickstreamGenerator } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
-import { createTopic, deleteTopics, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor } from '../harness/index.ts';
+import { createTopic, deleteTopics, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const START_MS = Date.parse('2026-01-01T00:00:00Z');
@@ -31,7 +32,7 @@ function chunks(): Array<Array<{ key: string | null; value: string }>> {
 }
 
 async function send(kafka: Kafka, topic: string, messages: Array<{ key: string | null; value: string }>): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = createProducer(kafka, { allowAutoTopicCreation: true });
   await producer.connect();
   await producer.send({ topic, messages });
   await producer.disconnect();
@@ -67,22 +68,6 @@ function diffDumps(actual: Record<string, unknown[]>, expected: Record<string, u
     for (const row of extra) lines.push(`${view} unexpected ${row}`);
   }
   return lines.join('\n');
-}
-
-async function caughtUp(kafka: Kafka, redis: Redis, config: Config, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const keys = new SpeedKeys(config.redis.keyPrefix);
-  const group = speedGroupId(config.kafka.clientId, 'clickstream', demoViews, demoViews);
-  await waitFor(
-    async () => {
-      const stored = await redis.hmget(keys.partitions(group), ...ends.map((end) => SpeedKeys.offsetField(topic, end.partition)));
-      return ends.every((end, index) => end.high === '0' || stored[index] === end.high);
-    },
-    { timeoutMs: 120_000, intervalMs: 200, what: 'the speed layer to reach the end of the topic' },
-  );
 }
 
 /** A `braid speed` child process on the topic, with its own config file. */
@@ -138,7 +123,7 @@ describe('speed layer: exactly once in effect', () => {
     await using redis = testRedis();
     const { config } = runConfig(redis.prefix, uniqueName('reference'));
     const worker = await SpeedWorker.start({ config, views: demoViews, logger: testLogger, registry: createMetricsRegistry('reference') });
-    await caughtUp(kafka, redis, config, topic.topic);
+    await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
     await worker.stop();
     reference = await dumpViews(redis, config);
     expect(reference.page_views!.length).toBeGreaterThan(1_000);
@@ -171,7 +156,7 @@ describe('speed layer: exactly once in effect', () => {
       kills++;
     }
     const last = spawnWorker(file);
-    await caughtUp(kafka, redis, config, topic.topic);
+    await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
     expect(await stopGracefully(last)).toBe(0);
     expect(kills).toBe(4);
     expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
@@ -200,7 +185,7 @@ describe('speed layer: exactly once in effect', () => {
       what: 'first flushes',
     });
     await killHard(first);
-    await caughtUp(kafka, redis, config, topic.topic);
+    await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
     expect(await stopGracefully(second)).toBe(0);
     expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
   });

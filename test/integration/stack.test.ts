@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { inject, describe, expect, it } from 'vitest';
-import { Partitioners } from 'kafkajs';
-import { createKafkaClient, ensureTopics } from '../../shared/clients/index.ts';
+
+import { createKafkaClient, createProducer, ensureTopics } from '../../shared/clients/index.ts';
 import { loadConfig, readStackState } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { redisAnswers, stackDown, stackStatus, stackUp } from '../../infra/stack/index.ts';
@@ -42,7 +42,7 @@ describe('local stack', () => {
       const topic = uniqueName('roundtrip');
       await ensureTopics(admin, [{ topic, partitions: 1 }]);
       await admin.disconnect();
-      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = createProducer(kafka, { allowAutoTopicCreation: true });
       await producer.connect();
       await producer.send({ topic, messages: [{ key: 'k', value: 'hello braid' }] });
       await producer.disconnect();

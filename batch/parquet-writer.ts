@@ -1,0 +1,67 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { Source } from '../shared/sources/index.ts';
+import { archiveColumns } from './master-dataset.ts';
+
+/** One archived row: the event's fields plus its Kafka coordinates. */
+export type ArchiveRow = Record<string, unknown> & { kafka_partition: number; kafka_offset: number };
+
+export interface ParquetWriter {
+  /** Writes `rows` to a new Parquet file at `file` (which must not be visible to readers yet). */
+  write(file: string, rows: readonly ArchiveRow[]): Promise<void>;
+  close(): void;
+}
+
+const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/**
+ * Writes Parquet through an in-memory DuckDB: rows go in through the
+ * appender, out with `COPY … TO (FORMAT parquet, COMPRESSION zstd)`.
+ * (Chosen by `npm run bench -- parquet-writers`; the README has the figures.)
+ */
+export async function createDuckDbParquetWriter(source: Source): Promise<ParquetWriter> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const connection: DuckDBConnection = await instance.connect();
+  const columns = archiveColumns(source);
+  const table = 'archive_buffer';
+  const createTable = `CREATE OR REPLACE TEMP TABLE ${table} (${columns
+    .map((column) => `${quoteIdentifier(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`)
+    .join(', ')})`;
+  const appenders = columns.map((column) => {
+    switch (column.type) {
+      case 'VARCHAR':
+        return (appender: Appender, value: unknown) => appender.appendVarchar(String(value));
+      case 'BIGINT':
+        return (appender: Appender, value: unknown) => appender.appendBigInt(BigInt(value as number));
+      case 'INTEGER':
+        return (appender: Appender, value: unknown) => appender.appendInteger(value as number);
+      case 'DOUBLE':
+        return (appender: Appender, value: unknown) => appender.appendDouble(value as number);
+      default:
+        return (appender: Appender, value: unknown) => appender.appendBoolean(value as boolean);
+    }
+  });
+  type Appender = Awaited<ReturnType<DuckDBConnection['createAppender']>>;
+
+  return {
+    async write(file, rows) {
+      await connection.run(createTable);
+      const appender = await connection.createAppender(table);
+      for (const row of rows) {
+        for (let index = 0; index < columns.length; index++) {
+          const value = row[columns[index]!.name];
+          if (value === null || value === undefined) appender.appendNull();
+          else appenders[index]!(appender, value);
+        }
+        appender.endRow();
+      }
+      appender.closeSync();
+      await connection.run(`COPY ${table} TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
+      await connection.run(`DROP TABLE ${table}`);
+    },
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, inject, it } from 'vitest';
+import { completeFiles, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
+import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
+import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
+import { createTopic, tempDir, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
+
+const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
+const PARTITIONS = 3;
+const COUNT = 24_000;
+
+function spawnArchiver(configFile: string): ChildProcess {
+  const child = spawn(process.execPath, [BRAID, '--config', configFile, 'archive'], {
+    env: { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), BRAID_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr?.on('data', () => undefined);
+  return child;
+}
+
+const rowKey = (event: Pick<ClickstreamEvent, 'ts' | 'user_id' | 'session_id' | 'url' | 'country' | 'device' | 'revenue'>) =>
+  `${event.ts}|${event.user_id}|${event.session_id}|${event.url}|${event.country}|${event.device}|${event.revenue}`;
+
+describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
+  it('holds exactly the valid events, none twice, in their event-time hour, after kill -9 at several points', async () => {
+    const kafka = testKafka();
+    await using topic = await createTopic(kafka, { prefix: 'archive', partitions: PARTITIONS });
+    using dir = tempDir('braid-archive-');
+    const tee = path.join(dir.path, 'events.jsonl');
+    const dataDir = path.join(dir.path, 'data');
+    await produceDemo({
+      kafka,
+      logger: testLogger,
+      registry: createMetricsRegistry('test'),
+      source: 'clickstream',
+      topic: topic.topic,
+      partitions: PARTITIONS,
+      generator: new ClickstreamGenerator({ seed: 5, disorderMs: 5_000, lateFraction: 0.02, lateByMs: 45 * 60_000, badFraction: 0.005 }),
+      ratePerS: Infinity,
+      count: COUNT,
+      startMs: Date.parse('2026-02-01T00:00:00Z'),
+      spanMs: 6 * 3_600_000,
+      teeFile: tee,
+    });
+    const configFile = path.join(dir.path, 'braid.config.yaml');
+    writeFileSync(
+      configFile,
+      `kafka:\n  clientId: ${uniqueName('archive')}\ndataDir: ${dataDir}\nsources:\n  clickstream:\n    topic: ${topic.topic}\narchive:\n  maxRowsPerFile: 1500\n  flushIntervalMs: 150\nspeed:\n  sessionTimeoutMs: 6000\n`,
+    );
+    const archived = () =>
+      Array.from({ length: PARTITIONS }, (_, partition) => partitionCoverage(listMasterFiles(dataDir, 'clickstream').files, topic.topic, partition).resumeOffset ?? 0).reduce(
+        (sum, offset) => sum + offset,
+        0,
+      );
+
+    for (const fraction of [0.2, 0.5, 0.8]) {
+      const child = spawnArchiver(configFile);
+      await waitFor(() => archived() >= fraction * COUNT, { timeoutMs: 90_000, intervalMs: 10, what: `${fraction * 100}% archived` });
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    }
+    const last = spawnArchiver(configFile);
+    await waitFor(() => archived() === COUNT, { timeoutMs: 90_000, intervalMs: 100, what: 'every offset archived' });
+    const exitCode = await new Promise<number | null>((resolve) => {
+      last.once('exit', resolve);
+      last.kill('SIGTERM');
+    });
+    expect(exitCode).toBe(0);
+
+    const { files, temporary } = listMasterFiles(dataDir, 'clickstream');
+    expect(temporary).toEqual([]);
+    expect(completeFiles(files)).toHaveLength(files.length);
+
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    const list = files.map((file) => `'${file.path}'`).join(', ');
+    const reader = await connection.runAndReadAll(
+      `SELECT ts, user_id, session_id, url, country, device, revenue, kafka_partition, kafka_offset FROM read_parquet([${list}])`,
+    );
+    const rows = reader.getRowObjectsJS() as Array<Record<string, unknown>>;
+    const expected = readFileSync(tee, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => clickstream.decode(line))
+      .filter((decoded) => decoded.ok)
+      .map((decoded) => rowKey((decoded as { event: ClickstreamEvent }).event))
+      .sort();
+    const coordinates = new Set(rows.map((row) => `${row.kafka_partition}:${row.kafka_offset}`));
+    expect(coordinates.size, 'no Kafka message archived twice').toBe(rows.length);
+    expect(rows.length).toBe(expected.length);
+    expect(rows.map((row) => rowKey({ ...(row as unknown as ClickstreamEvent), ts: Number(row.ts) })).sort()).toEqual(expected);
+
+    // Every file is in the folder of its rows' event-time hour, late events included.
+    for (const file of files) {
+      const bounds = (await connection.runAndReadAll(`SELECT min(ts) AS lo, max(ts) AS hi FROM read_parquet('${file.path}')`)).getRowObjectsJS()[0]!;
+      expect(Number(bounds.lo)).toBeGreaterThanOrEqual(file.hourMs);
+      expect(Number(bounds.hi)).toBeLessThan(file.hourMs + 3_600_000);
+    }
+    connection.closeSync();
+    instance.closeSync();
+  });
+});
