@@ -16,7 +16,6 @@ export function archiveCommand(): Command {
       const logger = createLogger({ level: config.log.level, name: 'archive' });
       const registry = createMetricsRegistry('archive');
       const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
-      say(`archive: ${sources.map((source) => source.name).join(', ')} → ${config.dataDir}/master; metrics on ${metrics.url}`);
       // Listen for signals before starting, so a signal during start-up still ends in a clean stop.
       let stopRequested!: () => void;
       const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
@@ -24,6 +23,7 @@ export function archiveCommand(): Command {
         say(`${signal}: writing what is buffered and leaving the group…`);
         stopRequested();
       });
+      say(`archive: ${sources.map((source) => source.name).join(', ')} → ${config.dataDir}/master; metrics on ${metrics.url}`);
       const archivers = await Promise.all(sources.map((source) => Archiver.start({ config, source, logger, registry })));
       await stopping;
       remove();

@@ -14,13 +14,20 @@ const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const PARTITIONS = 3;
 const COUNT = 24_000;
 
-function spawnArchiver(configFile: string): ChildProcess {
+/** A `braid archive` child; `started` resolves once it has announced itself (its signal handlers are in place). */
+function spawnArchiver(configFile: string): ChildProcess & { started: Promise<void> } {
   const child = spawn(process.execPath, [BRAID, '--config', configFile, 'archive'], {
     env: { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), BRAID_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  child.stderr?.on('data', () => undefined);
-  return child;
+  let stderr = '';
+  const started = new Promise<void>((resolve) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('archive: ')) resolve();
+    });
+  });
+  return Object.assign(child, { started });
 }
 
 const rowKey = (event: Pick<ClickstreamEvent, 'ts' | 'user_id' | 'session_id' | 'url' | 'country' | 'device' | 'revenue'>) =>
@@ -67,6 +74,7 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
       });
     }
     const last = spawnArchiver(configFile);
+    await last.started;
     await waitFor(() => archived() === COUNT, { timeoutMs: 90_000, intervalMs: 100, what: 'every offset archived' });
     const exitCode = await new Promise<number | null>((resolve) => {
       last.once('exit', resolve);
