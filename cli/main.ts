@@ -4,6 +4,7 @@ import { archiveCommand } from './commands/archive.ts';
 import { configCommand } from './commands/config.ts';
 import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
+import { recomputeCommand, versionsCommand } from './commands/recompute.ts';
 import { speedCommand } from './commands/speed.ts';
 import { stackCommand } from './commands/stack.ts';
 import { viewsCommand } from './commands/views.ts';
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
   program.addCommand(viewsCommand());
   program.addCommand(speedCommand());
   program.addCommand(archiveCommand());
+  program.addCommand(recomputeCommand());
+  program.addCommand(versionsCommand());
   program.addCommand(configCommand());
   return program;
 }

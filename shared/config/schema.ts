@@ -120,6 +120,12 @@ export const ConfigSchema = z.strictObject({
       flushIntervalMs: durationMs.default(30_000),
     })
     .prefault({}),
+  batch: z
+    .strictObject({
+      /** Published versions kept per view (the current one is never removed). */
+      keepVersions: z.number().int().min(1).max(1000).default(5),
+    })
+    .prefault({}),
   views: z
     .strictObject({
       /** Folder of view definitions (.ts/.js modules exporting defineView(...) results). */

@@ -34,6 +34,8 @@ export interface Scenario {
     watermark?: number;
     /** Window starts (seconds) per view expected to be final. */
     final?: Record<string, number[]>;
+    /** Where the batch layer differs (it also counts events too late for the speed layer); default: `views`. */
+    batchViews?: Record<string, ExpectedRow[]>;
   };
 }
 

@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Config } from '../shared/config/index.ts';
+import { BraidError, ErrorCode } from '../shared/errors/index.ts';
+import { RedisHll } from '../shared/measures/index.ts';
+import { alignDown, type View } from '../shared/views/index.ts';
+import { compileView } from './compile-view.ts';
+import { completeFiles, listMasterFiles } from './master-dataset.ts';
+
+/** What a published version says about itself (`manifest.json`). */
+export interface BatchManifest {
+  readonly view: string;
+  readonly version: number;
+  readonly definitionHash: string;
+  /** Windows ending at or before this are authoritative in this version. */
+  readonly cutoffMs: number;
+  readonly createdAt: string;
+  readonly durationMs: number;
+  readonly rowCount: number;
+  /** The master files read, with their offset coverage. */
+  readonly inputs: ReadonlyArray<{ file: string; partition: number; firstOffset: number; lastOffset: number }>;
+}
+
+export interface BatchRow {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly dimensions: Record<string, string | number | boolean | null>;
+  readonly measures: Record<string, unknown>;
+  readonly state?: Record<string, unknown>;
+}
+
+
+export function viewRoot(dataDir: string, view: string): string {
+  return path.join(dataDir, 'views', view);
+}
+
+function versionDir(dataDir: string, view: string, version: number): string {
+  return path.join(viewRoot(dataDir, view), `v${version}`);
+}
+
+/** Published versions of a view, oldest first. */
+export function listVersions(dataDir: string, view: string): BatchManifest[] {
+  const root = viewRoot(dataDir, view);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((name) => /^v\d+$/.test(name))
+    .map((name) => JSON.parse(readFileSync(path.join(root, name, 'manifest.json'), 'utf8')) as BatchManifest)
+    .sort((a, b) => a.version - b.version);
+}
+
+/** The version readers use now (the pointer), or null before the first publish. */
+export function currentVersion(dataDir: string, view: string): number | null {
+  const pointer = path.join(viewRoot(dataDir, view), 'CURRENT');
+  return existsSync(pointer) ? Number(readFileSync(pointer, 'utf8').trim()) : null;
+}
+
+export interface RecomputeOptions {
+  config: Config;
+  view: View;
+  /** Default: the latest window end that is safely complete in the master dataset. */
+  cutoffMs?: number;
+}
+
+/**
+ * Recomputes a view from the master dataset with DuckDB and publishes it as a
+ * new version: Parquet plus a manifest in `views/<view>/v<N>/`, made visible
+ * by renaming the finished folder into place and then swapping the `CURRENT`
+ * pointer (also by rename). A reader that pinned version N keeps reading N.
+ */
+export async function recomputeView(options: RecomputeOptions): Promise<BatchManifest> {
+  const { config, view } = options;
+  const started = Date.now();
+  const files = completeFiles(listMasterFiles(config.dataDir, view.source.name).files);
+  if (files.length === 0) {
+    throw new BraidError(ErrorCode.NOT_FOUND, `no archived events of source ${view.source.name} in ${config.dataDir}/master`, {
+      fields: { view: view.name },
+      hint: 'run `npx braid archive` first',
+    });
+  }
+  const source = `read_parquet([${files.map((file) => `'${file.path.replace(/'/g, "''")}'`).join(', ')}])`;
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const cutoffMs = options.cutoffMs ?? (await defaultCutoff(connection, source, config, view));
+    const compiled = compileView(view, source, cutoffMs);
+    const result = (await connection.runAndReadAll(compiled.sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
+
+    const root = viewRoot(config.dataDir, view.name);
+    mkdirSync(root, { recursive: true });
+    const version = Math.max(0, ...listVersions(config.dataDir, view.name).map((manifest) => manifest.version)) + 1;
+    const staging = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
+    mkdirSync(staging);
+    const json = path.join(staging, 'rows.jsonl');
+    writeFileSync(json, result.map((row) => `${JSON.stringify(toStoredRow(view, row))}\n`).join(''));
+    const columns = [
+      "window_start: 'BIGINT'",
+      "window_end: 'BIGINT'",
+      ...view.dimensions.map((d) => `${d.name}: '${d.type === 'string' ? 'VARCHAR' : d.type === 'bool' ? 'BOOLEAN' : d.type === 'timestamp' ? 'BIGINT' : 'DOUBLE'}'`),
+      ...view.measures.map((m) => `state_${m.name}: 'VARCHAR'`),
+    ].join(', ');
+    await connection.run(
+      `COPY (SELECT * FROM read_json('${json}', format = 'newline_delimited', columns = {${columns}})) TO '${path.join(staging, 'data.parquet')}' (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    rmSync(json);
+    const manifest: BatchManifest = {
+      view: view.name,
+      version,
+      definitionHash: view.definitionHash,
+      cutoffMs,
+      createdAt: new Date().toISOString(),
+      durationMs: Date.now() - started,
+      rowCount: result.length,
+      inputs: files.map((file) => ({ file: path.relative(config.dataDir, file.path), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
+    };
+    writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(staging, versionDir(config.dataDir, view.name, version));
+    const pointer = path.join(root, `CURRENT.${randomBytes(4).toString('hex')}.tmp`);
+    writeFileSync(pointer, `${version}\n`);
+    renameSync(pointer, path.join(root, 'CURRENT'));
+    pruneVersions(config.dataDir, view.name, config.batch.keepVersions);
+    return manifest;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/**
+ * The latest window end that is safely complete: every archived partition has
+ * events past it by the source's out-of-orderness bound plus the view's
+ * allowed lateness, aligned down to the window size.
+ */
+async function defaultCutoff(connection: Awaited<ReturnType<DuckDBInstance['connect']>>, source: string, config: Config, view: View): Promise<number> {
+  const time = `"${view.source.timeField}"`;
+  const rows = (await connection.runAndReadAll(`SELECT min(hi) AS cutoff FROM (SELECT kafka_partition, max(${time}) AS hi FROM ${source} GROUP BY 1)`)).getRowObjectsJS();
+  const settings = config.sources[view.source.name]!;
+  const safe = Number(rows[0]!.cutoff) - settings.maxOutOfOrdernessMs - view.allowedLatenessMs;
+  return view.window.type === 'session' ? safe : alignDown(safe, view.window.type === 'sliding' ? view.window.slideMs : view.window.sizeMs);
+}
+
+/** One output row as stored: window bounds, dimensions, and each measure's serialized monoid state. */
+function toStoredRow(view: View, row: Record<string, unknown>): Record<string, unknown> {
+  const stored: Record<string, unknown> = { window_start: Number(row.window_start), window_end: Number(row.window_end) };
+  for (const dimension of view.dimensions) {
+    const value = row[dimension.name];
+    stored[dimension.name] = typeof value === 'bigint' ? Number(value) : (value ?? null);
+  }
+  for (const { name, measure } of view.measures) {
+    let state: unknown;
+    switch (measure.kind) {
+      case 'count':
+        state = Number(row[name]);
+        break;
+      case 'sum':
+      case 'min':
+      case 'max':
+        state = row[name] === null || row[name] === undefined ? null : Number(row[name]);
+        break;
+      case 'avg':
+        state = { sum: Number(row[`${name}.s`] ?? 0), count: Number(row[`${name}.c`] ?? 0) };
+        break;
+      case 'approxDistinct': {
+        const sketch = RedisHll.empty();
+        for (const value of (row[name] as string[] | null) ?? []) sketch.add(value);
+        state = sketch;
+        break;
+      }
+      case 'topK': {
+        const histogram = row[name] as Record<string, unknown> | Array<{ key: string; value: unknown }> | null;
+        const counts = new Map<string, number>();
+        if (Array.isArray(histogram)) for (const entry of histogram) counts.set(String(entry.key), Number(entry.value));
+        else if (histogram) for (const [key, value] of Object.entries(histogram)) counts.set(key, Number(value));
+        state = counts;
+        break;
+      }
+    }
+    stored[`state_${name}`] = measure.serialize(state as never);
+  }
+  return stored;
+}
+
+function pruneVersions(dataDir: string, view: string, keep: number): void {
+  const current = currentVersion(dataDir, view);
+  const versions = listVersions(dataDir, view).map((manifest) => manifest.version);
+  for (const version of versions.slice(0, Math.max(0, versions.length - keep))) {
+    if (version !== current) rmSync(versionDir(dataDir, view, version), { recursive: true, force: true });
+  }
+}
+
+export interface BatchReadQuery {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly where?: Readonly<Record<string, ReadonlyArray<string | number | boolean | null>>>;
+  readonly includeState?: boolean;
+  /** Pin a version; default: the current one, read once for the whole request. */
+  readonly version?: number;
+}
+
+/**
+ * Reads a published batch view: rows of windows starting in [fromMs, toMs),
+ * finished measures and optionally their mergeable state, from one pinned version.
+ */
+export async function readBatchView(dataDir: string, view: View, query: BatchReadQuery): Promise<{ manifest: BatchManifest | null; rows: BatchRow[] }> {
+  const version = query.version ?? currentVersion(dataDir, view.name);
+  if (version === null) return { manifest: null, rows: [] };
+  const dir = versionDir(dataDir, view.name, version);
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as BatchManifest;
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const stored = (
+      await connection.runAndReadAll(
+        `SELECT * FROM read_parquet('${path.join(dir, 'data.parquet')}') WHERE window_start >= ${query.fromMs} AND window_start < ${query.toMs} ORDER BY window_start`,
+      )
+    ).getRowObjectsJS() as Array<Record<string, unknown>>;
+    const rows: BatchRow[] = [];
+    for (const row of stored) {
+      const dimensions: Record<string, string | number | boolean | null> = {};
+      for (const dimension of view.dimensions) {
+        const value = row[dimension.name];
+        dimensions[dimension.name] = typeof value === 'bigint' ? Number(value) : ((value as string | number | boolean | null) ?? null);
+      }
+      if (query.where && !Object.entries(query.where).every(([name, accepted]) => accepted.includes(dimensions[name] ?? null))) continue;
+      const measures: Record<string, unknown> = {};
+      const state: Record<string, unknown> = {};
+      for (const { name, measure } of view.measures) {
+        state[name] = measure.deserialize(String(row[`state_${name}`]));
+        measures[name] = measure.finish(state[name]);
+      }
+      rows.push({
+        windowStart: Number(row.window_start),
+        windowEnd: Number(row.window_end),
+        dimensions,
+        measures,
+        ...(query.includeState ? { state } : {}),
+      });
+    }
+    return { manifest, rows };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
