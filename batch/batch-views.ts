@@ -7,6 +7,8 @@ import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { RedisHll } from '../shared/measures/index.ts';
 import { alignDown, type View } from '../shared/views/index.ts';
 import { compileView } from './compile-view.ts';
+import { createRedisClient } from '../shared/clients/index.ts';
+import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
 import { completeFiles, listMasterFiles } from './master-dataset.ts';
 
 /** What a published version says about itself (`manifest.json`). */
@@ -120,10 +122,21 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     writeFileSync(pointer, `${version}\n`);
     renameSync(pointer, path.join(root, 'CURRENT'));
     pruneVersions(config.dataDir, view.name, config.batch.keepVersions);
+    await publishCutoff(config, view, manifest);
     return manifest;
   } finally {
     connection.closeSync();
     instance.closeSync();
+  }
+}
+
+/** The expiry handshake: tell speed and serving (through Redis) which version and cutoff now hold. */
+async function publishCutoff(config: Config, view: View, manifest: BatchManifest): Promise<void> {
+  const redis = createRedisClient(config.redis.url, { name: 'braid-batch' });
+  try {
+    await handOverToBatch(redis, new SpeedKeys(config.redis.keyPrefix), view, { version: manifest.version, cutoffMs: manifest.cutoffMs });
+  } finally {
+    redis.disconnect();
   }
 }
 

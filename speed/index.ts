@@ -3,3 +3,4 @@ export { SpeedWorker, speedGroupId, type SpeedWorkerOptions } from './speed-work
 export { readSpeedView, speedWatermark, type SpeedReadQuery, type SpeedReadResult, type SpeedRow, type SpeedViewSource } from './read-view.ts';
 export { SpeedKeys } from './redis-keys.ts';
 export { decodeGroupKey, type DimensionValue } from './group-key.ts';
+export { handOverToBatch, readBatchPublished, EXPIRY_GRACE_MS, type BatchPublished } from './batch-handshake.ts';

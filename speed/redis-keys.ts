@@ -16,6 +16,9 @@
  *   open in a partition (restored on assignment).
  * - `<p>view:<view>:updates` pub/sub channel — a message after each flush that
  *   touched the view.
+ * - `<p>view:<view>:batch` hash — `version` and `cutoffMs` of the view's latest
+ *   published batch version: the braid's cutoff. Written by the batch layer
+ *   after each publish (the expiry handshake); read by speed and serving.
  */
 export const FIELD_SEPARATOR = '\x1f';
 export const ROW_COUNT = '#';
@@ -61,6 +64,9 @@ export class SpeedKeys {
   }
   updates(view: string): string {
     return `${this.prefix}view:${view}:updates`;
+  }
+  batchPublished(view: string): string {
+    return `${this.prefix}view:${view}:batch`;
   }
 }
 
