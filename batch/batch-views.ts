@@ -21,8 +21,13 @@ export interface BatchManifest {
   readonly createdAt: string;
   readonly durationMs: number;
   readonly rowCount: number;
-  /** The master files read, with their offset coverage. */
+  /** The master files this version covers, with their offset coverage. */
   readonly inputs: ReadonlyArray<{ file: string; partition: number; firstOffset: number; lastOffset: number }>;
+  /** `full`, or `incremental` (only windows touching `recomputedHours` were recomputed; the rest came from the previous version). */
+  readonly mode: 'full' | 'incremental';
+  /** Why a requested incremental run was full, when it was. */
+  readonly fullBecause?: string;
+  readonly recomputedHours?: string[];
 }
 
 export interface BatchRow {
@@ -63,6 +68,13 @@ export interface RecomputeOptions {
   view: View;
   /** Default: the latest window end that is safely complete in the master dataset. */
   cutoffMs?: number;
+  /**
+   * Recompute only the windows touching event-time hours that received files
+   * since the current version (or that fell below the cutoff since), taking
+   * the rest from that version. Falls back to a full recompute when there is
+   * no previous version, the definition changed, or the view has session windows.
+   */
+  incremental?: boolean;
 }
 
 /**
@@ -81,13 +93,35 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       hint: 'run `npx braid archive` first',
     });
   }
-  const source = `read_parquet([${files.map((file) => `'${file.path.replace(/'/g, "''")}'`).join(', ')}])`;
+  const quotedList = (list: typeof files) => `read_parquet([${list.map((file) => `'${file.path.replace(/'/g, "''")}'`).join(', ')}])`;
+  const source = quotedList(files);
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
     const cutoffMs = options.cutoffMs ?? (await defaultCutoff(connection, source, config, view));
-    const compiled = compileView(view, source, cutoffMs);
-    const result = (await connection.runAndReadAll(compiled.sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
+    const plan = options.incremental ? planIncremental(config, view, files, cutoffMs) : { full: 'not requested' as string };
+    let result: Array<Record<string, unknown>>;
+    let previousRows: Array<Record<string, unknown>> = [];
+    if ('full' in plan) {
+      result = (await connection.runAndReadAll(compileView(view, source, cutoffMs).sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
+    } else {
+      // Windows touching an affected hour are recomputed from the files near those hours; the others are kept.
+      const span = windowSpan(view);
+      const near = files.filter((file) => plan.hours.some((hour) => file.hourMs >= hour - span - HOUR_MS && file.hourMs <= hour + HOUR_MS + span));
+      const touches = (alias: string) =>
+        `(${plan.hours.map((hour) => `(${alias}.window_start < ${hour + HOUR_MS} AND ${alias}.window_end > ${hour})`).join(' OR ')})`;
+      result =
+        near.length === 0
+          ? []
+          : ((
+              await connection.runAndReadAll(`SELECT * FROM (${compileView(view, quotedList(near), cutoffMs).sql}) AS fresh WHERE ${touches('fresh')}`)
+            ).getRowObjectsJS() as Array<Record<string, unknown>>);
+      previousRows = (
+        await connection.runAndReadAll(
+          `SELECT * FROM read_parquet('${path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet')}') AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`,
+        )
+      ).getRowObjectsJS() as Array<Record<string, unknown>>;
+    }
 
     const root = viewRoot(config.dataDir, view.name);
     mkdirSync(root, { recursive: true });
@@ -95,7 +129,8 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     const staging = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
     mkdirSync(staging);
     const json = path.join(staging, 'rows.jsonl');
-    writeFileSync(json, result.map((row) => `${JSON.stringify(toStoredRow(view, row))}\n`).join(''));
+    const keptRows = previousRows.map((row) => JSON.stringify(Object.fromEntries(Object.entries(row).map(([name, value]) => [name, typeof value === 'bigint' ? Number(value) : value]))));
+    writeFileSync(json, [...keptRows, ...result.map((row) => JSON.stringify(toStoredRow(view, row)))].map((line) => `${line}\n`).join(''));
     const columns = [
       "window_start: 'BIGINT'",
       "window_end: 'BIGINT'",
@@ -113,8 +148,11 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       cutoffMs,
       createdAt: new Date().toISOString(),
       durationMs: Date.now() - started,
-      rowCount: result.length,
+      rowCount: result.length + previousRows.length,
       inputs: files.map((file) => ({ file: path.relative(config.dataDir, file.path), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
+      ...('full' in plan
+        ? { mode: 'full' as const, ...(options.incremental ? { fullBecause: plan.full } : {}) }
+        : { mode: 'incremental' as const, recomputedHours: plan.hours.map((hour) => new Date(hour).toISOString()) }),
     };
     writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     renameSync(staging, versionDir(config.dataDir, view.name, version));
@@ -128,6 +166,30 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+const HOUR_MS = 3_600_000;
+
+/** How far a window reaches: its size, or a session's gap. */
+function windowSpan(view: View): number {
+  return view.window.type === 'session' ? view.window.gapMs : view.window.sizeMs;
+}
+
+type IncrementalPlan = { full: string } | { previous: BatchManifest; hours: number[] };
+
+/** Which event-time hours an incremental run must recompute, or why it must be full. */
+function planIncremental(config: Config, view: View, files: ReturnType<typeof completeFiles>, cutoffMs: number): IncrementalPlan {
+  const current = currentVersion(config.dataDir, view.name);
+  if (current === null) return { full: 'no previous version' };
+  const previous = JSON.parse(readFileSync(path.join(versionDir(config.dataDir, view.name, current), 'manifest.json'), 'utf8')) as BatchManifest;
+  if (previous.definitionHash !== view.definitionHash) return { full: `the definition changed (${previous.definitionHash} → ${view.definitionHash})` };
+  if (view.window.type === 'session') return { full: 'session windows can span any number of hours' };
+  if (cutoffMs < previous.cutoffMs) return { full: 'the cutoff moved back' };
+  const known = new Set(previous.inputs.map((input) => input.file));
+  const hours = new Set(files.filter((file) => !known.has(path.relative(config.dataDir, file.path))).map((file) => file.hourMs));
+  // Windows that fell below the cutoff since the previous version are new too.
+  for (let hour = Math.floor((previous.cutoffMs - windowSpan(view)) / HOUR_MS) * HOUR_MS; hour < cutoffMs; hour += HOUR_MS) hours.add(hour);
+  return { previous, hours: [...hours].sort((a, b) => a - b) };
 }
 
 /** The expiry handshake: tell speed and serving (through Redis) which version and cutoff now hold. */
@@ -225,7 +287,7 @@ export async function readBatchView(dataDir: string, view: View, query: BatchRea
   try {
     const stored = (
       await connection.runAndReadAll(
-        `SELECT * FROM read_parquet('${path.join(dir, 'data.parquet')}') WHERE window_start >= ${query.fromMs} AND window_start < ${query.toMs} ORDER BY window_start`,
+        `SELECT * FROM read_parquet('${path.join(dir, 'data.parquet')}') WHERE window_start >= ${query.fromMs} AND window_start < ${query.toMs} ORDER BY window_start, window_end${view.dimensions.map((d) => `, "${d.name}"`).join('')}`,
       )
     ).getRowObjectsJS() as Array<Record<string, unknown>>;
     const rows: BatchRow[] = [];

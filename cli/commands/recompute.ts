@@ -16,16 +16,23 @@ export function recomputeCommand(): Command {
         return value;
       },
     )
-    .action(async (names: string[], options: { cutoff?: number }, command: Command) => {
+    .option('--incremental', 'recompute only windows touching hours with new master files since the current version (full when the definition changed or for session views)')
+    .action(async (names: string[], options: { cutoff?: number; incremental?: boolean }, command: Command) => {
       const config = configFor(command);
       const registry = await viewsFor(config);
       const views = names.length > 0 ? names.map((name) => registry.get(name)) : [...registry.views.values()];
       for (const view of views) {
         say(`recompute ${view.name}…`);
-        const manifest = await recomputeView({ config, view, ...(options.cutoff === undefined ? {} : { cutoffMs: options.cutoff }) });
+        const manifest = await recomputeView({
+          config,
+          view,
+          ...(options.cutoff === undefined ? {} : { cutoffMs: options.cutoff }),
+          ...(options.incremental ? { incremental: true } : {}),
+        });
         say(
           `  published ${view.name} v${manifest.version}: ${manifest.rowCount} rows, cutoff ${new Date(manifest.cutoffMs).toISOString()}, ` +
-            `${manifest.inputs.length} input files, ${manifest.durationMs} ms`,
+            `${manifest.inputs.length} input files, ${manifest.durationMs} ms, ${manifest.mode}` +
+            (manifest.fullBecause ? ` (${manifest.fullBecause})` : manifest.recomputedHours ? ` (${manifest.recomputedHours.length} hours recomputed)` : ''),
         );
       }
     });

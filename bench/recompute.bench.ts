@@ -1,0 +1,376 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, DuckDBResultReader, type DuckDBConnection } from '@duckdb/node-api';
+import { completeFiles, compileView, listMasterFiles, readBatchView, recomputeView, sourceRoot } from '../batch/index.ts';
+import { loadConfig } from '../shared/config/index.ts';
+import { RedisHll } from '../shared/measures/index.ts';
+import { demoViews, pageViews, type View } from '../shared/views/index.ts';
+import { defineBenchmark } from './lib/benchmark.ts';
+
+// The master dataset, built directly with DuckDB SQL (no Kafka): EVENTS events over
+// HOURS hours, one file per hour and Kafka partition, named as the archiver names them.
+const EVENTS = 10_000_000;
+const HOURS = 24;
+const PARTITIONS = 4;
+const USERS = 20_000;
+const URLS = 5_000;
+const REVENUE_FRACTION = 0.02;
+const START_MS = Date.UTC(2026, 0, 1);
+const HOUR_MS = 3_600_000;
+const SPAN_MS = HOURS * HOUR_MS;
+/** Every window ends by then: the cutoff of the full recompute. */
+const END_MS = START_MS + SPAN_MS;
+const TOPIC = 'bench-recompute';
+/** Events are ~8.6 ms apart; each moves forward by up to this much (some disorder, some equal timestamps). */
+const JITTER_MS = 8;
+/** Windows of the first half hour, read back through readBatchView to check page_views' distinct visitors. */
+const VISITOR_CHECK_MS = 30 * 60_000;
+/** The stages of recomputeView, timed on a replica of its steps (batch/batch-views.ts) to show where the time goes. */
+const STAGES = ['query', 'fetch', 'to_js', 'sketches', 'other_rows', 'json', 'parquet'] as const;
+type Stage = (typeof STAGES)[number];
+const STAGE_LABELS: Record<Stage, string> = {
+  query: 'DuckDB query (materialized in DuckDB)',
+  fetch: 'fetch result chunks into JS',
+  to_js: 'getRowObjectsJS',
+  sketches: 'HLL sketches built + serialized in JS',
+  other_rows: 'other stored-row fields',
+  json: 'JSON.stringify + write rows.jsonl',
+  parquet: 'read_json → COPY data.parquet',
+};
+
+const COUNTRIES = ['US', 'IN', 'GB', 'DE', 'BR', 'FR', 'JP', 'CA', 'ES', 'IT', 'MX', 'AU', 'NL', 'PL', 'SE', 'KR', 'NG', 'ZA', 'AR', 'IE'];
+
+const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+const seconds = (startedNs: bigint): number => Number(process.hrtime.bigint() - startedNs) / 1e9;
+const round = (value: number, digits = 0): number => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** A uniform double in [0, 1) from row index `i`, one independent stream per `stream`. */
+const uniform = (stream: number): string => `((hash(i + ${stream * EVENTS}) >> 11)::DOUBLE / 9007199254740992.0)`;
+/** A Zipf-like (s ≈ 1) rank in [0, n − 1): P(rank = r) ∝ log((r + 2) / (r + 1)). */
+const zipfRank = (n: number, stream: number): string => `(floor(pow(${n}, ${uniform(stream)}))::BIGINT - 1)`;
+
+/**
+ * Events `i` (global arrival order) of one hour and one partition: event time
+ * spread evenly over the span plus jitter (clamped to the hour), Zipf-skewed
+ * users, URLs and countries, revenue on ~2 % of views. Partition `i % 4`,
+ * offset `i / 4`, so each file covers one contiguous offset range.
+ */
+function eventsSql(first: number, end: number, hourEndMs: number): string {
+  const url = `CASE url_rank WHEN 0 THEN '/' WHEN 1 THEN '/search' WHEN 2 THEN '/cart' WHEN 3 THEN '/checkout' WHEN 4 THEN '/login' WHEN 5 THEN '/deals'
+      ELSE CASE WHEN (url_rank - 6) % 3 = 2 THEN '/category/' || ((url_rank - 6) // 3) ELSE '/product/' || (url_rank - 6) END END`;
+  return `
+    SELECT ts, user_id, user_id || '-s' || ((ts - ${START_MS}) // 1800000) AS session_id, ${url} AS url, country, device, revenue,
+           kafka_partition, kafka_offset
+    FROM (
+      SELECT least(${START_MS} + (i * ${SPAN_MS}) // ${EVENTS} + hash(i + ${7 * EVENTS}) % ${JITTER_MS}, ${hourEndMs - 1})::BIGINT AS ts,
+             'u' || lpad(${zipfRank(USERS, 1)}::VARCHAR, 5, '0') AS user_id,
+             ${zipfRank(URLS, 2)} AS url_rank,
+             [${COUNTRIES.map(sqlString).join(', ')}][floor(pow(${COUNTRIES.length + 1}, ${uniform(3)}))::INTEGER] AS country,
+             CASE WHEN ${uniform(4)} < 0.55 THEN 'mobile' WHEN ${uniform(4)} < 0.93 THEN 'desktop' ELSE 'tablet' END AS device,
+             CASE WHEN ${uniform(5)} < ${REVENUE_FRACTION} THEN round(5 + 195 * pow(${uniform(6)}, 2), 2) END AS revenue,
+             (i % ${PARTITIONS})::INTEGER AS kafka_partition,
+             (i // ${PARTITIONS})::BIGINT AS kafka_offset
+      FROM range(${first}, ${end}, ${PARTITIONS}) r(i)
+    )`;
+}
+
+/** Writes the master dataset; returns the number of files. */
+async function buildMasterDataset(connection: DuckDBConnection, dataDir: string): Promise<number> {
+  let files = 0;
+  for (let hour = 0; hour < HOURS; hour++) {
+    // Row i has event hour floor(i · 24 / EVENTS) before jitter, and jitter is clamped to the hour.
+    const low = Math.ceil((hour * EVENTS) / HOURS);
+    const high = Math.ceil(((hour + 1) * EVENTS) / HOURS);
+    const hourStartMs = START_MS + hour * HOUR_MS;
+    const iso = new Date(hourStartMs).toISOString();
+    const folder = join(sourceRoot(dataDir, 'clickstream'), `date=${iso.slice(0, 10)}`, `hour=${iso.slice(11, 13)}`);
+    mkdirSync(folder, { recursive: true });
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      const first = low + ((partition - (low % PARTITIONS) + PARTITIONS) % PARTITIONS);
+      if (first >= high) continue;
+      const last = first + Math.floor((high - 1 - first) / PARTITIONS) * PARTITIONS;
+      const name = `${TOPIC}-p${partition}-o${(first - partition) / PARTITIONS}-${(last - partition) / PARTITIONS}-1of1.parquet`;
+      await connection.run(`COPY (${eventsSql(first, high, hourStartMs + HOUR_MS)}) TO ${sqlString(join(folder, name))} (FORMAT parquet, COMPRESSION zstd)`);
+      files++;
+    }
+  }
+  return files;
+}
+
+/**
+ * The hand-written twin of each demo view: the same finished rows (window
+ * bounds, dimension, measures), written the way one would write it straight
+ * in DuckDB, then COPY'd to Parquet as Braid publishes its version.
+ */
+function handwrittenSql(view: View, source: string, cutoffMs: number, exactDistinct: boolean): string {
+  switch (view.name) {
+    case 'page_views':
+      return `
+        SELECT ts // 60000 * 60000 AS window_start, window_start + 60000 AS window_end, url,
+               count(*) AS views, ${exactDistinct ? 'count(DISTINCT user_id)' : 'approx_count_distinct(user_id)'} AS visitors, sum(revenue) AS revenue
+        FROM ${source} WHERE ts < ${cutoffMs}
+        GROUP BY ALL ORDER BY window_start, url`;
+    case 'country_minutes':
+      // Panes: count and sum per minute first, then each 5-minute window adds its five panes.
+      return `
+        WITH panes AS (SELECT ts // 60000 * 60000 AS pane, country, count(*) AS views, sum(revenue) AS revenue FROM ${source} GROUP BY ALL)
+        SELECT window_start, window_start + 300000 AS window_end, country, sum(views)::BIGINT AS views, sum(revenue) AS revenue
+        FROM (SELECT *, unnest(generate_series(pane - 240000, pane, 60000)) AS window_start FROM panes)
+        WHERE window_start + 300000 <= ${cutoffMs}
+        GROUP BY window_start, country ORDER BY window_start, country`;
+    case 'user_sessions':
+      // The default frame (RANGE … CURRENT ROW) numbers events with equal timestamps alike.
+      return `
+        SELECT min(ts) AS window_start, max(ts) + 1800000 AS window_end, user_id, count(*) AS events, sum(revenue) AS revenue
+        FROM (SELECT *, sum(new_session) OVER (PARTITION BY user_id ORDER BY ts) AS session
+              FROM (SELECT user_id, ts, revenue,
+                           CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) < 1800000 THEN 0 ELSE 1 END AS new_session
+                    FROM ${source}))
+        GROUP BY user_id, session HAVING max(ts) + 1800000 <= ${cutoffMs}
+        ORDER BY window_start, window_end, user_id`;
+    default:
+      throw new Error(`no hand-written SQL for view ${view.name}`);
+  }
+}
+
+async function withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    return await work(connection);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/**
+ * recomputeView's steps (batch/batch-views.ts) one by one, each timed: the
+ * compiled query, reading its result into JS, building each measure's stored
+ * state (HLL sketches separately), JSON lines, and the Parquet COPY.
+ */
+async function profileRecompute(view: View, source: string, cutoffMs: number, dir: string): Promise<Record<Stage, number>> {
+  const times = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>;
+  const timed = async <T>(stage: Stage, work: () => T | Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    const value = await work();
+    times[stage] += seconds(started);
+    return value;
+  };
+  await withConnection(async (connection) => {
+    const { sql } = compileView(view, source, cutoffMs);
+    const materialized = await timed('query', () => connection.run(sql));
+    const reader = new DuckDBResultReader(materialized);
+    await timed('fetch', () => reader.readAll());
+    const rows = await timed('to_js', () => reader.getRowObjectsJS() as Array<Record<string, unknown>>);
+    const stored = await timed('other_rows', () =>
+      rows.map((row) => {
+        const out: Record<string, unknown> = { window_start: Number(row.window_start), window_end: Number(row.window_end) };
+        for (const dimension of view.dimensions) {
+          const value = row[dimension.name];
+          out[dimension.name] = typeof value === 'bigint' ? Number(value) : (value ?? null);
+        }
+        for (const { name, measure } of view.measures) {
+          if (measure.kind === 'count') out[`state_${name}`] = measure.serialize(Number(row[name]) as never);
+          else if (measure.kind === 'sum') out[`state_${name}`] = measure.serialize((row[name] === null ? null : Number(row[name])) as never);
+        }
+        return out;
+      }),
+    );
+    const sketched = view.measures.filter(({ measure }) => measure.kind === 'approxDistinct');
+    await timed('sketches', () => {
+      for (const { name, measure } of sketched) {
+        for (const [index, row] of rows.entries()) {
+          const sketch = RedisHll.empty();
+          for (const value of (row[name] as string[] | null) ?? []) sketch.add(value);
+          stored[index]![`state_${name}`] = measure.serialize(sketch as never);
+        }
+      }
+    });
+    const json = join(dir, 'rows.jsonl');
+    await timed('json', () => writeFileSync(json, stored.map((row) => `${JSON.stringify(row)}\n`).join('')));
+    const columns = [
+      "window_start: 'BIGINT'",
+      "window_end: 'BIGINT'",
+      ...view.dimensions.map((dimension) => `${dimension.name}: '${dimension.type === 'string' ? 'VARCHAR' : 'DOUBLE'}'`),
+      ...view.measures.map(({ name }) => `state_${name}: 'VARCHAR'`),
+    ].join(', ');
+    await timed('parquet', () =>
+      connection.run(
+        `COPY (SELECT * FROM read_json(${sqlString(json)}, format = 'newline_delimited', columns = {${columns}})) ` +
+          `TO ${sqlString(join(dir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
+      ),
+    );
+    rmSync(json);
+  });
+  return times;
+}
+
+/**
+ * Compares Braid's published rows (state columns) with the hand-written
+ * result: same windows and keys, counts equal, sums equal to 1e-9 relative.
+ * approxDistinct is checked separately (it is an estimate on both sides).
+ */
+async function compareResults(view: View, braidFile: string, handFile: string): Promise<string[]> {
+  const key = view.dimensions.map((dimension) => dimension.name);
+  const exact = view.measures.filter(({ measure }) => measure.kind === 'count').map(({ name }) => name);
+  const sums = view.measures.filter(({ measure }) => measure.kind === 'sum').map(({ name }) => name);
+  const braidColumns = [
+    ...exact.map((name) => `state_${name}::BIGINT AS ${name}`),
+    ...sums.map((name) => `nullif(state_${name}, '')::DOUBLE AS ${name}`),
+  ];
+  const sql = `
+    WITH braid AS (SELECT window_start, window_end, ${key.join(', ')}, ${braidColumns.join(', ')} FROM read_parquet(${sqlString(braidFile)})),
+         hand AS (SELECT * FROM read_parquet(${sqlString(handFile)}))
+    SELECT count(*) FILTER (WHERE braid.window_start IS NULL) AS only_handwritten,
+           count(*) FILTER (WHERE hand.window_start IS NULL) AS only_braid,
+           count(*) FILTER (WHERE braid.window_end <> hand.window_end) AS window_end_differs,
+           ${exact.map((name) => `count(*) FILTER (WHERE braid.${name} <> hand.${name}) AS ${name}_differs`).join(', ')},
+           ${sums
+             .map(
+               (name) =>
+                 `count(*) FILTER (WHERE (braid.${name} IS NULL) <> (hand.${name} IS NULL) ` +
+                 `OR abs(braid.${name} - hand.${name}) > 1e-9 * greatest(1, abs(hand.${name}))) AS ${name}_differs`,
+             )
+             .join(', ')}
+    FROM braid FULL OUTER JOIN hand ON braid.window_start = hand.window_start AND ${key.map((name) => `braid.${name} = hand.${name}`).join(' AND ')}`;
+  const counts = await withConnection(async (connection) => (await connection.runAndReadAll(sql)).getRowObjectsJS()[0]!);
+  return Object.entries(counts)
+    .filter(([, value]) => Number(value) !== 0)
+    .map(([name, value]) => `${name}: ${String(value)} rows`);
+}
+
+/** page_views' distinct visitors in the first windows, from the published version (readBatchView), against exact count(DISTINCT). */
+async function checkVisitors(dataDir: string, source: string): Promise<{ cells: number; maxErrorPct: number; meanErrorPct: number }> {
+  const { rows } = await readBatchView(dataDir, pageViews, { fromMs: START_MS, toMs: START_MS + VISITOR_CHECK_MS });
+  const exact = await withConnection(async (connection) =>
+    (
+      await connection.runAndReadAll(
+        `SELECT ts // 60000 * 60000 AS window_start, url, count(DISTINCT user_id) AS visitors FROM ${source}
+         WHERE ts >= ${START_MS} AND ts < ${START_MS + VISITOR_CHECK_MS} GROUP BY ALL`,
+      )
+    ).getRowObjectsJS(),
+  );
+  const truth = new Map(exact.map((row) => [`${String(row.window_start)}|${String(row.url)}`, Number(row.visitors)]));
+  let maxError = 0;
+  let totalError = 0;
+  for (const row of rows) {
+    const expected = truth.get(`${row.windowStart}|${String(row.dimensions.url)}`);
+    if (expected === undefined) throw new Error(`page_views: window ${row.windowStart} url ${String(row.dimensions.url)} has no events`);
+    const error = Math.abs(Number(row.measures.visitors) - expected) / expected;
+    maxError = Math.max(maxError, error);
+    totalError += error;
+  }
+  if (rows.length !== truth.size) throw new Error(`page_views: ${rows.length} cells in the first ${VISITOR_CHECK_MS / 60_000} min, expected ${truth.size}`);
+  return { cells: rows.length, maxErrorPct: maxError * 100, meanErrorPct: (totalError / Math.max(1, rows.length)) * 100 };
+}
+
+/**
+ * Recompute: each demo view over a ≥ 10 M-event master dataset, full
+ * (cutoff = end of data), as recomputeView does it (compiled SQL → JS → the
+ * published version) next to the same result hand-written in DuckDB SQL over
+ * the same files, in the same run; ratio = braid / hand-written. A replica of
+ * recomputeView's steps shows where its time goes.
+ */
+export default defineBenchmark({
+  name: 'recompute',
+  description: `full recompute of the demo views over ${EVENTS.toLocaleString()} events (${HOURS} h) vs hand-written DuckDB SQL`,
+  async run({ progress }) {
+    const root = join(tmpdir(), `braid-bench-recompute-${process.pid}-${Date.now().toString(36)}`);
+    const dataDir = join(root, 'data');
+    const handDir = join(root, 'handwritten');
+    const profileDir = join(root, 'profile');
+    mkdirSync(handDir, { recursive: true });
+    mkdirSync(profileDir, { recursive: true });
+    const config = loadConfig({ overrides: { dataDir } });
+    try {
+      const buildStarted = process.hrtime.bigint();
+      const fileCount = await withConnection(async (connection) => {
+        const threads = (await connection.runAndReadAll("SELECT current_setting('threads')::INTEGER AS threads")).getRowObjectsJS()[0]!.threads;
+        const version = (await connection.runAndReadAll('SELECT version() AS v')).getRowObjectsJS()[0]!.v;
+        progress(`DuckDB ${String(version)}, threads=${String(threads)}; master dataset under ${dataDir}`);
+        return buildMasterDataset(connection, dataDir);
+      });
+      const files = completeFiles(listMasterFiles(dataDir, 'clickstream').files);
+      if (files.length !== fileCount) throw new Error(`completeFiles() accepts ${files.length} of the ${fileCount} files written`);
+      const source = `read_parquet([${files.map((file) => sqlString(file.path)).join(', ')}])`;
+      const shape = await withConnection(async (connection) =>
+        (
+          await connection.runAndReadAll(
+            `SELECT count(*) AS events, count(DISTINCT user_id) AS users, count(DISTINCT url) AS urls, count(revenue) AS revenue_rows,
+                    min(ts) AS min_ts, max(ts) AS max_ts FROM ${source}`,
+          )
+        ).getRowObjectsJS()[0]!,
+      );
+      const events = Number(shape.events);
+      if (events !== EVENTS) throw new Error(`the master dataset holds ${events} events, expected ${EVENTS}`);
+      if (Number(shape.min_ts) < START_MS || Number(shape.max_ts) >= END_MS) throw new Error('event times outside the span');
+      progress(
+        `master dataset: ${events.toLocaleString()} events in ${files.length} files (${HOURS} h × ${PARTITIONS} partitions), ` +
+          `${Number(shape.users).toLocaleString()} users, ${Number(shape.urls).toLocaleString()} urls, ` +
+          `${Number(shape.revenue_rows).toLocaleString()} with revenue; built in ${seconds(buildStarted).toFixed(1)} s`,
+      );
+
+      const figures: Record<string, number> = { rows: events };
+      const breakdowns: string[] = [];
+      for (const view of demoViews) {
+        progress(`${view.name}: recomputeView (full, cutoff = end of data)…`);
+        const braidStarted = process.hrtime.bigint();
+        const manifest = await recomputeView({ config, view, cutoffMs: END_MS });
+        const braidS = seconds(braidStarted);
+        if (manifest.cutoffMs !== END_MS) throw new Error(`${view.name}: cutoff ${manifest.cutoffMs}, expected ${END_MS}`);
+
+        const handFile = join(handDir, `${view.name}.parquet`);
+        const hand = async (exactDistinct: boolean): Promise<number> =>
+          withConnection(async (connection) => {
+            const started = process.hrtime.bigint();
+            await connection.run(
+              `COPY (${handwrittenSql(view, source, END_MS, exactDistinct)}) TO ${sqlString(handFile)} (FORMAT parquet, COMPRESSION zstd)`,
+            );
+            return seconds(started);
+          });
+        // page_views: approx_count_distinct is the like-for-like figure (an HLL estimate, as Braid's);
+        // count(DISTINCT) is timed too, and its file is the one compared, since it is exact.
+        const handS = await hand(false);
+        const exactS = view === pageViews ? await hand(true) : handS;
+
+        const braidFile = join(dataDir, 'views', view.name, `v${manifest.version}`, 'data.parquet');
+        const problems = await compareResults(view, braidFile, handFile);
+        if (problems.length > 0) throw new Error(`${view.name}: Braid's result differs from the hand-written one: ${problems.join('; ')}`);
+        let visitorsNote = '';
+        if (view === pageViews) {
+          const check = await checkVisitors(dataDir, source);
+          visitorsNote = `; visitors (HLL) vs count(DISTINCT) over ${check.cells.toLocaleString()} cells: mean error ${check.meanErrorPct.toFixed(2)} %, max ${check.maxErrorPct.toFixed(2)} %`;
+          figures.page_views_visitors_max_error_pct = round(check.maxErrorPct, 2);
+        }
+
+        figures[`${view.name}_rows_per_s`] = Math.round(events / braidS);
+        figures[`${view.name}_handwritten_rows_per_s`] = Math.round(events / handS);
+        if (view === pageViews) figures.page_views_handwritten_exact_rows_per_s = Math.round(events / exactS);
+        figures[`${view.name}_ratio`] = round(handS / braidS, 3);
+        figures[`${view.name}_output_rows`] = manifest.rowCount;
+        progress(
+          `${view.name}: braid ${braidS.toFixed(2)} s (${Math.round(events / braidS).toLocaleString()} events/s), ` +
+            `hand-written ${handS.toFixed(2)} s${view === pageViews ? ` (approx_count_distinct; count(DISTINCT) ${exactS.toFixed(2)} s)` : ''}, ` +
+            `ratio ${figures[`${view.name}_ratio`]}; ${manifest.rowCount.toLocaleString()} rows, same as hand-written${visitorsNote}`,
+        );
+
+        progress(`${view.name}: profiling recomputeView's steps…`);
+        const stages = await profileRecompute(view, source, END_MS, profileDir);
+        const total = STAGES.reduce((sum, stage) => sum + stages[stage], 0);
+        for (const stage of STAGES) figures[`${view.name}_profile_${stage}_s`] = round(stages[stage], 2);
+        const line =
+          `${view.name} breakdown (replica ${total.toFixed(1)} s, recomputeView ${braidS.toFixed(1)} s): ` +
+          STAGES.map((stage) => `${STAGE_LABELS[stage]} ${stages[stage].toFixed(2)} s (${Math.round((stages[stage] / total) * 100)} %)`).join(', ');
+        breakdowns.push(line);
+        progress(line);
+      }
+      progress('where recompute spends its time:');
+      for (const line of breakdowns) progress(`  ${line}`);
+      return figures;
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
