@@ -9,7 +9,7 @@ import { alignDown, type View } from '../shared/views/index.ts';
 import { compileView } from './compile-view.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
-import { completeFiles, listMasterFiles } from './master-dataset.ts';
+import { completeFiles, filesToRead, listMasterFiles, type MasterFile } from './master-dataset.ts';
 
 /** What a published version says about itself (`manifest.json`). */
 export interface BatchManifest {
@@ -93,7 +93,7 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       hint: 'run `npx braid archive` first',
     });
   }
-  const quotedList = (list: typeof files) => `read_parquet([${list.map((file) => `'${file.path.replace(/'/g, "''")}'`).join(', ')}])`;
+  const quotedList = (list: readonly MasterFile[]) => `read_parquet([${filesToRead(list).map((file) => `'${file.path.replace(/'/g, "''")}'`).join(', ')}])`;
   const source = quotedList(files);
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
@@ -149,7 +149,7 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       createdAt: new Date().toISOString(),
       durationMs: Date.now() - started,
       rowCount: result.length + previousRows.length,
-      inputs: files.map((file) => ({ file: path.relative(config.dataDir, file.path), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
+      inputs: files.map((file) => ({ file: inputName(file), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
       ...('full' in plan
         ? { mode: 'full' as const, ...(options.incremental ? { fullBecause: plan.full } : {}) }
         : { mode: 'incremental' as const, recomputedHours: plan.hours.map((hour) => new Date(hour).toISOString()) }),
@@ -170,6 +170,11 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
 
 const HOUR_MS = 3_600_000;
 
+/** A flush file's stable name in manifests (`date=…/hour=…/<flush file>`): unchanged by compaction. */
+function inputName(file: MasterFile): string {
+  return `${file.folder}/${file.name}`;
+}
+
 /** How far a window reaches: its size, or a session's gap. */
 function windowSpan(view: View): number {
   return view.window.type === 'session' ? view.window.gapMs : view.window.sizeMs;
@@ -186,7 +191,7 @@ function planIncremental(config: Config, view: View, files: ReturnType<typeof co
   if (view.window.type === 'session') return { full: 'session windows can span any number of hours' };
   if (cutoffMs < previous.cutoffMs) return { full: 'the cutoff moved back' };
   const known = new Set(previous.inputs.map((input) => input.file));
-  const hours = new Set(files.filter((file) => !known.has(path.relative(config.dataDir, file.path))).map((file) => file.hourMs));
+  const hours = new Set(files.filter((file) => !known.has(inputName(file))).map((file) => file.hourMs));
   // Windows that fell below the cutoff since the previous version are new too.
   for (let hour = Math.floor((previous.cutoffMs - windowSpan(view)) / HOUR_MS) * HOUR_MS; hour < cutoffMs; hour += HOUR_MS) hours.add(hour);
   return { previous, hours: [...hours].sort((a, b) => a - b) };

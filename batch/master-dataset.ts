@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FieldSpec, Source } from '../shared/sources/index.ts';
 
@@ -13,6 +13,14 @@ import type { FieldSpec, Source } from '../shared/sources/index.ts';
  * The names alone say which flushes are complete (all n files present), so
  * the archiver's resume offset and a reader's file list both come from disk.
  * Files appear only by rename from a `.tmp` name, never half-written.
+ *
+ * Compaction replaces an hour's files with `compacted-<id>.parquet` plus
+ * `compacted-<id>.coverage.json`, which lists every flush file it replaces.
+ * The coverage file is the switch: readers and the archiver take its entries
+ * in place of the files it names (from the moment it appears, by rename, they
+ * ignore those files even if they still exist), and a compacted file whose
+ * coverage file is missing is ignored. So an hour is never read twice nor
+ * missing, whichever step a crash interrupts.
  */
 
 /** Columns the archive adds to the source's fields. */
@@ -21,7 +29,12 @@ export const ARCHIVE_COLUMNS = { kafka_partition: 'INTEGER', kafka_offset: 'BIGI
 const FILE_NAME = /^(.+)-p(\d+)-o(\d+)-(\d+)-(\d+)of(\d+)\.parquet$/;
 
 export interface MasterFile {
+  /** The Parquet file holding this flush file's rows (a compacted file, once compacted). */
   readonly path: string;
+  /** The flush file's own name (also after compaction), e.g. `clickstream-p2-o1500-2999-2of3.parquet`. */
+  readonly name: string;
+  /** Its hour folder, relative to the source root: `date=…/hour=…`. */
+  readonly folder: string;
   readonly topic: string;
   readonly partition: number;
   readonly firstOffset: number;
@@ -52,6 +65,8 @@ export function parseMasterFile(file: string): MasterFile | undefined {
   const folder = /date=(\d{4}-\d{2}-\d{2})[/\\]hour=(\d{2})/.exec(file);
   return {
     path: file,
+    name: path.basename(file),
+    folder: folder ? `date=${folder[1]}/hour=${folder[2]}` : '',
     topic: match[1]!,
     partition: Number(match[2]),
     firstOffset: Number(match[3]),
@@ -62,25 +77,58 @@ export function parseMasterFile(file: string): MasterFile | undefined {
   };
 }
 
-/** Every file under a source's root, including `.tmp` leftovers (returned separately). */
-export function listMasterFiles(dataDir: string, source: string): { files: MasterFile[]; temporary: string[] } {
+export interface CompactionCoverage {
+  /** Id: higher supersedes lower (a recompaction includes what the earlier one covered). */
+  readonly id: number;
+  readonly parquet: string;
+  /** The flush files (by name) whose rows the compacted file holds. */
+  readonly files: string[];
+}
+
+const COMPACTED = /^compacted-(\d+)\.coverage\.json$/;
+
+/**
+ * Every flush file under a source's root — as the physical file, or as an
+ * entry of the compaction that replaced it — plus `.tmp` leftovers (separately)
+ * and the live compacted files.
+ */
+export function listMasterFiles(dataDir: string, source: string): { files: MasterFile[]; temporary: string[]; compactions: CompactionCoverage[] } {
   const root = sourceRoot(dataDir, source);
   const files: MasterFile[] = [];
   const temporary: string[] = [];
-  if (!existsSync(root)) return { files, temporary };
+  const compactions: CompactionCoverage[] = [];
+  if (!existsSync(root)) return { files, temporary, compactions };
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    const plain: MasterFile[] = [];
+    const coverages: CompactionCoverage[] = [];
+    for (const entry of entries) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (entry.name.endsWith('.tmp')) temporary.push(full);
-      else {
+      else if (COMPACTED.test(entry.name)) {
+        const coverage = JSON.parse(readFileSync(full, 'utf8')) as { files: string[] };
+        coverages.push({ id: Number(COMPACTED.exec(entry.name)![1]), parquet: path.join(dir, entry.name.replace('.coverage.json', '.parquet')), files: coverage.files });
+      } else {
         const parsed = parseMasterFile(full);
-        if (parsed) files.push(parsed);
+        if (parsed) plain.push(parsed);
+      }
+    }
+    // The newest compaction of a folder covers everything earlier ones did.
+    coverages.sort((a, b) => b.id - a.id);
+    const live = coverages[0];
+    const covered = new Set(live?.files ?? []);
+    for (const file of plain) if (!covered.has(file.name)) files.push(file);
+    if (live) {
+      compactions.push(live);
+      for (const name of live.files) {
+        const parsed = parseMasterFile(path.join(dir, name));
+        if (parsed) files.push({ ...parsed, path: live.parquet });
       }
     }
   };
   walk(root);
-  return { files, temporary };
+  return { files, temporary, compactions };
 }
 
 export interface PartitionCoverage {
@@ -103,7 +151,8 @@ export function partitionCoverage(files: readonly MasterFile[], topic: string, p
   for (const group of flushes.values()) {
     const complete = new Set(group.map((file) => file.index)).size === group[0]!.count;
     if (complete) resume = Math.max(resume ?? 0, group[0]!.lastOffset + 1);
-    else incomplete.push(...group);
+    // Only a flush's own files can be unfinished: compaction takes complete flushes only.
+    else incomplete.push(...group.filter((file) => path.basename(file.path) === file.name));
   }
   return { resumeOffset: resume, incomplete };
 }
@@ -116,6 +165,12 @@ export function completeFiles(files: readonly MasterFile[]): MasterFile[] {
     groups.set(key, [...(groups.get(key) ?? []), file]);
   }
   return [...groups.values()].filter((group) => new Set(group.map((f) => f.index)).size === group[0]!.count).flat();
+}
+
+/** The distinct Parquet files to read for the complete flushes (a compacted file once, however many flushes it holds). */
+export function filesToRead(files: readonly MasterFile[]): MasterFile[] {
+  const seen = new Set<string>();
+  return completeFiles(files).filter((file) => (seen.has(file.path) ? false : (seen.add(file.path), true)));
 }
 
 export function removeFiles(files: ReadonlyArray<{ path: string } | string>): void {

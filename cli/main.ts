@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
 import { archiveCommand } from './commands/archive.ts';
+import { compactCommand } from './commands/compact.ts';
 import { configCommand } from './commands/config.ts';
 import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(viewsCommand());
   program.addCommand(speedCommand());
   program.addCommand(archiveCommand());
+  program.addCommand(compactCommand());
   program.addCommand(recomputeCommand());
   program.addCommand(versionsCommand());
   program.addCommand(configCommand());

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, inject, it } from 'vitest';
-import { completeFiles, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
+import { completeFiles, filesToRead, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
 import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
@@ -88,7 +88,7 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
 
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
-    const list = files.map((file) => `'${file.path}'`).join(', ');
+    const list = filesToRead(files).map((file) => `'${file.path}'`).join(', ');
     const reader = await connection.runAndReadAll(
       `SELECT ts, user_id, session_id, url, country, device, revenue, kafka_partition, kafka_offset FROM read_parquet([${list}])`,
     );
