@@ -9,7 +9,7 @@ import { alignDown, type View } from '../shared/views/index.ts';
 import { compileView } from './compile-view.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
-import { completeFiles, filesToRead, listMasterFiles, type MasterFile } from './master-dataset.ts';
+import { completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
 
 /** What a published version says about itself (`manifest.json`). */
 export interface BatchManifest {
@@ -93,7 +93,8 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       hint: 'run `npx braid archive` first',
     });
   }
-  const quotedList = (list: readonly MasterFile[]) => `read_parquet([${filesToRead(list).map((file) => `'${file.path.replace(/'/g, "''")}'`).join(', ')}])`;
+  // `files` holds complete flushes only; a subset of it (incremental) is read as it is, each physical file once.
+  const quotedList = (list: readonly MasterFile[]) => `read_parquet([${[...new Set(list.map((file) => file.path))].map((file) => `'${file.replace(/'/g, "''")}'`).join(', ')}])`;
   const source = quotedList(files);
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
