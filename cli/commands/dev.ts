@@ -4,8 +4,9 @@ import { createKafkaClient } from '../../shared/clients/index.ts';
 import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
-import { clickstream } from '../../shared/sources/index.ts';
+import { clickstream, getSource } from '../../shared/sources/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
+import { Archiver, recomputeView } from '../../batch/index.ts';
 import { configFor, say, viewsFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
@@ -16,12 +17,13 @@ interface DevFlags {
 
 /**
  * `npm start`: the platform in one command. Today that is the local stack, a
- * speed worker for every view and the demo clickstream generator; the
- * archiver, recompute and server join here as they are built (issues #4–#5).
+ * speed worker for every view, the archiver, an incremental recompute of every
+ * view every couple of minutes, and the demo clickstream generator; the server
+ * joins here when it is built (issue #5).
  */
 export function devCommand(): Command {
   return new Command('dev')
-    .description('run the platform locally (what `npm start` runs): bring up the stack, run a speed worker for every view and stream demo clickstream events until Ctrl-C')
+    .description('run the platform locally (what `npm start` runs): the stack, a speed worker, the archiver, periodic recompute and the demo event stream, until Ctrl-C')
     .addOption(new Option('--no-generator', 'do not run the demo generator (bring your own events)'))
     .addOption(
       new Option('--rate <events/s>', 'demo events per second')
@@ -46,6 +48,26 @@ export function devCommand(): Command {
       const devConfig = { ...config, kafka: { ...config.kafka, brokers: stack.kafkaBrokers }, redis: { ...config.redis, url: stack.redisUrl } };
       const worker = await SpeedWorker.start({ config: devConfig, views, logger, registry, allViewsOfSource: (source) => registryOfViews.forSource(source) });
       say(`Speed worker: ${views.map((view) => view.name).join(', ')} → Redis ${stack.redisUrl}`);
+      const archiver = await Archiver.start({ config: devConfig, source: getSource(clickstream.name), logger, registry });
+      say(`Archiver: ${clickstream.name} → ${devConfig.dataDir}/master (Parquet)`);
+      let recomputing = false;
+      const recomputeAll = async () => {
+        if (recomputing) return;
+        recomputing = true;
+        try {
+          for (const view of views) {
+            const manifest = await recomputeView({ config: devConfig, view, incremental: true });
+            say(`[dev] batch ${view.name} v${manifest.version}: cutoff ${new Date(manifest.cutoffMs).toISOString()}, ${manifest.rowCount} rows (${manifest.mode})`);
+          }
+        } catch (error) {
+          logger.warn({ err: error }, 'recompute skipped');
+        } finally {
+          recomputing = false;
+        }
+      };
+      const firstRecompute = setTimeout(() => void recomputeAll(), 45_000);
+      const recomputeTimer = setInterval(() => void recomputeAll(), 2 * 60_000);
+      say('Recompute: every view incrementally, first in 45 s, then every 2 min');
 
       const abort = new AbortController();
       const removeSignalHandler = onShutdownSignal((signal) => {
@@ -84,6 +106,9 @@ export function devCommand(): Command {
         }
       } finally {
         removeSignalHandler();
+        clearTimeout(firstRecompute);
+        clearInterval(recomputeTimer);
+        await archiver.stop();
         await worker.stop();
         await metrics.close();
         const ours = (['kafka', 'redis'] as const).filter((name) => stack[name] === 'started');
