@@ -9,6 +9,10 @@ import { createKafkaClient, createRedisClient, ensureTopics } from '../../shared
 import { loadConfig, type Config } from '../../shared/config/index.ts';
 import type { View } from '../../shared/views/index.ts';
 import { SpeedKeys, speedGroupId } from '../../speed/index.ts';
+import { Archiver } from '../../batch/index.ts';
+import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type ProduceProgress } from '../../shared/demo/index.ts';
+import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { getSource } from '../../shared/sources/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 
 /**
@@ -197,4 +201,48 @@ export async function waitUntilSpeedCaughtUp(
     },
     { timeoutMs, intervalMs: 100, what: `the speed layer to reach offsets ${ends.map((end) => end.high).join(',')} of ${topic}` },
   );
+}
+
+/**
+ * Runs an in-process archiver on the config's clickstream topic until its
+ * committed offsets add up to `total` messages, then stops it cleanly.
+ */
+export async function archiveUntil(config: Config, kafka: Kafka, topic: string, total: number): Promise<void> {
+  const archiver = await Archiver.start({ config, source: getSource('clickstream'), logger: testLogger, registry: createMetricsRegistry('test-archiver') });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const [committed] = await admin.fetchOffsets({ groupId: archiver.group, topics: [topic] });
+        return committed!.partitions.reduce((sum, partition) => sum + Math.max(0, Number(partition.offset)), 0) === total;
+      },
+      { timeoutMs: 60_000, what: `${total} messages of ${topic} archived` },
+    );
+  } finally {
+    await admin.disconnect();
+    await archiver.stop();
+  }
+}
+
+/** Produces `count` demo clickstream events to `topic` in event-time mode (spread from `startMs` over `spanMs`). */
+export function produceClickstream(
+  kafka: Kafka,
+  topic: string,
+  options: { count: number; startMs: number; spanMs: number; partitions: number; generator: ClickstreamGeneratorOptions; teeFile?: string },
+): Promise<ProduceProgress> {
+  return produceDemo({
+    kafka,
+    logger: testLogger,
+    registry: createMetricsRegistry('test-producer'),
+    source: 'clickstream',
+    topic,
+    partitions: options.partitions,
+    generator: new ClickstreamGenerator(options.generator),
+    ratePerS: Infinity,
+    count: options.count,
+    startMs: options.startMs,
+    spanMs: options.spanMs,
+    ...(options.teeFile ? { teeFile: options.teeFile } : {}),
+  });
 }

@@ -5,10 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, inject, it } from 'vitest';
 import { completeFiles, filesToRead, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
-import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
-import { createTopic, tempDir, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
+import { createTopic, produceClickstream, tempDir, testKafka, uniqueName, waitFor } from '../harness/index.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const PARTITIONS = 3;
@@ -40,15 +38,9 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
     using dir = tempDir('braid-archive-');
     const tee = path.join(dir.path, 'events.jsonl');
     const dataDir = path.join(dir.path, 'data');
-    await produceDemo({
-      kafka,
-      logger: testLogger,
-      registry: createMetricsRegistry('test'),
-      source: 'clickstream',
-      topic: topic.topic,
+    await produceClickstream(kafka, topic.topic, {
       partitions: PARTITIONS,
-      generator: new ClickstreamGenerator({ seed: 5, disorderMs: 5_000, lateFraction: 0.02, lateByMs: 45 * 60_000, badFraction: 0.005 }),
-      ratePerS: Infinity,
+      generator: { seed: 5, disorderMs: 5_000, lateFraction: 0.02, lateByMs: 45 * 60_000, badFraction: 0.005 },
       count: COUNT,
       startMs: Date.parse('2026-02-01T00:00:00Z'),
       spanMs: 6 * 3_600_000,

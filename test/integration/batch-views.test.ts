@@ -1,12 +1,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Archiver, currentVersion, listVersions, readBatchView, recomputeView } from '../../batch/index.ts';
-import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
+import { currentVersion, listVersions, readBatchView, recomputeView } from '../../batch/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
-import { getSource } from '../../shared/sources/index.ts';
 import { demoViews, pageViews } from '../../shared/views/index.ts';
 import { EXPIRY_GRACE_MS, readBatchPublished, readSpeedView, SpeedKeys, SpeedWorker } from '../../speed/index.ts';
-import { createTopic, deleteTopics, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor, waitUntilSpeedCaughtUp } from '../harness/index.ts';
+import { archiveUntil, createTopic, deleteTopics, produceClickstream, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 
 const START_MS = Date.parse('2026-04-01T00:00:00Z');
 
@@ -26,35 +24,18 @@ describe('batch views: versions, pinning, and the handshake with the speed layer
       'speed.flushIntervalMs': 200,
     });
     // Disorder inside the bound and no late events: both layers must count every event alike.
-    await produceDemo({
-      kafka,
-      logger: testLogger,
-      registry: createMetricsRegistry('test'),
-      source: 'clickstream',
-      topic: topic.topic,
+    await produceClickstream(kafka, topic.topic, {
       partitions: 2,
-      generator: new ClickstreamGenerator({ seed: 8, disorderMs: 2_000, users: 500, urls: 80 }),
-      ratePerS: Infinity,
+      generator: { seed: 8, disorderMs: 2_000, users: 500, urls: 80 },
       count: 6_000,
       startMs: START_MS,
       spanMs: 2 * 3_600_000,
     });
     const worker = await SpeedWorker.start({ config, views: demoViews, logger: testLogger, registry: createMetricsRegistry('speed') });
-    const archiver = await Archiver.start({ config, source: getSource('clickstream'), logger: testLogger, registry: createMetricsRegistry('archive') });
     try {
+      await archiveUntil(config, kafka, topic.topic, 6_000);
       await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
-      const admin = kafka.admin();
-      await admin.connect();
-      await waitFor(
-        async () => {
-          const [committed] = await admin.fetchOffsets({ groupId: archiver.group, topics: [topic.topic] });
-          return committed!.partitions.reduce((sum, p) => sum + Number(p.offset), 0) === 6_000;
-        },
-        { timeoutMs: 60_000, what: 'the archiver to reach the end' },
-      );
-      await admin.disconnect();
     } finally {
-      await archiver.stop();
       await worker.stop();
       await deleteTopics(kafka, [`${topic.topic}.dlq`, `${topic.topic}.late`]);
     }

@@ -2,13 +2,11 @@ import { copyFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { Archiver, compactClosedHours, filesToRead, listMasterFiles, partitionCoverage, readBatchView, recomputeView } from '../../batch/index.ts';
+import { compactClosedHours, filesToRead, listMasterFiles, partitionCoverage, readBatchView, recomputeView } from '../../batch/index.ts';
 import type { Config } from '../../shared/config/index.ts';
-import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { getSource } from '../../shared/sources/index.ts';
 import { pageViews } from '../../shared/views/index.ts';
-import { createTopic, tempDir, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
+import { archiveUntil, createTopic, produceClickstream, tempDir, testConfig, testKafka, uniqueName } from '../harness/index.ts';
 
 const START_MS = Date.parse('2026-06-01T00:00:00Z');
 const HOUR_MS = 3_600_000;
@@ -26,23 +24,6 @@ async function readMaster(config: Config): Promise<string[]> {
   return rows.map((row) => `${row.kafka_partition}:${row.kafka_offset}:${row.ts}`).sort();
 }
 
-async function archive(config: Config, kafka: ReturnType<typeof testKafka>, topic: string, total: number): Promise<void> {
-  const archiver = await Archiver.start({ config, source: getSource('clickstream'), logger: testLogger, registry: createMetricsRegistry('archive') });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await waitFor(
-      async () => {
-        const [committed] = await admin.fetchOffsets({ groupId: archiver.group, topics: [topic] });
-        return committed!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) === total;
-      },
-      { timeoutMs: 60_000, what: `${total} archived` },
-    );
-  } finally {
-    await admin.disconnect();
-    await archiver.stop();
-  }
-}
 
 const parquetFilesIn = (folder: string) => readdirSync(folder).filter((name) => name.endsWith('.parquet'));
 
@@ -59,21 +40,15 @@ describe('compaction of the master dataset', () => {
       'archive.flushIntervalMs': 100,
     });
     const produce = (seed: number, count: number, lateFraction: number) =>
-      produceDemo({
-        kafka,
-        logger: testLogger,
-        registry: createMetricsRegistry('test'),
-        source: 'clickstream',
-        topic: topic.topic,
+      produceClickstream(kafka, topic.topic, {
         partitions: 2,
-        generator: new ClickstreamGenerator({ seed, disorderMs: 3_000, lateFraction, lateByMs: 2 * HOUR_MS, users: 300, urls: 50 }),
-        ratePerS: Infinity,
+        generator: { seed, disorderMs: 3_000, lateFraction, lateByMs: 2 * HOUR_MS, users: 300, urls: 50 },
         count,
         startMs: START_MS,
         spanMs: 4 * HOUR_MS,
       });
     await produce(1, 5_000, 0);
-    await archive(config, kafka, topic.topic, 5_000);
+    await archiveUntil(config, kafka, topic.topic, 5_000);
     const source = getSource('clickstream');
     const before = await readMaster(config);
     const coverage = () => [0, 1].map((partition) => partitionCoverage(listMasterFiles(config.dataDir, 'clickstream').files, topic.topic, partition).resumeOffset);
@@ -97,7 +72,7 @@ describe('compaction of the master dataset', () => {
 
     // Late events land in compacted hours as new small files; the next compaction merges them in (recompaction).
     await produce(2, 1_000, 0.5);
-    await archive(config, kafka, topic.topic, 6_000);
+    await archiveUntil(config, kafka, topic.topic, 6_000);
     const withLate = await readMaster(config);
     expect(withLate.length).toBe(before.length + 1_000);
     const again = await compactClosedHours({ config, source, nowEventTimeMs: START_MS + 24 * HOUR_MS });

@@ -1,33 +1,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Archiver, readBatchView, recomputeView } from '../../batch/index.ts';
-import type { Config } from '../../shared/config/index.ts';
-import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
-import { getSource } from '../../shared/sources/index.ts';
+import { readBatchView, recomputeView } from '../../batch/index.ts';
 import { countryMinutes, pageViews, userSessions } from '../../shared/views/index.ts';
-import { createTopic, tempDir, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
+import { archiveUntil, createTopic, produceClickstream, tempDir, testConfig, testKafka, uniqueName } from '../harness/index.ts';
 
 const START_MS = Date.parse('2026-05-01T00:00:00Z');
 const HOUR_MS = 3_600_000;
 
-async function archiveAll(config: Config, kafka: ReturnType<typeof testKafka>, topic: string, total: number): Promise<void> {
-  const archiver = await Archiver.start({ config, source: getSource('clickstream'), logger: testLogger, registry: createMetricsRegistry('archive') });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await waitFor(
-      async () => {
-        const [committed] = await admin.fetchOffsets({ groupId: archiver.group, topics: [topic] });
-        return committed!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) === total;
-      },
-      { timeoutMs: 60_000, what: `${total} messages archived` },
-    );
-  } finally {
-    await admin.disconnect();
-    await archiver.stop();
-  }
-}
 
 describe('incremental recompute', () => {
   it('gives exactly the rows of a full recompute, recomputing only the hours that changed', async () => {
@@ -41,27 +20,21 @@ describe('incremental recompute', () => {
       'archive.flushIntervalMs': 200,
     });
     const produce = (seed: number, startMs: number, lateFraction: number) =>
-      produceDemo({
-        kafka,
-        logger: testLogger,
-        registry: createMetricsRegistry('test'),
-        source: 'clickstream',
-        topic: topic.topic,
+      // Late events 1–2 h behind land in hours the first version already covered.
+      produceClickstream(kafka, topic.topic, {
         partitions: 2,
-        // Late events 1–2 h behind land in hours the first version already covered.
-        generator: new ClickstreamGenerator({ seed, disorderMs: 3_000, lateFraction, lateByMs: HOUR_MS, users: 400, urls: 60 }),
-        ratePerS: Infinity,
+        generator: { seed, disorderMs: 3_000, lateFraction, lateByMs: HOUR_MS, users: 400, urls: 60 },
         count: 3_000,
         startMs,
         spanMs: 3 * HOUR_MS,
       });
 
     await produce(1, START_MS, 0);
-    await archiveAll(config, kafka, topic.topic, 3_000);
+    await archiveUntil(config, kafka, topic.topic, 3_000);
     for (const view of [pageViews, countryMinutes, userSessions]) expect((await recomputeView({ config, view })).mode).toBe('full');
 
     await produce(2, START_MS + 3 * HOUR_MS, 0.05);
-    await archiveAll(config, kafka, topic.topic, 6_000);
+    await archiveUntil(config, kafka, topic.topic, 6_000);
     const range = { fromMs: START_MS - 6 * HOUR_MS, toMs: START_MS + 12 * HOUR_MS };
     for (const view of [pageViews, countryMinutes]) {
       const incremental = await recomputeView({ config, view, incremental: true });

@@ -3,12 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { ClickstreamGenerator, produceDemo } from '../../shared/demo/index.ts';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
 import { countryMinutes, demoViews, pageViews, userSessions } from '../../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, speedGroupId } from '../../speed/index.ts';
-import { createTopic, deleteTopics, tempDir, testKafka, testLogger, testRedis, uniqueName, waitFor } from '../harness/index.ts';
+import { createTopic, deleteTopics, produceClickstream, tempDir, testKafka, testRedis, uniqueName, waitFor } from '../harness/index.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const START_MS = Date.parse('2026-03-01T00:00:00Z');
@@ -66,15 +64,9 @@ describe('npx braid speed fills the demo views', () => {
     const tee = path.join(dir.path, 'events.jsonl');
     const clientId = uniqueName('demo');
     // Disorder below the 5 s bound and no late events: nothing is late, so every valid event counts.
-    await produceDemo({
-      kafka,
-      logger: testLogger,
-      registry: createMetricsRegistry('test'),
-      source: 'clickstream',
-      topic: topic.topic,
+    await produceClickstream(kafka, topic.topic, {
       partitions: 4,
-      generator: new ClickstreamGenerator({ seed: 21, disorderMs: 3_000, badFraction: 0.002, users: 2_000, urls: 300 }),
-      ratePerS: Infinity,
+      generator: { seed: 21, disorderMs: 3_000, badFraction: 0.002, users: 2_000, urls: 300 },
       count: 20_000,
       startMs: START_MS,
       spanMs: 3 * 3_600_000,
