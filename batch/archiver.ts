@@ -127,7 +127,13 @@ export class Archiver {
       if (buffer.nextOffset === null || offset >= buffer.nextOffset) {
         buffer.startOffset ??= offset;
         const decoded = this.source.decode(message.value);
-        if (decoded.ok) buffer.rows.push({ ...(decoded.event as Record<string, unknown>), kafka_partition: batch.partition, kafka_offset: offset });
+        if (decoded.ok) {
+          // The decoded event is ours alone: add the coordinates to it rather than copy it (a copy cost more than decoding).
+          const row = decoded.event as ArchiveRow;
+          row.kafka_partition = batch.partition;
+          row.kafka_offset = offset;
+          buffer.rows.push(row);
+        }
         else this.metrics.skipped.inc({ source: this.source.name });
         buffer.nextOffset = offset + 1;
       }

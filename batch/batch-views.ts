@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Config } from '../shared/config/index.ts';
@@ -130,8 +130,26 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     const staging = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
     mkdirSync(staging);
     const json = path.join(staging, 'rows.jsonl');
-    const keptRows = previousRows.map((row) => JSON.stringify(Object.fromEntries(Object.entries(row).map(([name, value]) => [name, typeof value === 'bigint' ? Number(value) : value]))));
-    writeFileSync(json, [...keptRows, ...result.map((row) => JSON.stringify(toStoredRow(view, row)))].map((line) => `${line}\n`).join(''));
+    // Written in chunks: one string of millions of rows would pass V8's string length limit.
+    const out = openSync(json, 'w');
+    try {
+      const lines: string[] = [];
+      const drain = () => {
+        writeSync(out, lines.join(''));
+        lines.length = 0;
+      };
+      for (const row of previousRows) {
+        lines.push(`${JSON.stringify(Object.fromEntries(Object.entries(row).map(([name, value]) => [name, typeof value === 'bigint' ? Number(value) : value])))}\n`);
+        if (lines.length >= 10_000) drain();
+      }
+      for (const row of result) {
+        lines.push(`${JSON.stringify(toStoredRow(view, row))}\n`);
+        if (lines.length >= 10_000) drain();
+      }
+      drain();
+    } finally {
+      closeSync(out);
+    }
     const columns = [
       "window_start: 'BIGINT'",
       "window_end: 'BIGINT'",

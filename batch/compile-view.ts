@@ -73,10 +73,12 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     const { sizeMs, slideMs } = view.window;
     windowed = `SELECT *, window_start, window_start + ${sizeMs} AS window_end FROM (SELECT *, UNNEST(generate_series(${floorTo('__t', slideMs)} - ${sizeMs - slideMs}, ${floorTo('__t', slideMs)}, ${slideMs})) AS window_start FROM (${base}))`;
   } else {
+    // The running sum uses the default RANGE frame, so events with the same time are peers and share a
+    // session id however the two window functions order them (a ROWS frame split ties across sessions).
     const gap = view.window.gapMs;
     const partitionBy = dimensionNames.join(', ') || '1';
     windowed = `SELECT *, min(__t) OVER (PARTITION BY ${partitionBy}, __session) AS window_start, max(__t) OVER (PARTITION BY ${partitionBy}, __session) + ${gap} AS window_end
-      FROM (SELECT *, sum(__new) OVER (PARTITION BY ${partitionBy} ORDER BY __t ROWS UNBOUNDED PRECEDING) AS __session
+      FROM (SELECT *, sum(__new) OVER (PARTITION BY ${partitionBy} ORDER BY __t) AS __session
             FROM (SELECT *, CASE WHEN __t - lag(__t) OVER (PARTITION BY ${partitionBy} ORDER BY __t) < ${gap} THEN 0 ELSE 1 END AS __new FROM (${base})))`;
   }
   const sql = `SELECT window_start, window_end${selectDims}, ${aggregates.join(', ')}
