@@ -1,3 +1,4 @@
+import { deleteKeysWithPrefix } from './lib/redis-cleanup.ts';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,14 +148,7 @@ function handwrittenSql(view: View, source: string, cutoffMs: number, exactDisti
 async function deleteKeys(redisUrl: string, prefix: string): Promise<number> {
   const redis = createRedisClient(redisUrl, { name: 'braid-bench' });
   try {
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-    return deleted;
+    return await deleteKeysWithPrefix(redis, prefix);
   } finally {
     redis.disconnect();
   }

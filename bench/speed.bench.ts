@@ -1,3 +1,4 @@
+import { deleteKeysWithPrefix } from './lib/redis-cleanup.ts';
 import type { Redis } from 'ioredis';
 import { type Kafka, type Message } from 'kafkajs';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
@@ -195,16 +196,6 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
 
 /** A bare kafkajs consumer that only decodes each message (same fetch settings as the speed worker); events/s from first to last message. */
 async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected: number): Promise<{ eventsPerS: number; decoded: number }> {
@@ -529,7 +520,7 @@ export default defineBenchmark({
       await admin.deleteTopics({ topics: [topic, `${topic}.dlq`, `${topic}.late`] }).catch(() => undefined);
       await admin.deleteGroups([rawGroup, group]).catch(() => undefined);
       await admin.disconnect();
-      const deleted = await deleteKeys(redis, keyPrefix).catch(() => 0);
+      const deleted = await deleteKeysWithPrefix(redis, keyPrefix).catch(() => 0);
       progress(`cleaned up: topics ${topic}(.dlq, .late), groups, ${deleted} Redis keys under ${keyPrefix}`);
       redis.disconnect();
     }
