@@ -7,10 +7,9 @@ import type { Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
 import type { Source } from '../shared/sources/index.ts';
-import { hourFolder, listMasterFiles, masterFileName, partitionCoverage, removeFiles } from './master-dataset.ts';
+import { HOUR_MS, hourFolder, listMasterFiles, masterFileName, partitionCoverage, removeFiles } from './master-dataset.ts';
 import { createDuckDbParquetWriter, type ArchiveRow, type ParquetWriter } from './parquet-writer.ts';
 
-const HOUR_MS = 3_600_000;
 
 interface PartitionBuffer {
   partition: number;

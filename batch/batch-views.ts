@@ -9,7 +9,7 @@ import { alignDown, type View } from '../shared/views/index.ts';
 import { compileView } from './compile-view.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
-import { completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
+import { HOUR_MS, completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
 
 /** What a published version says about itself (`manifest.json`). */
 export interface BatchManifest {
@@ -187,7 +187,6 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
   }
 }
 
-const HOUR_MS = 3_600_000;
 
 /** A flush file's stable name in manifests (`date=…/hour=…/<flush file>`): unchanged by compaction. */
 function inputName(file: MasterFile): string {

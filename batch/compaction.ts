@@ -4,9 +4,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
-import { completeFiles, listMasterFiles, sourceRoot, type MasterFile } from './master-dataset.ts';
+import { HOUR_MS, completeFiles, listMasterFiles, sourceRoot, type MasterFile } from './master-dataset.ts';
 
-const HOUR_MS = 3_600_000;
 
 export interface CompactionResult {
   readonly folder: string;

@@ -23,6 +23,9 @@ import type { FieldSpec, Source } from '../shared/sources/index.ts';
  * missing, whichever step a crash interrupts.
  */
 
+/** Length of one event-time partition (folder) of the master dataset. */
+export const HOUR_MS = 3_600_000;
+
 /** Columns the archive adds to the source's fields. */
 export const ARCHIVE_COLUMNS = { kafka_partition: 'INTEGER', kafka_offset: 'BIGINT' } as const;
 

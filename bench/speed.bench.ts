@@ -154,7 +154,7 @@ function driveOperators(views: readonly View[], events: readonly Record<string, 
 
 /** The whole per-partition path as the worker runs it: decode (JSON + schema), every view, checkpoints. */
 function drivePartitionPipeline(views: readonly View[], messages: readonly IncomingMessage[]): number {
-  const counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, lateEvents: 0, eventsPerView: new Map(), latePerView: new Map() };
+  const counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, eventsPerView: new Map(), latePerView: new Map() };
   const pipeline = new PartitionPipeline(views[0]!.source, views, {
     keys: new SpeedKeys('bench:'),
     group: 'bench-speed',

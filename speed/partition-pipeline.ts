@@ -17,7 +17,6 @@ export interface IncomingMessage {
 export interface PipelineCounts {
   eventsIn: number;
   deadLettered: number;
-  lateEvents: number;
   eventsPerView: Map<string, number>;
   latePerView: Map<string, number>;
 }
@@ -133,7 +132,6 @@ export class PartitionPipeline {
       }
     }
     if (lateFor) {
-      counts.lateEvents++;
       this.late.push({
         key: message.key,
         value: message.value,

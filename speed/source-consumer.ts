@@ -42,7 +42,7 @@ export class SourceConsumer {
   readonly dlqTopic: string;
   readonly lateTopic: string;
   private flushing: Promise<void> | null = null;
-  private readonly counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, lateEvents: 0, eventsPerView: new Map(), latePerView: new Map() };
+  private readonly counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, eventsPerView: new Map(), latePerView: new Map() };
   private readonly log: Logger;
 
   get sourceName(): string {
@@ -249,7 +249,6 @@ export class SourceConsumer {
     for (const [view, n] of counts.latePerView) metrics.late.inc({ view }, n);
     counts.eventsIn = 0;
     counts.deadLettered = 0;
-    counts.lateEvents = 0;
     counts.eventsPerView.clear();
     counts.latePerView.clear();
   }
