@@ -297,20 +297,54 @@ export interface BatchReadQuery {
 }
 
 /**
- * Reads a published batch view: rows of windows starting in [fromMs, toMs),
- * finished measures and optionally their mergeable state, from one pinned version.
+ * Reads published batch views from one long-lived DuckDB instance, so a
+ * server pays DuckDB's start-up once, not per request. Manifests are cached:
+ * a published version never changes.
+ *
+ * @example
+ * const reader = await BatchViewReader.open(config.dataDir);
+ * const { manifest, rows } = await reader.read(pageViews, { fromMs, toMs });
+ * reader.close();
  */
-export async function readBatchView(dataDir: string, view: View, query: BatchReadQuery): Promise<{ manifest: BatchManifest | null; rows: BatchRow[] }> {
-  const version = query.version ?? currentVersion(dataDir, view.name);
-  if (version === null) return { manifest: null, rows: [] };
-  const dir = versionDir(dataDir, view.name, version);
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as BatchManifest;
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
+export class BatchViewReader {
+  private readonly manifests = new Map<string, BatchManifest>();
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly instance: DuckDBInstance,
+    private readonly connection: Awaited<ReturnType<DuckDBInstance['connect']>>,
+  ) {}
+
+  static async open(dataDir: string): Promise<BatchViewReader> {
+    const instance = await DuckDBInstance.create(':memory:');
+    return new BatchViewReader(dataDir, instance, await instance.connect());
+  }
+
+  /** The version readers use now (read from the pointer on every call), with its manifest; null before the first publish. */
+  current(view: View): BatchManifest | null {
+    const version = currentVersion(this.dataDir, view.name);
+    return version === null ? null : this.manifest(view, version);
+  }
+
+  manifest(view: View, version: number): BatchManifest {
+    const key = `${view.name}/${version}`;
+    let manifest = this.manifests.get(key);
+    if (!manifest) {
+      manifest = JSON.parse(readFileSync(path.join(versionDir(this.dataDir, view.name, version), 'manifest.json'), 'utf8')) as BatchManifest;
+      this.manifests.set(key, manifest);
+    }
+    return manifest;
+  }
+
+  /** Rows of windows starting in [fromMs, toMs) from one pinned version (default: the current one). */
+  async read(view: View, query: BatchReadQuery): Promise<{ manifest: BatchManifest | null; rows: BatchRow[] }> {
+    const version = query.version ?? currentVersion(this.dataDir, view.name);
+    if (version === null) return { manifest: null, rows: [] };
+    const manifest = this.manifest(view, version);
+    const file = path.join(versionDir(this.dataDir, view.name, version), 'data.parquet');
     const stored = (
-      await connection.runAndReadAll(
-        `SELECT * FROM read_parquet('${path.join(dir, 'data.parquet')}') WHERE window_start >= ${query.fromMs} AND window_start < ${query.toMs} ORDER BY window_start, window_end${view.dimensions.map((d) => `, "${d.name}"`).join('')}`,
+      await this.connection.runAndReadAll(
+        `SELECT * FROM read_parquet('${file.replace(/'/g, "''")}') WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, "${d.name}"`).join('')}`,
       )
     ).getRowObjectsJS() as Array<Record<string, unknown>>;
     const rows: BatchRow[] = [];
@@ -336,9 +370,24 @@ export async function readBatchView(dataDir: string, view: View, query: BatchRea
       });
     }
     return { manifest, rows };
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
   }
 }
 
+/**
+ * Reads a published batch view: rows of windows starting in [fromMs, toMs),
+ * finished measures and optionally their mergeable state, from one pinned version.
+ * (A one-off read; servers keep a {@link BatchViewReader}.)
+ */
+export async function readBatchView(dataDir: string, view: View, query: BatchReadQuery): Promise<{ manifest: BatchManifest | null; rows: BatchRow[] }> {
+  const reader = await BatchViewReader.open(dataDir);
+  try {
+    return await reader.read(view, query);
+  } finally {
+    reader.close();
+  }
+}

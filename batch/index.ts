@@ -1,6 +1,6 @@
 // The batch layer's public face.
 export { Archiver } from './archiver.ts';
 export { completeFiles, filesToRead, listMasterFiles, partitionCoverage, sourceRoot, type MasterFile } from './master-dataset.ts';
-export { currentVersion, listVersions, readBatchView, recomputeView, type BatchManifest, type BatchReadQuery, type BatchRow } from './batch-views.ts';
+export { BatchViewReader, currentVersion, listVersions, readBatchView, recomputeView, type BatchManifest, type BatchReadQuery, type BatchRow } from './batch-views.ts';
 export { compileView } from './compile-view.ts';
 export { compactClosedHours, type CompactionResult } from './compaction.ts';

@@ -1,11 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import { apikeyCommand } from './commands/apikey.ts';
 import { archiveCommand } from './commands/archive.ts';
 import { compactCommand } from './commands/compact.ts';
 import { configCommand } from './commands/config.ts';
 import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
+import { queryCommand } from './commands/query.ts';
 import { recomputeCommand, versionsCommand } from './commands/recompute.ts';
+import { schemaCommand } from './commands/schema.ts';
+import { serveCommand } from './commands/serve.ts';
 import { speedCommand } from './commands/speed.ts';
 import { stackCommand } from './commands/stack.ts';
 import { viewsCommand } from './commands/views.ts';
@@ -25,6 +29,10 @@ export function buildProgram(): Command {
   program.addCommand(compactCommand());
   program.addCommand(recomputeCommand());
   program.addCommand(versionsCommand());
+  program.addCommand(serveCommand());
+  program.addCommand(queryCommand());
+  program.addCommand(schemaCommand());
+  program.addCommand(apikeyCommand());
   program.addCommand(configCommand());
   return program;
 }

@@ -19,6 +19,11 @@ export interface SpeedRow {
 
 export interface SpeedReadResult {
   readonly rows: SpeedRow[];
+  /**
+   * Windows in the range the speed layer once held but whose data has expired
+   * (retention), as [fromMs, toMs) ranges: the speed view is incomplete there.
+   */
+  readonly expired: ReadonlyArray<{ readonly fromMs: number; readonly toMs: number }>;
   /** Watermark of the group computing the view: min over its non-idle partitions; null before any event. */
   readonly watermarkMs: number | null;
 }
@@ -41,22 +46,36 @@ export interface SpeedViewSource {
   readonly idleTimeoutMs: number;
 }
 
-/** The watermark of the group computing `view`, from what its workers flushed. */
-export async function speedWatermark(target: SpeedViewSource, view: View, nowMs = Date.now()): Promise<number | null> {
+/** How far the speed layer has got with a view: its watermark, and a signature that changes with every flush that consumed events. */
+export interface SpeedProgress {
+  readonly watermarkMs: number | null;
+  /** The stored offsets of the view's partitions, joined; equal signatures mean equal speed data. */
+  readonly signature: string;
+}
+
+/** The watermark of the group computing `view`, and its offsets as a signature, from what its workers flushed. */
+export async function speedProgress(target: SpeedViewSource, view: View, nowMs = Date.now()): Promise<SpeedProgress> {
   const group = await target.redis.get(target.keys.viewGroup(view.name));
-  if (group === null) return null;
+  if (group === null) return { watermarkMs: null, signature: '' };
   const fields = await target.redis.hgetall(target.keys.partitions(group));
   let active = Infinity;
   let any = -Infinity;
+  const offsets: string[] = [];
   for (const [field, value] of Object.entries(fields)) {
+    if (field.startsWith('o:')) offsets.push(`${field.slice(2)}=${value}`);
     if (!field.startsWith('t:')) continue;
     const watermark = Number(value) - target.maxOutOfOrdernessMs;
     any = Math.max(any, watermark);
     const seen = Number(fields[`s:${field.slice(2)}`] ?? 0);
     if (nowMs - seen <= target.idleTimeoutMs) active = Math.min(active, watermark);
   }
-  if (Number.isFinite(active)) return active;
-  return Number.isFinite(any) ? any : null;
+  const watermarkMs = Number.isFinite(active) ? active : Number.isFinite(any) ? any : null;
+  return { watermarkMs, signature: `${group}|${offsets.sort().join(',')}` };
+}
+
+/** The watermark of the group computing `view`, from what its workers flushed. */
+export async function speedWatermark(target: SpeedViewSource, view: View, nowMs = Date.now()): Promise<number | null> {
+  return (await speedProgress(target, view, nowMs)).watermarkMs;
 }
 
 function matches(dimensions: Record<string, DimensionValue>, where: SpeedReadQuery['where']): boolean {
@@ -76,12 +95,19 @@ function matches(dimensions: Record<string, DimensionValue>, where: SpeedReadQue
  */
 export async function readSpeedView(target: SpeedViewSource, view: View, query: SpeedReadQuery): Promise<SpeedReadResult> {
   const watermarkMs = await speedWatermark(target, view);
-  const rows = view.window.type === 'session' ? await readSessions(target, view, query, watermarkMs) : await readFixedWindows(target, view, query, watermarkMs);
+  const expired: Array<{ fromMs: number; toMs: number }> = [];
+  const rows = view.window.type === 'session' ? await readSessions(target, view, query, watermarkMs) : await readFixedWindows(target, view, query, watermarkMs, expired);
   rows.sort((a, b) => a.windowStart - b.windowStart || JSON.stringify(a.dimensions).localeCompare(JSON.stringify(b.dimensions)));
-  return { rows, watermarkMs };
+  return { rows, watermarkMs, expired };
 }
 
-async function readFixedWindows(target: SpeedViewSource, view: View, query: SpeedReadQuery, watermarkMs: number | null): Promise<SpeedRow[]> {
+async function readFixedWindows(
+  target: SpeedViewSource,
+  view: View,
+  query: SpeedReadQuery,
+  watermarkMs: number | null,
+  expired: Array<{ fromMs: number; toMs: number }>,
+): Promise<SpeedRow[]> {
   const { redis, keys } = target;
   if (view.window.type === 'session') return [];
   const sizeMs = view.window.sizeMs;
@@ -92,6 +118,8 @@ async function readFixedWindows(target: SpeedViewSource, view: View, query: Spee
   const rows: SpeedRow[] = [];
   const sketchReads: Array<Promise<void>> = [];
   starts.forEach((start, index) => {
+    // Still indexed, no longer stored: the window's retention ran out before the batch layer took it over.
+    if (Object.keys(hashes[index]!).length === 0) expired.push({ fromMs: start, toMs: start + sizeMs });
     const byGroup = new Map<string, Record<string, string>>();
     for (const [field, value] of Object.entries(hashes[index]!)) {
       const cut = field.lastIndexOf(FIELD_SEPARATOR);

@@ -23,6 +23,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'BRAID_CACHE_DIR', path: ['stack', 'cacheDir'], kind: 'string' },
   { name: 'BRAID_SERVING_HOST', path: ['serving', 'host'], kind: 'string' },
   { name: 'BRAID_SERVING_PORT', path: ['serving', 'port'], kind: 'number' },
+  { name: 'BRAID_JWT_SECRET', path: ['serving', 'auth', 'jwtSecret'], kind: 'string' },
   { name: 'BRAID_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },
   { name: 'BRAID_METRICS_PORT', path: ['metrics', 'port'], kind: 'number' },
   { name: 'BRAID_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },

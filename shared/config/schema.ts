@@ -84,7 +84,48 @@ export const ConfigSchema = z.strictObject({
   serving: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
+      /** Port of `braid serve`; 0 picks a free port (printed at start). */
       port: port.default(8080),
+      /** Development mode: GraphiQL on /graphql and, unless auth.anonymous says otherwise, anonymous read access. `braid dev` turns it on. */
+      development: z.boolean().default(false),
+      auth: z
+        .strictObject({
+          /** Requests without credentials may read every view. Default: on in development mode only. */
+          anonymous: z.boolean().optional(),
+          /** API keys, stored as the SHA-256 hex of the key (`npx braid apikey create` makes one); more may live in Redis. */
+          apiKeys: z
+            .array(
+              z.strictObject({
+                name: z.string().min(1),
+                sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the key as 64 lower-case hex digits'),
+                roles: z.array(z.string().min(1)).min(1, 'at least one role'),
+              }),
+            )
+            .default([]),
+          /** Secret of HS256 JWTs (claims: `sub`, `roles`, `exp`). Unset: JWTs are refused. */
+          jwtSecret: z.string().min(32, 'use at least 32 characters for an HS256 secret').optional(),
+          /** Role → the views it may read (`*` = all). */
+          roles: z.record(z.string(), z.array(z.string().min(1))).default({ admin: ['*'] }),
+        })
+        .prefault({}),
+      limits: z
+        .strictObject({
+          /** Widest time range one request may ask of a view (a view's own entry in `maxRangeByView` wins). */
+          maxRangeMs: durationMs.default(31 * 24 * 3_600_000),
+          maxRangeByView: z.record(z.string(), durationMs).default({}),
+          /** Rows a request may return (`limit` defaults to this). */
+          maxRows: z.number().int().min(1).default(10_000),
+          requestTimeoutMs: durationMs.default(10_000),
+          /** GraphQL depth, cost and alias limits (graphql-armor). */
+          maxDepth: z.number().int().min(1).default(8),
+          maxCost: z.number().int().min(1).default(5_000),
+          maxAliases: z.number().int().min(0).default(10),
+          /** Requests per second per API key / JWT subject / anonymous client address; 0 turns the limit off. */
+          requestsPerSecond: z.number().int().min(0).default(200),
+        })
+        .prefault({}),
+      /** Responses cached (keyed by query, batch version and speed progress, so never stale). 0 turns the cache off. */
+      cacheEntries: z.number().int().min(0).default(5_000),
     })
     .prefault({}),
   metrics: z

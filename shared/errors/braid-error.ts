@@ -22,6 +22,16 @@ export const ErrorCode = {
   REDIS_UNREACHABLE: 'REDIS_UNREACHABLE',
   /** Something named (a source, a view) does not exist. */
   NOT_FOUND: 'NOT_FOUND',
+  /** A request carried no credentials, or credentials that did not verify. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The caller's roles do not grant what it asked for. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** A request went past a limit (time range, rows, query depth, cost, aliases). */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** Too many requests from one caller; retry after the time given. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A request took longer than its allowed time. */
+  TIMEOUT: 'TIMEOUT',
   /** A bug or an unexpected failure. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -31,6 +41,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.KAFKA_UNREACHABLE,
   ErrorCode.REDIS_UNREACHABLE,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.TIMEOUT,
 ]);
 
 export interface BraidErrorOptions {

@@ -1,0 +1,35 @@
+import { Command } from 'commander';
+import { createLogger } from '../../shared/logging/index.ts';
+import { startServer } from '../../serving/index.ts';
+import { configFor, say, viewsFor } from '../context.ts';
+import { onShutdownSignal } from '../shutdown.ts';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve every view over GraphQL (/graphql) and REST (/v1/views/:view), braiding the batch and speed layers at the batch cutoff')
+    .option('--port <port>', 'port to listen on (default: serving.port; 0 picks a free port)')
+    .option('--dev', 'development mode: GraphiQL, and anonymous access unless serving.auth.anonymous is false')
+    .action(async (options: { port?: string; dev?: boolean }, command: Command) => {
+      const overrides: Record<string, unknown> = {};
+      if (options.port !== undefined) overrides['serving.port'] = Number(options.port);
+      if (options.dev) overrides['serving.development'] = true;
+      const config = configFor(command, overrides);
+      const views = await viewsFor(config);
+      const logger = createLogger({ level: config.log.level, name: 'serve' });
+      const server = await startServer({ config, views, logger });
+      logger.info({ url: server.url, views: [...views.views.keys()] }, 'serving');
+      say(`serving ${views.views.size} views on ${server.url}`);
+      say(`  GraphQL  ${server.url}/graphql${config.serving.development ? ' (GraphiQL in a browser)' : ''}`);
+      say(`  REST     ${server.url}/v1/views`);
+      say(`  metrics  ${server.url}/metrics   health ${server.url}/healthz   ready ${server.url}/readyz`);
+      await new Promise<void>((resolve) => {
+        const remove = onShutdownSignal((signal) => {
+          say(`${signal}: finishing requests in flight…`);
+          remove();
+          resolve();
+        });
+      });
+      await server.close();
+      say('server stopped cleanly');
+    });
+}

@@ -1,0 +1,260 @@
+import { constants, existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import type { GraphQLError, ValidationContext } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { Hono, type Context } from 'hono';
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import type { Config } from '../shared/config/index.ts';
+import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import type { Logger } from '../shared/logging/index.ts';
+import type { Registry } from '../shared/metrics/index.ts';
+import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
+import { SpeedKeys } from '../speed/index.ts';
+import { Authenticator, type Principal } from './auth/authenticator.ts';
+import { httpStatusOf, publicError } from './errors.ts';
+import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
+import { CallerRateLimiter } from './rate-limit.ts';
+import { createServingMetrics } from './serving-metrics.ts';
+import { ViewReader, type ViewAnswer } from './view-reader.ts';
+import { ViewService, type RequestContext } from './view-service.ts';
+import { ViewUpdates } from './view-updates.ts';
+
+export interface ServingAppOptions {
+  readonly config: Config;
+  readonly views: ViewRegistry;
+  /** Commands (reads, rate limits, key lookups). */
+  readonly redis: Redis;
+  /** A connection of its own for pub/sub (a subscribed connection can run nothing else). */
+  readonly subscriber: Redis;
+  /** For /readyz; readiness reports Kafka as unchecked without it. */
+  readonly kafka?: Kafka;
+  readonly registry: Registry;
+  readonly logger: Logger;
+}
+
+export interface ServingApp {
+  readonly app: Hono<{ Variables: { principal: Principal } }>;
+  readonly service: ViewService;
+  readonly yoga: YogaServerInstance<RequestContext, object>;
+  close(): Promise<void>;
+}
+
+/** The JSON an answer becomes on the REST path (and in `braid query --format json`). */
+export function answerJson(answer: ViewAnswer): Record<string, unknown> {
+  const { meta } = answer;
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    rows: answer.rows.map((row) => ({ windowStart: iso(row.windowStart), windowEnd: iso(row.windowEnd), ...row.dimensions, ...row.measures })),
+    meta: {
+      batchVersion: meta.batchVersion,
+      batchCutoff: iso(meta.batchCutoffMs),
+      speedWatermark: iso(meta.speedWatermarkMs),
+      layers: meta.layers,
+      partial: meta.partial,
+      missing: meta.missing.map((range) => ({ from: iso(range.fromMs), to: iso(range.toMs) })),
+      from: iso(meta.fromMs),
+      to: iso(meta.toMs),
+      granularityMs: meta.granularityMs,
+      truncated: meta.truncated,
+      cached: meta.cached,
+    },
+  };
+}
+
+/** A limit error of graphql-armor, given Braid's code (armor's own errors carry none). */
+function armorRejection(limit: string) {
+  return [
+    (_context: ValidationContext | null, error: GraphQLError) => {
+      Object.assign(error.extensions as Record<string, unknown>, { code: ErrorCode.LIMIT_EXCEEDED, limit });
+    },
+  ];
+}
+
+/**
+ * The serving layer as a hono app: `/graphql` (graphql-yoga, schema generated
+ * from the views), `/v1/views[/:view]` (REST), `/healthz`, `/readyz`, `/metrics`.
+ * Test it in-process with `app.request()`; serve it with {@link startServer}.
+ */
+export async function createServingApp(options: ServingAppOptions): Promise<ServingApp> {
+  const { config, views, redis, logger, registry } = options;
+  const metrics = createServingMetrics(registry);
+  const reader = await ViewReader.open({ config, redis });
+  const authenticator = new Authenticator(config, redis);
+  const rateLimiter = new CallerRateLimiter(config, redis);
+  const updates = new ViewUpdates(options.subscriber, new SpeedKeys(config.redis.keyPrefix));
+  const service = new ViewService({ config, views, reader, authenticator, updates, metrics, logger });
+  const { limits } = config.serving;
+
+  const armor = new EnvelopArmor({
+    maxDepth: { n: limits.maxDepth, exposeLimits: true, onReject: armorRejection('maxDepth') },
+    costLimit: { maxCost: limits.maxCost, exposeLimits: true, onReject: armorRejection('maxCost') },
+    maxAliases: { n: limits.maxAliases, exposeLimits: true, onReject: armorRejection('maxAliases') },
+    maxDirectives: { n: 20, exposeLimits: true, onReject: armorRejection('maxDirectives') },
+    maxTokens: { n: 2_000, exposeLimits: true, onReject: armorRejection('maxTokens') },
+    blockFieldSuggestion: { enabled: !config.serving.development },
+  });
+  const yoga = createYoga<RequestContext>({
+    schema: buildViewSchema([...views.views.values()], service),
+    graphqlEndpoint: '/graphql',
+    graphiql: config.serving.development ? { title: 'Braid', defaultQuery: sampleGraphQLQuery(views) } : false,
+    landingPage: false,
+    plugins: [...armor.protect().plugins],
+    logging: {
+      debug: (...args) => logger.debug({ args }, 'graphql-yoga'),
+      info: (...args) => logger.info({ args }, 'graphql-yoga'),
+      warn: (...args) => logger.warn({ args }, 'graphql-yoga'),
+      error: (...args) => logger.error({ args }, 'graphql-yoga'),
+    },
+  });
+
+  const app = new Hono<{ Variables: { principal: Principal } }>();
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath === '/*' ? 'other' : c.req.routePath;
+    metrics.requests.inc({ route, status: String(c.res.status) });
+    metrics.requestSeconds.observe({ route }, (performance.now() - started) / 1000);
+  });
+
+  app.onError((thrown, c) => {
+    const error = toBraidError(thrown);
+    if (error.code === ErrorCode.INTERNAL) logger.error({ err: error.cause ?? error, path: c.req.path }, 'request failed');
+    const body = publicError(error);
+    if (error.code === ErrorCode.RATE_LIMITED && typeof error.fields.retryAfterMs === 'number') c.header('Retry-After', String(Math.ceil(error.fields.retryAfterMs / 1000)));
+    const status = httpStatusOf(error.code) as 400;
+    if (c.req.path === '/graphql') {
+      const { message, ...extensions } = body;
+      return c.json({ errors: [{ message, extensions }] }, status);
+    }
+    return c.json({ error: body }, status);
+  });
+
+  app.notFound((c) => c.json({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${c.req.method} ${c.req.path}; try /graphql, /v1/views, /healthz, /readyz, /metrics` } }, 404));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const check = async (run: () => Promise<unknown>) => {
+      try {
+        await withTimeout(run(), 2_000);
+        return { ok: true };
+      } catch (thrown) {
+        return { ok: false, error: (thrown as Error).message };
+      }
+    };
+    const [redisStatus, kafkaStatus, batchStatus] = await Promise.all([
+      check(() => redis.ping()),
+      options.kafka ? check(() => kafkaMetadata(options.kafka!)) : Promise.resolve({ ok: true, note: 'not checked (no Kafka client)' }),
+      check(async () => {
+        // Before the first archive the folder may not exist yet; its parent must, so it can be made.
+        await access(existsSync(config.dataDir) ? config.dataDir : path.dirname(path.resolve(config.dataDir)), constants.R_OK | constants.W_OK);
+      }),
+    ]);
+    const ready = redisStatus.ok && kafkaStatus.ok && batchStatus.ok;
+    return c.json({ status: ready ? 'ready' : 'not ready', dependencies: { redis: redisStatus, kafka: kafkaStatus, batchStore: batchStatus } }, ready ? 200 : 503);
+  });
+
+  app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+
+  const authenticate = async (c: Context<{ Variables: { principal: Principal } }>, next: () => Promise<void>) => {
+    const principal = await authenticator.authenticate({
+      authorization: c.req.header('authorization'),
+      apiKey: c.req.header('x-api-key'),
+      clientAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? clientAddressOf(c),
+    });
+    await rateLimiter.consume(principal);
+    c.set('principal', principal);
+    await next();
+  };
+
+  const graphiqlPage = (c: Context) => config.serving.development && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
+  app.on(['GET', 'POST'], '/graphql', async (c, next) => (graphiqlPage(c) ? next() : authenticate(c, next)), async (c) => {
+    const principal = c.get('principal') ?? { name: 'graphiql', kind: 'anonymous', roles: [] };
+    return yoga.fetch(c.req.raw, { principal });
+  });
+
+  app.use('/v1/*', authenticate);
+
+  app.get('/v1/views', (c) =>
+    c.json({
+      views: service.readable({ principal: c.get('principal') }).map((view) => ({
+        name: view.name,
+        description: view.description,
+        window: describeWindow(view.window),
+        dimensions: view.dimensions.map((d) => ({ name: d.name, type: d.type })),
+        measures: view.measures.map((m) => ({ name: m.name, measure: m.measure.describe() })),
+        rest: `/v1/views/${view.name}`,
+        graphql: fieldNameOf(view.name),
+      })),
+    }),
+  );
+
+  const RESERVED_PARAMETERS = new Set(['from', 'to', 'granularity', 'limit', 'orderBy', 'layer']);
+  app.get('/v1/views/:view', async (c) => {
+    const view = service.view(c.req.param('view'));
+    const where: Record<string, string[]> = {};
+    for (const [name, values] of Object.entries(c.req.queries())) {
+      if (!RESERVED_PARAMETERS.has(name)) where[name] = values.flatMap((value) => value.split(','));
+    }
+    const answer = await service.answer(
+      view,
+      { from: c.req.query('from'), to: c.req.query('to'), granularity: c.req.query('granularity'), limit: c.req.query('limit'), orderBy: c.req.query('orderBy'), layer: c.req.query('layer'), where },
+      { principal: c.get('principal') },
+    );
+    return c.json(answerJson(answer));
+  });
+
+  return {
+    app,
+    service,
+    yoga,
+    async close() {
+      reader.close();
+      await yoga.dispose();
+    },
+  };
+}
+
+function clientAddressOf(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? 'local';
+}
+
+async function kafkaMetadata(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.describeCluster();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BraidError(ErrorCode.TIMEOUT, `no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A query a newcomer can run as it is: the first view, last 3 hours, with freshness. */
+export function sampleGraphQLQuery(views: ViewRegistry, fromText = 'now-3h'): string {
+  const view = views.views.get('page_views') ?? [...views.views.values()][0];
+  if (!view) return '{ views { name } }';
+  const fields = ['windowStart', 'windowEnd', ...view.dimensions.map((d) => d.name), ...view.measures.filter((m) => m.measure.output !== 'topK').map((m) => m.name)];
+  return [
+    `{`,
+    `  ${fieldNameOf(view.name)}(from: "${fromText}", orderBy: { field: windowStart, direction: DESC }, limit: 20) {`,
+    `    rows { ${fields.join(' ')} }`,
+    `    meta { batchVersion batchCutoff speedWatermark layers partial }`,
+    `  }`,
+    `}`,
+  ].join('\n');
+}

@@ -1,0 +1,69 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Config } from '../shared/config/index.ts';
+import { createKafkaClient, createRedisClient } from '../shared/clients/index.ts';
+import { BraidError, ErrorCode } from '../shared/errors/index.ts';
+import type { Logger } from '../shared/logging/index.ts';
+import { createMetricsRegistry, type Registry } from '../shared/metrics/index.ts';
+import type { ViewRegistry } from '../shared/views/index.ts';
+import { createServingApp, type ServingApp } from './app.ts';
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly serving: ServingApp;
+  /** Stops accepting requests, lets those in flight finish, then closes the clients. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `braid serve`: the serving app on serving.host:serving.port (0 picks
+ * a free port; read `url`), with its own Redis clients and a Kafka client for
+ * readiness.
+ *
+ * @example
+ * const server = await startServer({ config, views, logger });
+ * console.log(`${server.url}/graphql`);
+ * await server.close();
+ */
+export async function startServer(options: { config: Config; views: ViewRegistry; logger: Logger; registry?: Registry }): Promise<RunningServer> {
+  const { config, views, logger } = options;
+  const redisUrl = config.redis.url;
+  const redis = createRedisClient(redisUrl, { name: 'braid-serve' });
+  const subscriber = createRedisClient(redisUrl, { name: 'braid-serve-updates' });
+  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-serve`, logger, connectionRetries: 0 });
+  const registry = options.registry ?? createMetricsRegistry('serve');
+  const serving = await createServingApp({ config, views, redis, subscriber, kafka, registry, logger });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const started = serve({ fetch: serving.app.fetch, hostname: config.serving.host, port: config.serving.port }, () => resolve(started as Server)) as Server;
+    started.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new BraidError(ErrorCode.PORT_IN_USE, `serving port ${config.serving.port} is in use`, {
+              cause: error,
+              fields: { key: 'serving.port' },
+              hint: 'set serving.port (BRAID_SERVING_PORT) to a free port, or 0 for any free port',
+            })
+          : error,
+      ),
+    );
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.serving.host.includes(':') ? `[${config.serving.host}]` : config.serving.host}:${port}`;
+  return {
+    url,
+    serving,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open SSE streams never end by themselves.
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      });
+      await serving.close();
+      subscriber.disconnect();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,219 @@
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { BatchViewReader, type BatchManifest } from '../batch/index.ts';
+import type { Config } from '../shared/config/index.ts';
+import { BraidError, ErrorCode } from '../shared/errors/index.ts';
+import type { View } from '../shared/views/index.ts';
+import { readSpeedView, SpeedKeys, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
+import { orderAndLimit, rollUp, type ResultRow, type StateRow } from './roll-up.ts';
+import { queryKey, type ViewQuery } from './view-query.ts';
+
+export interface TimeRange {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/** What every answer says about where it came from. */
+export interface Freshness {
+  /** The batch version pinned for the request, and its cutoff: windows ending at or before it came from batch. */
+  readonly batchVersion: number | null;
+  readonly batchCutoffMs: number | null;
+  /** The speed layer's watermark when the request was answered. */
+  readonly speedWatermarkMs: number | null;
+  /** The layers that contributed rows. */
+  readonly layers: ReadonlyArray<'batch' | 'speed'>;
+  /** Some of the range could not be served (see `missing`): numbers there may be too small. */
+  readonly partial: boolean;
+  readonly missing: readonly TimeRange[];
+  /** The range and granularity answered (a roll-up widens the range to whole buckets). */
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly granularityMs: number;
+  /** More rows matched than `limit`. */
+  readonly truncated: boolean;
+  /** Served from the response cache (same query, same batch version, same speed progress). */
+  readonly cached: boolean;
+}
+
+export interface ViewAnswer {
+  readonly rows: readonly ResultRow[];
+  readonly meta: Freshness;
+}
+
+export interface ViewReaderOptions {
+  readonly config: Config;
+  readonly redis: Redis;
+}
+
+/** Ranges of `ranges` merged where they touch or overlap, clipped to [fromMs, toMs). */
+export function coalesceRanges(ranges: readonly TimeRange[], fromMs: number, toMs: number): TimeRange[] {
+  const clipped = ranges
+    .map((range) => ({ fromMs: Math.max(range.fromMs, fromMs), toMs: Math.min(range.toMs, toMs) }))
+    .filter((range) => range.fromMs < range.toMs)
+    .sort((a, b) => a.fromMs - b.fromMs);
+  const merged: TimeRange[] = [];
+  for (const range of clipped) {
+    const last = merged[merged.length - 1];
+    if (last && range.fromMs <= last.toMs) merged[merged.length - 1] = { fromMs: last.fromMs, toMs: Math.max(last.toMs, range.toMs) };
+    else merged.push(range);
+  }
+  return merged;
+}
+
+/**
+ * The speed layer's retention horizon: it keeps about `retention` of event
+ * time behind its watermark, so a range it must serve that starts earlier may
+ * have lost data (sessions are deleted by exactly this rule; windows by a TTL
+ * counted from their last write).
+ */
+export function retentionGap(view: View, watermarkMs: number | null, speedFromMs: number, toMs: number): TimeRange[] {
+  if (watermarkMs === null) return [];
+  const horizonMs = watermarkMs - view.retentionMs;
+  return speedFromMs < horizonMs ? [{ fromMs: speedFromMs, toMs: Math.min(horizonMs, toMs) }] : [];
+}
+
+/**
+ * Answers view queries by braiding the layers: one batch version is pinned per
+ * request; windows ending at or before its cutoff come from it, later windows
+ * from the speed view in Redis; both roll up by the same monoids. Sessions
+ * follow the same rule by their end: a session that ends at or before the
+ * cutoff is batch's, one that ends after it (even if it began before) is
+ * speed's, whole. Answers are cached by query, batch version and speed progress.
+ */
+export class ViewReader {
+  private readonly keys: SpeedKeys;
+  private readonly cache: LRUCache<string, ViewAnswer> | null;
+
+  private constructor(
+    private readonly options: ViewReaderOptions,
+    private readonly batch: BatchViewReader,
+  ) {
+    this.keys = new SpeedKeys(options.config.redis.keyPrefix);
+    const entries = options.config.serving.cacheEntries;
+    this.cache = entries > 0 ? new LRUCache({ max: entries }) : null;
+  }
+
+  static async open(options: ViewReaderOptions): Promise<ViewReader> {
+    return new ViewReader(options, await BatchViewReader.open(options.config.dataDir));
+  }
+
+  private speedSource(view: View): SpeedViewSource {
+    const settings = this.options.config.sources[view.source.name];
+    return {
+      redis: this.options.redis,
+      keys: this.keys,
+      maxOutOfOrdernessMs: settings?.maxOutOfOrdernessMs ?? 5_000,
+      idleTimeoutMs: settings?.idleTimeoutMs ?? 30_000,
+    };
+  }
+
+  /** The current batch version of a view (from the publish pointer), or null before the first. */
+  batchVersion(view: View): BatchManifest | null {
+    return this.batch.current(view);
+  }
+
+  /** The speed layer's progress on a view (watermark and offsets). */
+  speedProgress(view: View): Promise<SpeedProgress> {
+    return speedProgress(this.speedSource(view), view);
+  }
+
+  /** Answers a query within the configured request timeout. */
+  async query(query: ViewQuery): Promise<ViewAnswer> {
+    const timeoutMs = this.options.config.serving.limits.requestTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BraidError(ErrorCode.TIMEOUT, `${query.view.name}: the query took longer than ${timeoutMs} ms`, { fields: { view: query.view.name } })),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.answer(query), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async answer(query: ViewQuery): Promise<ViewAnswer> {
+    // A publish between pinning the version and reading speed may expire speed windows the pinned
+    // version does not cover; the pointer is swapped before that, so re-checking it detects the race.
+    for (let attempt = 0; ; attempt++) {
+      const manifest = query.layer === 'speed' ? null : this.batch.current(query.view);
+      const answer = await this.answerPinned(query, manifest);
+      if (query.layer !== 'merged' || attempt >= 3) return answer;
+      const now = this.batch.current(query.view);
+      if ((now?.version ?? null) === (manifest?.version ?? null)) return answer;
+    }
+  }
+
+  private async answerPinned(query: ViewQuery, manifest: BatchManifest | null): Promise<ViewAnswer> {
+    const { view, layer } = query;
+    const progress = layer === 'batch' ? null : await this.speedProgress(view);
+    const cacheKey = `${queryKey(query)}|${manifest?.version ?? '-'}|${progress?.signature ?? '-'}|${progress?.watermarkMs ?? '-'}`;
+    const hit = this.cache?.get(cacheKey);
+    if (hit) return { rows: hit.rows, meta: { ...hit.meta, cached: true } };
+
+    const cutoffMs = manifest?.cutoffMs ?? null;
+    const rows: StateRow[] = [];
+    const layers: Array<'batch' | 'speed'> = [];
+    const missing: TimeRange[] = [];
+    const where = Object.keys(query.where).length > 0 ? query.where : undefined;
+
+    if (manifest && cutoffMs !== null) {
+      // Batch windows all end at or before the cutoff, so they start before it.
+      const batchToMs = layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
+      if (query.fromMs < batchToMs) {
+        const { rows: batchRows } = await this.batch.read(view, { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, includeState: true, ...(where ? { where } : {}) });
+        for (const row of batchRows) if (row.windowEnd <= cutoffMs) rows.push(row as StateRow);
+        if (batchRows.length > 0) layers.push('batch');
+      }
+    }
+    if (layer === 'batch') {
+      const fromMs = cutoffMs === null ? query.fromMs : Math.max(query.fromMs, cutoffMs);
+      if (fromMs < query.toMs) missing.push({ fromMs, toMs: query.toMs });
+    } else {
+      const speedOnly = layer === 'speed' || cutoffMs === null;
+      // Fixed windows ending after the cutoff start after cutoff − size; a session can start any time before.
+      const speedFromMs = speedOnly || view.window.type === 'session' ? query.fromMs : Math.max(query.fromMs, cutoffMs - view.window.sizeMs + 1);
+      if (speedFromMs < query.toMs) {
+        const speed = await readSpeedView(this.speedSource(view), view, { fromMs: speedFromMs, toMs: query.toMs, includeState: true, ...(where ? { where } : {}) });
+        let any = false;
+        for (const row of speed.rows) {
+          if (speedOnly || row.windowEnd > cutoffMs) {
+            rows.push(row as StateRow);
+            any = true;
+          }
+        }
+        if (any) layers.push('speed');
+        const servedFromMs = speedOnly ? query.fromMs : Math.max(query.fromMs, cutoffMs);
+        for (const range of speed.expired) if (speedOnly || range.toMs > cutoffMs) missing.push(range);
+        missing.push(...retentionGap(view, progress?.watermarkMs ?? null, servedFromMs, query.toMs));
+      }
+    }
+
+    const gaps = coalesceRanges(missing, query.fromMs, query.toMs);
+    const limited = orderAndLimit(view, rollUp(view, rows, query.rollUp ? query.granularityMs : null), query.orderBy, query.limit);
+    const answer: ViewAnswer = {
+      rows: limited.rows,
+      meta: {
+        batchVersion: manifest?.version ?? null,
+        batchCutoffMs: cutoffMs,
+        speedWatermarkMs: progress?.watermarkMs ?? null,
+        layers,
+        partial: gaps.length > 0,
+        missing: gaps,
+        fromMs: query.fromMs,
+        toMs: query.toMs,
+        granularityMs: query.granularityMs,
+        truncated: limited.truncated,
+        cached: false,
+      },
+    };
+    this.cache?.set(cacheKey, answer);
+    return answer;
+  }
+
+  close(): void {
+    this.batch.close();
+  }
+}

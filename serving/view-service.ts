@@ -1,0 +1,90 @@
+import { Repeater } from 'graphql-yoga';
+import type { Config } from '../shared/config/index.ts';
+import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import type { Logger } from '../shared/logging/index.ts';
+import type { View, ViewRegistry } from '../shared/views/index.ts';
+import { canRead, type Authenticator, type Principal } from './auth/authenticator.ts';
+import type { ViewResolvers } from './graphql/schema.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
+import { parseViewQuery, type QueryLimits, type ViewQueryInput } from './view-query.ts';
+import type { ViewAnswer, ViewReader } from './view-reader.ts';
+import type { ViewUpdates } from './view-updates.ts';
+
+/** What every GraphQL and REST request carries inward: the caller. */
+export interface RequestContext {
+  readonly principal: Principal;
+}
+
+export interface ViewServiceOptions {
+  readonly config: Config;
+  readonly views: ViewRegistry;
+  readonly reader: ViewReader;
+  readonly authenticator: Authenticator;
+  readonly updates: ViewUpdates;
+  readonly metrics: ServingMetrics;
+  readonly logger: Logger;
+}
+
+/**
+ * The one path every read takes, whatever the transport: look the view up,
+ * check the caller may read it, check the arguments, answer through the
+ * braid. REST, GraphQL and `braid query` all come here.
+ */
+export class ViewService implements ViewResolvers<RequestContext> {
+  readonly limits: QueryLimits;
+
+  constructor(private readonly options: ViewServiceOptions) {
+    const { limits } = options.config.serving;
+    this.limits = { maxRangeMs: limits.maxRangeMs, maxRangeByView: limits.maxRangeByView, maxRows: limits.maxRows };
+  }
+
+  /** The view called `name`, or NOT_FOUND naming the views there are. */
+  view(name: string): View {
+    const view = this.options.views.views.get(name);
+    if (!view) {
+      throw new BraidError(ErrorCode.NOT_FOUND, `no view named ${JSON.stringify(name)}; views: ${[...this.options.views.views.keys()].join(', ')}`, { fields: { view: name } });
+    }
+    return view;
+  }
+
+  readable(context: RequestContext): View[] {
+    return [...this.options.views.views.values()].filter((view) => canRead(this.options.config, context.principal, view.name));
+  }
+
+  async answer(view: View, input: ViewQueryInput, context: RequestContext): Promise<ViewAnswer> {
+    this.options.authenticator.assertCanRead(context.principal, view);
+    let answer: ViewAnswer;
+    try {
+      answer = await this.options.reader.query(parseViewQuery(view, input, this.limits));
+    } catch (thrown) {
+      const error = toBraidError(thrown);
+      // Clients see only "internal error"; the server log keeps what happened.
+      if (error.code === ErrorCode.INTERNAL) this.options.logger.error({ err: error.cause ?? error, view: view.name }, 'query failed');
+      throw error;
+    }
+    const { metrics } = this.options;
+    if (answer.meta.cached) metrics.cacheHits.inc({ view: view.name });
+    if (answer.meta.partial) metrics.partialAnswers.inc({ view: view.name });
+    return answer;
+  }
+
+  watch(view: View, input: ViewQueryInput, context: RequestContext): AsyncIterable<ViewAnswer> {
+    this.options.authenticator.assertCanRead(context.principal, view);
+    parseViewQuery(view, input, this.limits); // bad arguments fail the subscription now, not on the first flush
+    const ticks = this.options.updates.listen(view.name);
+    const { metrics, logger } = this.options;
+    return new Repeater<ViewAnswer>(async (push, stop) => {
+      metrics.subscriptions.inc({ view: view.name });
+      stop.then(() => ticks.return());
+      try {
+        await push(await this.answer(view, input, context));
+        for await (const _tick of ticks) await push(await this.answer(view, input, context));
+      } catch (thrown) {
+        logger.warn({ err: thrown, view: view.name }, 'subscription ended by an error');
+        stop(thrown);
+      } finally {
+        metrics.subscriptions.dec({ view: view.name });
+      }
+    });
+  }
+}

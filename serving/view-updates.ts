@@ -1,0 +1,52 @@
+import { Repeater, SlidingBuffer } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
+import { SpeedKeys } from '../speed/index.ts';
+
+/**
+ * Fans the speed layer's flush notifications (Redis pub/sub, one channel per
+ * view) out to any number of listeners over one subscriber connection, so
+ * every serving replica hears every flush.
+ */
+export class ViewUpdates {
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly keys: SpeedKeys,
+  ) {
+    subscriber.on('message', (channel: string) => {
+      for (const listener of this.listeners.get(channel) ?? []) listener();
+    });
+  }
+
+  /**
+   * Ticks after each flush that touched the view. Ticks a listener has not
+   * taken yet are coalesced into one, so a slow client is never behind by more
+   * than one update. Ends when the consumer stops iterating.
+   */
+  listen(view: string): Repeater<void> {
+    const channel = this.keys.updates(view);
+    return new Repeater<void>(async (push, stop) => {
+      const listener = () => void push();
+      let set = this.listeners.get(channel);
+      if (!set) {
+        this.listeners.set(channel, (set = new Set()));
+        await this.subscriber.subscribe(channel);
+      }
+      set.add(listener);
+      await stop;
+      set.delete(listener);
+      if (set.size === 0) {
+        this.listeners.delete(channel);
+        await this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
+    }, new SlidingBuffer(1));
+  }
+
+  /** Listeners currently attached, per view channel (for metrics and tests). */
+  listenerCount(): number {
+    let total = 0;
+    for (const set of this.listeners.values()) total += set.size;
+    return total;
+  }
+}
