@@ -103,10 +103,10 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     landingPage: false,
     plugins: [...armor.protect().plugins],
     logging: {
-      debug: (...args) => logger.debug({ args }, 'graphql-yoga'),
-      info: (...args) => logger.info({ args }, 'graphql-yoga'),
-      warn: (...args) => logger.warn({ args }, 'graphql-yoga'),
-      error: (...args) => logger.error({ args }, 'graphql-yoga'),
+      debug: (...args) => logger.debug(yogaLog(args), 'graphql-yoga'),
+      info: (...args) => logger.info(yogaLog(args), 'graphql-yoga'),
+      warn: (...args) => logger.warn(yogaLog(args), 'graphql-yoga'),
+      error: (...args) => logger.error(yogaLog(args), 'graphql-yoga'),
     },
   });
 
@@ -217,6 +217,13 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
       await yoga.dispose();
     },
   };
+}
+
+/** yoga's log arguments as pino fields: errors under `err` (pino serialises those), the rest as text. */
+function yogaLog(args: unknown[]): Record<string, unknown> {
+  const err = args.find((arg) => arg instanceof Error);
+  const rest = args.filter((arg) => !(arg instanceof Error)).map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg)));
+  return { ...(err ? { err } : {}), ...(rest.length > 0 ? { detail: rest.join(' ') } : {}) };
 }
 
 function clientAddressOf(c: Context): string {

@@ -7,7 +7,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { createKafkaClient, createRedisClient, ensureTopics } from '../../shared/clients/index.ts';
 import { loadConfig, type Config } from '../../shared/config/index.ts';
-import type { View } from '../../shared/views/index.ts';
+import { demoViews, viewRegistryOf, type View } from '../../shared/views/index.ts';
+import { createServingApp, type ServingApp } from '../../serving/index.ts';
 import { SpeedKeys, speedGroupId } from '../../speed/index.ts';
 import { Archiver } from '../../batch/index.ts';
 import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type ProduceProgress } from '../../shared/demo/index.ts';
@@ -245,4 +246,19 @@ export function produceClickstream(
     spanMs: options.spanMs,
     ...(options.teeFile ? { teeFile: options.teeFile } : {}),
   });
+}
+
+/** The serving app of `config`, in-process (requests through `app.request()`), with its own Redis clients; closed on dispose. */
+export async function testServingApp(config: Config, views: readonly View[] = demoViews): Promise<ServingApp & AsyncDisposable> {
+  const redis = createRedisClient(config.redis.url, { name: 'test-serve' });
+  const subscriber = createRedisClient(config.redis.url, { name: 'test-serve-updates' });
+  const serving = await createServingApp({ config, views: viewRegistryOf([...views]), redis, subscriber, registry: createMetricsRegistry('test-serve'), logger: testLogger });
+  return {
+    ...serving,
+    async [Symbol.asyncDispose]() {
+      await serving.close();
+      subscriber.disconnect();
+      redis.disconnect();
+    },
+  };
 }

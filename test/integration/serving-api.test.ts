@@ -1,0 +1,172 @@
+import path from 'node:path';
+import { Jwt } from 'hono/utils/jwt';
+import { describe, expect, it } from 'vitest';
+import { hashApiKey, ServingKeys } from '../../serving/index.ts';
+import { tempDir, testConfig, testRedis, testServingApp } from '../harness/index.ts';
+
+const MARKETING_KEY = 'brd_marketing-test-key';
+const ADMIN_KEY = 'brd_admin-test-key';
+const JWT_SECRET = 'a-test-secret-that-is-at-least-32-characters';
+
+type GraphQLBody = { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+
+/** A serving app with auth on (no anonymous access), two API keys in config and a JWT secret. */
+async function securedApp(redisPrefix: string, dataDir: string, overrides: Record<string, unknown> = {}) {
+  const config = testConfig({
+    'redis.keyPrefix': redisPrefix,
+    dataDir,
+    'serving.auth.apiKeys': [
+      { name: 'dashboards', sha256: hashApiKey(MARKETING_KEY), roles: ['marketing'] },
+      { name: 'ops', sha256: hashApiKey(ADMIN_KEY), roles: ['admin'] },
+    ],
+    'serving.auth.jwtSecret': JWT_SECRET,
+    'serving.auth.roles': { marketing: ['page_views', 'country_minutes'], admin: ['*'] },
+    ...overrides,
+  });
+  const serving = await testServingApp(config);
+  const graphql = async (query: string, headers: Record<string, string> = { 'x-api-key': ADMIN_KEY }) => {
+    const response = await serving.app.request('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+    return { status: response.status, body: (await response.json()) as GraphQLBody };
+  };
+  return { serving, graphql, config };
+}
+
+const PAGE_QUERY = '{ pageViews(from: "now-1h") { rows { url views } meta { layers partial } } }';
+
+describe('serving API: auth, roles, limits and errors', () => {
+  it('needs credentials outside development mode; API keys (config and Redis) and HS256 JWTs carry roles that grant views', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'));
+    await using _ = serving;
+
+    const anonymous = await graphql(PAGE_QUERY, {});
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
+    const restAnonymous = await serving.app.request('/v1/views/page_views');
+    expect(restAnonymous.status).toBe(401);
+    expect(((await restAnonymous.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    expect((await graphql(PAGE_QUERY, { 'x-api-key': 'brd_wrong' })).body.errors![0]!.message).toMatch(/unknown API key/);
+
+    // Role `marketing` reads page_views but not user_sessions.
+    const allowed = await graphql(PAGE_QUERY, { 'x-api-key': MARKETING_KEY });
+    expect(allowed.body.errors).toBeUndefined();
+    expect(allowed.body.data!.pageViews).toMatchObject({ rows: [], meta: { layers: [], partial: false } });
+    const denied = await graphql('{ userSessions { rows { user_id } } }', { authorization: `ApiKey ${MARKETING_KEY}` });
+    expect(denied.body.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', view: 'user_sessions' });
+    expect((await serving.app.request('/v1/views/user_sessions', { headers: { 'x-api-key': MARKETING_KEY } })).status).toBe(403);
+    const listed = (await (await serving.app.request('/v1/views', { headers: { 'x-api-key': MARKETING_KEY } })).json()) as { views: Array<{ name: string }> };
+    expect(listed.views.map((view) => view.name)).toEqual(['page_views', 'country_minutes']);
+    expect((await graphql('{ userSessions { rows { user_id } } }', { 'x-api-key': ADMIN_KEY })).body.errors).toBeUndefined();
+
+    // A key stored (hashed) in Redis.
+    await redis.hset(new ServingKeys(redis.prefix).apiKeys(), hashApiKey('brd_from-redis'), JSON.stringify({ name: 'redis-key', roles: ['marketing'] }));
+    expect((await graphql(PAGE_QUERY, { 'x-api-key': 'brd_from-redis' })).body.errors).toBeUndefined();
+
+    // JWTs: the roles claim grants; a bad signature or an expired token is refused.
+    const nowS = Math.floor(Date.now() / 1000);
+    const marketingJwt = await Jwt.sign({ sub: 'ann', roles: ['marketing'], exp: nowS + 60 }, JWT_SECRET, 'HS256');
+    expect((await graphql(PAGE_QUERY, { authorization: `Bearer ${marketingJwt}` })).body.errors).toBeUndefined();
+    expect((await graphql('{ userSessions { rows { user_id } } }', { authorization: `Bearer ${marketingJwt}` })).body.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    const forged = await Jwt.sign({ sub: 'eve', roles: ['admin'] }, 'another-secret-that-is-at-least-32-chars', 'HS256');
+    const forgedAnswer = await graphql(PAGE_QUERY, { authorization: `Bearer ${forged}` });
+    expect(forgedAnswer.status).toBe(401);
+    expect(forgedAnswer.body.errors![0]!.message).toMatch(/invalid JWT/);
+    const expired = await Jwt.sign({ sub: 'ann', roles: ['admin'], exp: nowS - 60 }, JWT_SECRET, 'HS256');
+    expect((await graphql(PAGE_QUERY, { authorization: `Bearer ${expired}` })).status).toBe(401);
+  });
+
+  it('turns every bad argument and every limit into an error with a code that names it, never a 500', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'), {
+      'serving.limits.maxRows': 500,
+      'serving.limits.maxRangeMs': '7d',
+      'serving.limits.maxRangeByView': { user_sessions: '1d' },
+      'serving.limits.maxDepth': 3,
+      'serving.limits.maxAliases': 3,
+    });
+    await using _ = serving;
+    const errorOf = async (query: string) => {
+      const { status, body } = await graphql(query);
+      expect(status, query).toBe(200);
+      expect(body.errors, query).toHaveLength(1);
+      return body.errors![0]!;
+    };
+    expect((await errorOf('{ pageViews(from: "now", to: "now-1h") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'from' });
+    expect((await errorOf('{ pageViews(granularity: "90s") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'granularity' });
+    expect((await errorOf('{ pageViews(granularity: "soon") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'granularity' });
+    const sliding = await errorOf('{ countryMinutes(granularity: "1h") { rows { country } } }');
+    expect(sliding.extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'granularity' });
+    expect(sliding.message).toMatch(/overlap/);
+    expect((await errorOf('{ pageViews(limit: 501) { rows { url } } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', argument: 'limit' });
+    expect((await errorOf('{ pageViews(from: "now-8d") { rows { url } } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', argument: 'from' });
+    expect((await errorOf('{ userSessions(from: "now-2d") { rows { user_id } } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    // Typed arguments: GraphQL validation names the argument.
+    expect((await errorOf('{ pageViews(from: "yesterday-ish") { rows { url } } }')).message).toMatch(/"from".*DateTime|DateTime.*yesterday-ish/s);
+    expect((await errorOf('{ pageViews(where: { nosuch: { eq: "x" } }) { rows { url } } }')).message).toMatch(/nosuch/);
+    expect((await errorOf('{ pageViews(where: { url: { eq: 5 } }) { rows { url } } }')).message).toMatch(/String cannot represent/);
+    // graphql-armor limits carry a code.
+    expect((await errorOf('{ a: views { name } b: views { name } c: views { name } d: views { name } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxAliases' });
+    expect((await errorOf('{ pageViews { meta { missing { from } } rows { url } } views { name } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxDepth' });
+
+    // REST: the same checks, as HTTP errors with the code and the argument.
+    const rest = async (url: string) => {
+      const response = await serving.app.request(url, { headers: { 'x-api-key': ADMIN_KEY } });
+      return { status: response.status, error: ((await response.json()) as { error: Record<string, unknown> }).error };
+    };
+    expect(await rest('/v1/views/page_views?from=now&to=now-1h')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'from' } });
+    expect(await rest('/v1/views/page_views?nosuch=1')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'where.nosuch' } });
+    expect(await rest('/v1/views/page_views?orderBy=clicks')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'orderBy' } });
+    expect(await rest('/v1/views/page_views?limit=-3')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'limit' } });
+    expect(await rest('/v1/views/page_views?layer=both')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'layer' } });
+    expect(await rest('/v1/views/nosuch')).toMatchObject({ status: 404, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('limits requests per caller, counted in Redis, with Retry-After', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving } = await securedApp(redis.prefix, path.join(dir.path, 'data'), { 'serving.limits.requestsPerSecond': 3 });
+    await using _ = serving;
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const response = await serving.app.request('/v1/views', { headers: { 'x-api-key': MARKETING_KEY } });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        retryAfter = response.headers.get('retry-after');
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+      }
+    }
+    // One second window: unless the second turned over mid-loop, requests 4 and 5 are refused.
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // Another caller has its own budget.
+    expect((await serving.app.request('/v1/views', { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(200);
+  });
+
+  it('serves /healthz, /readyz with per-dependency status, /metrics, and GraphiQL only in development mode', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving } = await securedApp(redis.prefix, path.join(dir.path, 'data'));
+    await using _ = serving;
+    expect(await (await serving.app.request('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await serving.app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { redis: { ok: true }, batchStore: { ok: true } } });
+    await serving.app.request('/v1/views', { headers: { 'x-api-key': ADMIN_KEY } });
+    const metrics = await (await serving.app.request('/metrics')).text();
+    expect(metrics).toMatch(/^braid_serving_requests_total\{.*route="\/v1\/views".*status="200".*\} 1$/m);
+    expect((await serving.app.request('/graphql', { headers: { accept: 'text/html' } })).status).toBe(401);
+
+    const dev = await testServingApp(testConfig({ 'redis.keyPrefix': redis.prefix, dataDir: path.join(dir.path, 'data'), 'serving.development': true }));
+    await using __ = dev;
+    const page = await dev.app.request('/graphql', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/graphiql/i);
+    // Development mode: anonymous callers read every view.
+    const anonymous = await dev.app.request('/v1/views/user_sessions');
+    expect(anonymous.status).toBe(200);
+  });
+});
