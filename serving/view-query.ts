@@ -93,7 +93,7 @@ function granularityArgument(view: View, value: string | number | undefined): { 
     throw badArgument(view, 'granularity', `cannot roll ${view.name} up to ${formatDurationMs(parsed)}: ${why}`, 'leave granularity out to get the view’s own windows');
   }
   if (parsed % natural.granularityMs !== 0) {
-    throw badArgument(view, 'granularity', `must be a multiple of the view's ${formatDurationMs(natural.granularityMs)} window; got ${formatDurationMs(parsed)}`);
+    throw badArgument(view, 'granularity', `must be a multiple of the view's ${formatDurationMs(natural.granularityMs)} window; got ${JSON.stringify(value)}`);
   }
   return { granularityMs: parsed, rollUp: parsed !== natural.granularityMs };
 }
@@ -106,10 +106,15 @@ function dimensionValue(view: View, dimension: Dimension, argument: string, valu
       if (typeof value === 'string') return value;
       if (typeof value === 'number' || typeof value === 'boolean') return String(value);
       break;
-    case 'number':
-    case 'timestamp': {
+    case 'number': {
       const parsed = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
       if (Number.isFinite(parsed)) return parsed;
+      break;
+    }
+    case 'timestamp': {
+      // Epoch ms, or text as `from`/`to` take it (ISO-8601, now-1h), as GraphQL's DateTime does.
+      const parsed = typeof value === 'number' ? value : typeof value === 'string' ? parseTimeMs(value) : undefined;
+      if (parsed !== undefined && Number.isFinite(parsed)) return parsed;
       break;
     }
     case 'bool':
@@ -160,6 +165,7 @@ function orderByArgument(view: View, orderBy: ViewQueryInput['orderBy']): OrderB
   if (typeof orderBy === 'string') {
     const descending = orderBy.startsWith('-');
     const [name, suffix] = (descending ? orderBy.slice(1) : orderBy).split(':');
+    if (descending && suffix !== undefined) throw badArgument(view, 'orderBy', `give the direction once: -field or field:desc; got ${JSON.stringify(orderBy)}`);
     field = name!;
     direction = descending ? 'desc' : (suffix ?? 'asc');
   } else {
@@ -194,20 +200,24 @@ export function parseViewQuery(view: View, input: ViewQueryInput, limits: QueryL
   if (fromMs >= toMs) {
     throw badArgument(view, 'from', `must be before \`to\`; got from ${new Date(fromMs).toISOString()} and to ${new Date(toMs).toISOString()}`);
   }
-  const maxRangeMs = limits.maxRangeByView[view.name] ?? limits.maxRangeMs;
-  if (toMs - fromMs > maxRangeMs) {
-    throw new BraidError(ErrorCode.LIMIT_EXCEEDED, `${view.name}: the range from \`from\` to \`to\` (${formatDurationMs(toMs - fromMs)}) is wider than the ${formatDurationMs(maxRangeMs)} allowed`, {
-      fields: { view: view.name, argument: 'from' },
-    });
-  }
   const { granularityMs, rollUp } = granularityArgument(view, input.granularity);
+  // A roll-up row covers whole buckets, so the range grows to whole buckets; the limit applies to what is read.
+  const readFromMs = rollUp ? alignDown(fromMs, granularityMs) : fromMs;
+  const readToMs = rollUp ? alignDown(toMs + granularityMs - 1, granularityMs) : toMs;
+  const maxRangeMs = Object.hasOwn(limits.maxRangeByView, view.name) ? limits.maxRangeByView[view.name]! : limits.maxRangeMs;
+  if (readToMs - readFromMs > maxRangeMs) {
+    throw new BraidError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `${view.name}: the range read (${new Date(readFromMs).toISOString()} to ${new Date(readToMs).toISOString()}${rollUp ? ', whole granularity buckets' : ''}) is wider than the ${formatDurationMs(maxRangeMs)} allowed`,
+      { fields: { view: view.name, argument: rollUp && toMs - fromMs <= maxRangeMs ? 'granularity' : 'from' } },
+    );
+  }
   const layer = input.layer === undefined || input.layer === '' ? 'merged' : input.layer.toLowerCase();
   if (!(LAYERS as readonly string[]).includes(layer)) throw badArgument(view, 'layer', `must be one of ${LAYERS.join(', ')}; got ${JSON.stringify(input.layer)}`);
   return {
     view,
-    // A roll-up row covers whole buckets, so the range grows to whole buckets.
-    fromMs: rollUp ? alignDown(fromMs, granularityMs) : fromMs,
-    toMs: rollUp ? alignDown(toMs + granularityMs - 1, granularityMs) : toMs,
+    fromMs: readFromMs,
+    toMs: readToMs,
     granularityMs,
     rollUp,
     where: whereArgument(view, input.where),

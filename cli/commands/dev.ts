@@ -3,27 +3,35 @@ import { stackDown, stackUp } from '../../infra/stack/index.ts';
 import { createKafkaClient } from '../../shared/clients/index.ts';
 import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
-import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
+import { createMetricsRegistry, startMetricsServer, type Registry } from '../../shared/metrics/index.ts';
 import { clickstream, getSource } from '../../shared/sources/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { Archiver, recomputeView } from '../../batch/index.ts';
+import { Archiver, listMasterFiles, recomputeView } from '../../batch/index.ts';
+import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
 import { configFor, say, viewsFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 interface DevFlags {
   generator: boolean;
   rate: number;
+  port?: number;
 }
 
+/** Demo history produced on a first start, so the first recompute already owns most of the last hour. */
+const BACKFILL_EVENTS = 30_000;
+const BACKFILL_SPAN_MS = 60 * 60_000;
+const STATUS_EVERY_MS = 5_000;
+
 /**
- * `npm start`: the platform in one command. Today that is the local stack, a
- * speed worker for every view, the archiver, an incremental recompute of every
- * view every couple of minutes, and the demo clickstream generator; the server
- * joins here when it is built (issue #5).
+ * `npm start`: the platform in one command: the local stack, a speed worker
+ * for every view, the archiver, an incremental recompute of every view every
+ * couple of minutes, the server (development mode: GraphiQL, anonymous reads)
+ * and the demo clickstream generator, with a live status line. Ctrl-C stops
+ * what it started, in order, flushing first.
  */
 export function devCommand(): Command {
   return new Command('dev')
-    .description('run the platform locally (what `npm start` runs): the stack, a speed worker, the archiver, periodic recompute and the demo event stream, until Ctrl-C')
+    .description('run the platform locally (what `npm start` runs): the stack, a speed worker, the archiver, periodic recompute, the server and the demo event stream, until Ctrl-C')
     .addOption(new Option('--no-generator', 'do not run the demo generator (bring your own events)'))
     .addOption(
       new Option('--rate <events/s>', 'demo events per second')
@@ -33,6 +41,13 @@ export function devCommand(): Command {
           return value;
         })
         .default(500),
+    )
+    .addOption(
+      new Option('--port <port>', 'server port (default: serving.port; 0 picks a free one)').argParser((text) => {
+        const value = Number(text);
+        if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new Error('--port takes a port number (0–65535)');
+        return value;
+      }),
     )
     .action(async (flags: DevFlags, command: Command) => {
       const config = configFor(command);
@@ -45,11 +60,18 @@ export function devCommand(): Command {
 
       const registryOfViews = await viewsFor(config);
       const views = [...registryOfViews.views.values()];
-      const devConfig = { ...config, kafka: { ...config.kafka, brokers: stack.kafkaBrokers }, redis: { ...config.redis, url: stack.redisUrl } };
+      const devConfig = {
+        ...config,
+        kafka: { ...config.kafka, brokers: stack.kafkaBrokers },
+        redis: { ...config.redis, url: stack.redisUrl },
+        serving: { ...config.serving, development: true, ...(flags.port === undefined ? {} : { port: flags.port }) },
+      };
       const worker = await SpeedWorker.start({ config: devConfig, views, logger, registry, allViewsOfSource: (source) => registryOfViews.forSource(source) });
       say(`Speed worker: ${views.map((view) => view.name).join(', ')} → Redis ${stack.redisUrl}`);
       const archiver = await Archiver.start({ config: devConfig, source: getSource(clickstream.name), logger, registry });
       say(`Archiver: ${clickstream.name} → ${devConfig.dataDir}/master (Parquet)`);
+      const server = await startServer({ config: devConfig, views: registryOfViews, logger, registry });
+      const batches = new Map<string, { version: number; cutoffMs: number }>();
       let recomputing = false;
       const recomputeAll = async () => {
         if (recomputing) return;
@@ -57,7 +79,8 @@ export function devCommand(): Command {
         try {
           for (const view of views) {
             const manifest = await recomputeView({ config: devConfig, view, incremental: true });
-            say(`[dev] batch ${view.name} v${manifest.version}: cutoff ${new Date(manifest.cutoffMs).toISOString()}, ${manifest.rowCount} rows (${manifest.mode})`);
+            batches.set(view.name, { version: manifest.version, cutoffMs: manifest.cutoffMs });
+            logger.info({ view: view.name, version: manifest.version, cutoff: new Date(manifest.cutoffMs).toISOString(), rows: manifest.rowCount, mode: manifest.mode }, 'published a batch version');
           }
         } catch (error) {
           logger.warn({ err: error }, 'recompute skipped');
@@ -68,6 +91,16 @@ export function devCommand(): Command {
       const firstRecompute = setTimeout(() => void recomputeAll(), 45_000);
       const recomputeTimer = setInterval(() => void recomputeAll(), 2 * 60_000);
       say('Recompute: every view incrementally, first in 45 s, then every 2 min');
+      const sampleView = registryOfViews.views.get('page_views') ?? views[0];
+      say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
+      say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
+      say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);
+      say(`Health    ${server.url}/healthz   ${server.url}/readyz`);
+      if (sampleView) {
+        say(`\nA query that spans the batch cutoff once the first recompute is in (about a minute), from the last 90 minutes:`);
+        say(`curl -s ${server.url}/graphql -H 'content-type: application/json' -d '${JSON.stringify({ query: sampleGraphQLQuery(registryOfViews, 'now-90m').replace(/\s+/g, ' ') })}'`);
+        say(`(meta.layers shows BATCH and SPEED; ${fieldNameOf(sampleView.name)} rows before meta.batchCutoff come from the batch view)\n`);
+      }
 
       const abort = new AbortController();
       const removeSignalHandler = onShutdownSignal((signal) => {
@@ -75,39 +108,68 @@ export function devCommand(): Command {
         abort.abort();
       });
       try {
-        if (flags.generator) {
-          const settings = config.sources[clickstream.name]!;
-          const topic = settings.topic ?? clickstream.topic;
-          say(`Streaming demo clickstream events to ${topic} at ${flags.rate}/s (5 s disorder, 0.5% late, 0.1% bad). Ctrl-C stops.`);
-          let lastReport = 0;
-          await produceDemo({
-            kafka: createKafkaClient({ brokers: stack.kafkaBrokers, clientId: `${config.kafka.clientId}-dev`, logger }),
-            logger,
-            registry,
-            source: clickstream.name,
-            topic,
-            partitions: settings.partitions,
-            generator: demoGenerator(clickstream.name, { seed: Date.now() % 1_000_000, disorderMs: 5_000, lateFraction: 0.005, badFraction: 0.001 }),
-            ratePerS: flags.rate,
-            signal: abort.signal,
-            onProgress: (progress) => {
-              if (progress.elapsedMs - lastReport < 5_000) return;
-              lastReport = progress.elapsedMs;
-              const watermark = progressWatermark(worker);
-              say(
-                `[dev] ${progress.sent} events sent (${Math.round(progress.ratePerS)}/s; ${progress.byKind.late} late, ${progress.byKind.bad} bad, ${progress.errors} send errors)` +
-                  (watermark ? `; speed watermark ${watermark}` : ''),
-              );
-            },
-          });
-        } else {
-          say('No generator (--no-generator). Ctrl-C stops.');
-          await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+        const status = setInterval(() => void statusLine(), STATUS_EVERY_MS);
+        let lastStatus = { atMs: Date.now(), events: await counterTotal(registry, 'braid_speed_events_in_total'), requests: await counterTotal(registry, 'braid_serving_requests_total') };
+        const statusLine = async () => {
+          const now = { atMs: Date.now(), events: await counterTotal(registry, 'braid_speed_events_in_total'), requests: await counterTotal(registry, 'braid_serving_requests_total') };
+          const seconds = (now.atMs - lastStatus.atMs) / 1000;
+          const watermark = worker.watermarks()[clickstream.name];
+          const batch = sampleView ? batches.get(sampleView.name) : undefined;
+          say(
+            `[dev] in ${Math.round((now.events - lastStatus.events) / seconds)} ev/s · watermark lag ${watermark === null || watermark === undefined ? '–' : `${((now.atMs - watermark) / 1000).toFixed(1)} s`}` +
+              ` · batch ${batch ? `${sampleView!.name} v${batch.version} cutoff ${new Date(batch.cutoffMs).toISOString().slice(11, 19)}` : 'none yet'}` +
+              ` · ${((now.requests - lastStatus.requests) / seconds).toFixed(1)} req/s`,
+          );
+          lastStatus = now;
+        };
+        try {
+          if (flags.generator) {
+            const settings = config.sources[clickstream.name]!;
+            const topic = settings.topic ?? clickstream.topic;
+            const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: `${config.kafka.clientId}-dev`, logger });
+            const generatorOptions = { seed: Date.now() % 1_000_000, disorderMs: 5_000, lateFraction: 0.005, badFraction: 0.001 };
+            if (listMasterFiles(devConfig.dataDir, clickstream.name).files.length === 0) {
+              say(`First start: backfilling ${BACKFILL_EVENTS} events over the last hour, so the batch layer has history to own…`);
+              await produceDemo({
+                kafka,
+                logger,
+                // produceDemo registers its counters; the live stream below registers them in `registry`.
+                registry: createMetricsRegistry('dev-backfill'),
+                source: clickstream.name,
+                topic,
+                partitions: settings.partitions,
+                generator: demoGenerator(clickstream.name, { ...generatorOptions, lateFraction: 0 }),
+                ratePerS: Infinity,
+                count: BACKFILL_EVENTS,
+                startMs: Date.now() - BACKFILL_SPAN_MS,
+                spanMs: BACKFILL_SPAN_MS,
+                signal: abort.signal,
+              });
+            }
+            say(`Streaming demo clickstream events to ${topic} at ${flags.rate}/s (5 s disorder, 0.5% late, 0.1% bad). Ctrl-C stops.`);
+            await produceDemo({
+              kafka,
+              logger,
+              registry,
+              source: clickstream.name,
+              topic,
+              partitions: settings.partitions,
+              generator: demoGenerator(clickstream.name, generatorOptions),
+              ratePerS: flags.rate,
+              signal: abort.signal,
+            });
+          } else {
+            say('No generator (--no-generator). Ctrl-C stops.');
+            await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+          }
+        } finally {
+          clearInterval(status);
         }
       } finally {
         removeSignalHandler();
         clearTimeout(firstRecompute);
         clearInterval(recomputeTimer);
+        await server.close();
         await archiver.stop();
         await worker.stop();
         await metrics.close();
@@ -118,8 +180,9 @@ export function devCommand(): Command {
     });
 }
 
-/** The speed worker's clickstream watermark as ISO text, if it has one. */
-function progressWatermark(worker: SpeedWorker): string | undefined {
-  const watermark = worker.watermarks()[clickstream.name];
-  return watermark === null || watermark === undefined ? undefined : new Date(watermark).toISOString();
+/** The sum of a counter over its labels in `registry` (0 when it is not registered yet). */
+async function counterTotal(registry: Registry, name: string): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return 0;
+  return (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
 }

@@ -114,7 +114,8 @@ export function canRead(config: Config, principal: Principal, view: string): boo
   if (principal.kind === 'anonymous') return true;
   const grants = config.serving.auth.roles;
   return principal.roles.some((role) => {
-    const views = grants[role];
-    return views !== undefined && (views.includes('*') || views.includes(view));
+    // Own keys only: a role called `constructor` or `toString` must not find Object.prototype's.
+    const views = Object.hasOwn(grants, role) ? grants[role] : undefined;
+    return Array.isArray(views) && (views.includes('*') || views.includes(view));
   });
 }

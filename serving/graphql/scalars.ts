@@ -35,7 +35,8 @@ export const LongScalar = new GraphQLScalarType<number, number>({
     return value;
   },
   parseLiteral: (ast) => {
-    if (ast.kind !== Kind.INT) throw new GraphQLError('Long: expected a whole number');
-    return Number(ast.value);
+    const value = ast.kind === Kind.INT ? Number(ast.value) : NaN;
+    if (!Number.isSafeInteger(value)) throw new GraphQLError('Long: expected a whole number within ±2^53');
+    return value;
   },
 });

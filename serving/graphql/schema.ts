@@ -138,8 +138,14 @@ function toInput(args: GraphQLViewArgs): ViewQueryInput {
     from: args.from ?? (args.last !== undefined ? `now-${args.last}` : undefined),
     to: args.to,
     granularity: args.granularity,
-    // GraphQL's null-prototype objects become plain ones; an explicit null filter means "no filter".
-    where: args.where ? Object.fromEntries(Object.entries(args.where).filter(([, value]) => value !== null).map(([name, value]) => [name, { ...(value as object) }])) : undefined,
+    // GraphQL's null-prototype objects become plain ones; an explicit null (a filter, or its eq/in) means "not given", as for any optional input.
+    where: args.where
+      ? Object.fromEntries(
+          Object.entries(args.where)
+            .filter(([, value]) => value !== null)
+            .map(([name, value]) => [name, Object.fromEntries(Object.entries(value as object).filter(([, part]) => part !== null))]),
+        )
+      : undefined,
     orderBy: args.orderBy,
     limit: args.limit,
     layer: args.layer,

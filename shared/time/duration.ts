@@ -33,6 +33,8 @@ export function parseTimeMs(text: string, nowMs: number = Date.now()): number | 
     return back === undefined ? undefined : nowMs - back;
   }
   if (/^\d{10,}$/.test(trimmed)) return Number(trimmed);
+  // Shorter digit strings are no time anyone means (Date.parse would read '5' as a year).
+  if (/^\d+$/.test(trimmed)) return undefined;
   const parsed = Date.parse(trimmed);
   return Number.isNaN(parsed) ? undefined : parsed;
 }

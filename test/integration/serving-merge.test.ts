@@ -226,7 +226,7 @@ describe('serving: the braid of batch and speed equals a computation over all ev
         expect(row.events).toBe(want!.events);
         expect(near(row.revenue, want!.revenue)).toBe(true);
       }
-      const sessionLayers = new Set(sessions.rows.map((row) => (Date.parse(row.windowEnd as string) <= CUTOFF_MS ? 'BATCH' : 'SPEED')));
+      const sessionLayers = new Set<string>(sessions.rows.map((row) => (Date.parse(row.windowEnd as string) <= CUTOFF_MS ? 'BATCH' : 'SPEED')));
       expect(sessions.meta.layers).toEqual(['BATCH', 'SPEED'].filter((layer) => sessionLayers.has(layer)));
 
       // One layer alone, for debugging: batch stops at its cutoff and says the rest is missing.

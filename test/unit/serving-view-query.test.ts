@@ -1,0 +1,326 @@
+import { describe, expect, it } from 'vitest';
+import { naturalGranularity, parseViewQuery, queryKey, type QueryLimits, type ViewQueryInput } from '../../serving/view-query.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { avg, count, sum, topK } from '../../shared/measures/index.ts';
+import { defineSource, registerSource, type Source } from '../../shared/sources/index.ts';
+import { countryMinutes, defineView, pageViews, tumbling, userSessions, type View } from '../../shared/views/index.ts';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const NOW_MS = Date.parse('2026-01-01T12:00:00Z');
+const LIMITS: QueryLimits = { maxRangeMs: 31 * 24 * HOUR_MS, maxRangeByView: {}, maxRows: 500 };
+
+/** A source with every dimension type the serving layer coerces: number, bool and timestamp. */
+const probes = defineSource({
+  name: 'serving_query_probes',
+  fields: {
+    ts: { type: 'timestampMs' },
+    host: { type: 'string' },
+    port: { type: 'int' },
+    secure: { type: 'bool' },
+    deployed_at: { type: 'timestampMs' },
+    latency: { type: 'float', nullable: true },
+  },
+  timeField: 'ts',
+  keyFields: ['host'],
+});
+registerSource(probes as unknown as Source);
+
+const probeChecks = defineView({
+  name: 'probe_checks',
+  source: 'serving_query_probes',
+  groupBy: ['port', 'secure', 'deployed_at'],
+  window: tumbling('1m'),
+  measures: { checks: count(), total_latency: sum('latency'), mean_latency: avg('latency'), top_hosts: topK('host', 3) },
+});
+
+function parse(view: View, input: ViewQueryInput, limits: QueryLimits = LIMITS) {
+  return parseViewQuery(view, input, limits, NOW_MS);
+}
+
+/** The BraidError a bad request throws; fails the test when it throws nothing or something else. */
+function rejection(view: View, input: ViewQueryInput, limits: QueryLimits = LIMITS): BraidError {
+  try {
+    parse(view, input, limits);
+  } catch (error) {
+    expect(error).toBeInstanceOf(BraidError);
+    return error as BraidError;
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+}
+
+function expectBadArgument(view: View, input: ViewQueryInput, argument: string, message?: RegExp): BraidError {
+  const error = rejection(view, input);
+  expect(error.code).toBe(ErrorCode.BAD_ARGUMENT);
+  expect(error.fields.argument).toBe(argument);
+  expect(error.fields.view).toBe(view.name);
+  expect(error.message).toContain(`\`${argument}\``);
+  if (message) expect(error.message).toMatch(message);
+  return error;
+}
+
+describe('parseViewQuery defaults', () => {
+  it('reads the last hour up to now, merged, in window order, up to maxRows', () => {
+    const query = parse(pageViews, {});
+    expect(query.view).toBe(pageViews);
+    expect(query.toMs).toBe(NOW_MS);
+    expect(query.fromMs).toBe(NOW_MS - HOUR_MS);
+    expect(query.granularityMs).toBe(MINUTE_MS);
+    expect(query.rollUp).toBe(false);
+    expect(query.where).toEqual({});
+    expect(query.orderBy).toEqual({ field: 'windowStart', direction: 'asc' });
+    expect(query.limit).toBe(LIMITS.maxRows);
+    expect(query.layer).toBe('merged');
+  });
+
+  it('treats empty text (a REST parameter given without a value) as absent', () => {
+    const query = parse(pageViews, { from: '', to: '', granularity: '', orderBy: '', limit: '', layer: '' });
+    expect(query).toEqual(parse(pageViews, {}));
+  });
+
+  it('puts a missing from one hour before an explicit to', () => {
+    const toMs = Date.parse('2026-01-01T08:00:00Z');
+    const query = parse(pageViews, { to: toMs });
+    expect(query.toMs).toBe(toMs);
+    expect(query.fromMs).toBe(toMs - HOUR_MS);
+  });
+
+  it('uses each view’s own windows as the natural granularity', () => {
+    expect(parse(pageViews, {}).granularityMs).toBe(MINUTE_MS);
+    expect(parse(countryMinutes, {}).granularityMs).toBe(MINUTE_MS);
+    expect(parse(userSessions, {}).granularityMs).toBe(30 * MINUTE_MS);
+    expect(naturalGranularity(pageViews)).toEqual({ granularityMs: MINUTE_MS, rollable: true });
+    expect(naturalGranularity(countryMinutes)).toEqual({ granularityMs: MINUTE_MS, rollable: false });
+    expect(naturalGranularity(userSessions)).toEqual({ granularityMs: 30 * MINUTE_MS, rollable: false });
+  });
+});
+
+describe('parseViewQuery time range', () => {
+  it('reads ISO-8601, epoch milliseconds as number or text, now and now-<duration>', () => {
+    const fromMs = Date.parse('2026-01-01T10:00:00Z');
+    const toMs = Date.parse('2026-01-01T11:00:00Z');
+    expect(parse(pageViews, { from: '2026-01-01T10:00:00Z', to: '2026-01-01T11:00:00.000Z' })).toMatchObject({ fromMs, toMs });
+    expect(parse(pageViews, { from: fromMs, to: toMs })).toMatchObject({ fromMs, toMs });
+    expect(parse(pageViews, { from: String(fromMs), to: String(toMs) })).toMatchObject({ fromMs, toMs });
+    expect(parse(pageViews, { from: 'now-2h', to: 'now' })).toMatchObject({ fromMs: NOW_MS - 2 * HOUR_MS, toMs: NOW_MS });
+    expect(parse(pageViews, { from: 'now - 90m', to: 'now-30m' })).toMatchObject({ fromMs: NOW_MS - 90 * MINUTE_MS, toMs: NOW_MS - 30 * MINUTE_MS });
+  });
+
+  it('rejects from at or after to, naming from', () => {
+    expectBadArgument(pageViews, { from: 'now', to: 'now' }, 'from', /must be before `to`/);
+    expectBadArgument(pageViews, { from: 'now-1h', to: 'now-2h' }, 'from', /must be before `to`/);
+  });
+
+  it.each([
+    ['from', { from: 'yesterday' }],
+    ['from', { from: 'now-soon' }],
+    ['from', { from: Number.NaN }],
+    ['to', { to: 'tomorrow' }],
+    ['to', { to: Number.POSITIVE_INFINITY }],
+  ] as const)('rejects an unreadable %s, saying which forms it accepts', (argument, input) => {
+    expectBadArgument(pageViews, input, argument, /ISO-8601.*epoch milliseconds.*now-<duration>/);
+  });
+
+  it('refuses a range wider than maxRangeMs with LIMIT_EXCEEDED naming from', () => {
+    const limits = { ...LIMITS, maxRangeMs: 2 * HOUR_MS };
+    expect(parse(pageViews, { from: 'now-2h' }, limits).fromMs).toBe(NOW_MS - 2 * HOUR_MS);
+    const error = rejection(pageViews, { from: 'now-2h', to: NOW_MS + 1 }, limits);
+    expect(error.code).toBe(ErrorCode.LIMIT_EXCEEDED);
+    expect(error.fields).toMatchObject({ view: 'page_views', argument: 'from' });
+    expect(error.message).toMatch(/2h allowed/);
+  });
+
+  it('lets a view’s own maxRangeByView entry win over maxRangeMs, for that view only', () => {
+    const limits = { ...LIMITS, maxRangeMs: 24 * HOUR_MS, maxRangeByView: { page_views: 30 * MINUTE_MS } };
+    const error = rejection(pageViews, { from: 'now-31m' }, limits);
+    expect(error.code).toBe(ErrorCode.LIMIT_EXCEEDED);
+    expect(error.fields.argument).toBe('from');
+    expect(parse(pageViews, { from: 'now-30m' }, limits).fromMs).toBe(NOW_MS - 30 * MINUTE_MS);
+    expect(parse(userSessions, { from: 'now-12h' }, limits).fromMs).toBe(NOW_MS - 12 * HOUR_MS);
+  });
+});
+
+describe('parseViewQuery granularity', () => {
+  it('accepts the view’s own window without rolling up', () => {
+    expect(parse(pageViews, { granularity: '1m' })).toMatchObject({ granularityMs: MINUTE_MS, rollUp: false });
+    expect(parse(pageViews, { granularity: MINUTE_MS })).toMatchObject({ granularityMs: MINUTE_MS, rollUp: false });
+  });
+
+  it('rolls a tumbling view up to a multiple of its window, aligning the range outward to whole buckets', () => {
+    const query = parse(pageViews, { from: '2026-01-01T10:30:00Z', to: '2026-01-01T11:30:00Z', granularity: '1h' });
+    expect(query.rollUp).toBe(true);
+    expect(query.granularityMs).toBe(HOUR_MS);
+    expect(query.fromMs).toBe(Date.parse('2026-01-01T10:00:00Z'));
+    expect(query.toMs).toBe(Date.parse('2026-01-01T12:00:00Z'));
+  });
+
+  it('leaves a range already on bucket boundaries as it is', () => {
+    const query = parse(pageViews, { from: '2026-01-01T10:00:00Z', to: '2026-01-01T11:00:00Z', granularity: '15m' });
+    expect(query).toMatchObject({ rollUp: true, granularityMs: 15 * MINUTE_MS });
+    expect(query.fromMs).toBe(Date.parse('2026-01-01T10:00:00Z'));
+    expect(query.toMs).toBe(Date.parse('2026-01-01T11:00:00Z'));
+  });
+
+  it('does not align the range when not rolling up', () => {
+    const query = parse(pageViews, { from: '2026-01-01T10:30:30Z', to: '2026-01-01T11:30:30Z' });
+    expect(query.fromMs).toBe(Date.parse('2026-01-01T10:30:30Z'));
+    expect(query.toMs).toBe(Date.parse('2026-01-01T11:30:30Z'));
+  });
+
+  it.each(['soon', '-1m', '0', '0s'])('rejects %j, which is not a positive duration', (granularity) => {
+    expectBadArgument(pageViews, { granularity }, 'granularity', /must be a duration such as 1m/);
+  });
+
+  it('rejects a granularity that is not a multiple of the window', () => {
+    expectBadArgument(pageViews, { granularity: '90s' }, 'granularity', /multiple of the view's 1m window/);
+    expectBadArgument(pageViews, { granularity: '30s' }, 'granularity', /multiple/);
+  });
+
+  it('refuses any roll-up of a sliding view, saying its windows overlap', () => {
+    for (const granularity of ['2m', '5m', '1h']) {
+      const error = expectBadArgument(countryMinutes, { granularity }, 'granularity', /sliding windows overlap/);
+      expect(error.hint).toMatch(/leave granularity out/);
+    }
+    expect(parse(countryMinutes, { granularity: '1m' })).toMatchObject({ granularityMs: MINUTE_MS, rollUp: false });
+  });
+
+  it('refuses any roll-up of a session view, saying sessions have no fixed size', () => {
+    for (const granularity of ['1h', '1d', '1m']) {
+      expectBadArgument(userSessions, { granularity }, 'granularity', /session windows have no fixed size/);
+    }
+    expect(parse(userSessions, { granularity: '30m' }).rollUp).toBe(false);
+  });
+});
+
+describe('parseViewQuery where', () => {
+  it('takes a value, a list, or { eq, in } for a string dimension', () => {
+    expect(parse(pageViews, { where: { url: '/a' } }).where).toEqual({ url: ['/a'] });
+    expect(parse(pageViews, { where: { url: ['/a', '/b'] } }).where).toEqual({ url: ['/a', '/b'] });
+    expect(parse(pageViews, { where: { url: { eq: '/a' } } }).where).toEqual({ url: ['/a'] });
+    expect(parse(pageViews, { where: { url: { in: ['/a', '/b'] } } }).where).toEqual({ url: ['/a', '/b'] });
+  });
+
+  it('keeps only values that satisfy both eq and in', () => {
+    expect(parse(pageViews, { where: { url: { eq: '/a', in: ['/a', '/b'] } } }).where).toEqual({ url: ['/a'] });
+    expect(parse(pageViews, { where: { url: { eq: '/c', in: ['/a', '/b'] } } }).where).toEqual({ url: [] });
+  });
+
+  it('ignores an empty filter object and an undefined filter', () => {
+    expect(parse(pageViews, { where: { url: {} } }).where).toEqual({});
+    expect(parse(pageViews, { where: { url: undefined } }).where).toEqual({});
+  });
+
+  it('turns numbers and booleans given for a string dimension into text', () => {
+    expect(parse(pageViews, { where: { url: [7, true] } }).where).toEqual({ url: ['7', 'true'] });
+  });
+
+  it('keeps null as a filter for missing values', () => {
+    expect(parse(pageViews, { where: { url: null } }).where).toEqual({ url: [null] });
+    expect(parse(probeChecks, { where: { port: [null, '80'] } }).where).toEqual({ port: [null, 80] });
+  });
+
+  it('coerces REST text to the dimension’s type: number, bool and timestamp', () => {
+    const deployedAtMs = Date.parse('2026-01-01T09:00:00Z');
+    const query = parse(probeChecks, { where: { port: ['12', ' 443 '], secure: 'true', deployed_at: String(deployedAtMs) } });
+    expect(query.where).toEqual({ port: [12, 443], secure: [true], deployed_at: [deployedAtMs] });
+    expect(parse(probeChecks, { where: { secure: ['false', true] } }).where).toEqual({ secure: [false, true] });
+    expect(parse(probeChecks, { where: { port: { eq: '8080', in: [8080, '9090'] } } }).where).toEqual({ port: [8080] });
+  });
+
+  it.each([
+    [{ port: 'twelve' }, 'where.port', /expects a number.*dimension port.*"twelve"/],
+    [{ port: '' }, 'where.port', /expects a number/],
+    [{ port: ['80', 'x'] }, 'where.port[1]', /expects a number/],
+    [{ port: { eq: true } }, 'where.port.eq', /expects a number/],
+    [{ port: { in: [1, 'NaN'] } }, 'where.port.in[1]', /expects a number/],
+    [{ secure: 'yes' }, 'where.secure', /expects true or false/],
+    [{ secure: 1 }, 'where.secure', /expects true or false/],
+    [{ deployed_at: 'soon' }, 'where.deployed_at', /expects a timestamp/],
+    [{ url: { eq: { nested: true } } }, 'where.url.eq', /expects a string/],
+  ] as const)('rejects %j with a BAD_ARGUMENT naming %s', (where, argument, message) => {
+    const view = 'url' in where ? pageViews : probeChecks;
+    expectBadArgument(view, { where }, argument, message);
+  });
+
+  it('rejects an unknown dimension, listing the known ones', () => {
+    expectBadArgument(pageViews, { where: { country: 'US' } }, 'where.country', /not a dimension of page_views \(its dimensions: url\)/);
+  });
+
+  it('rejects an unknown filter key, pointing at eq and in', () => {
+    expectBadArgument(pageViews, { where: { url: { ne: '/a' } } }, 'where.url.ne', /use eq or in/);
+    expectBadArgument(pageViews, { where: { url: { eq: '/a', like: '/%' } } }, 'where.url.like', /use eq or in/);
+  });
+
+  it('rejects an in that is not a list', () => {
+    expectBadArgument(pageViews, { where: { url: { in: '/a' } } }, 'where.url.in', /must be a list/);
+  });
+});
+
+describe('parseViewQuery orderBy', () => {
+  it('accepts a field, field:direction, -field and { field, direction }', () => {
+    expect(parse(pageViews, { orderBy: 'views' }).orderBy).toEqual({ field: 'views', direction: 'asc' });
+    expect(parse(pageViews, { orderBy: 'views:desc' }).orderBy).toEqual({ field: 'views', direction: 'desc' });
+    expect(parse(pageViews, { orderBy: 'views:ASC' }).orderBy).toEqual({ field: 'views', direction: 'asc' });
+    expect(parse(pageViews, { orderBy: '-views' }).orderBy).toEqual({ field: 'views', direction: 'desc' });
+    expect(parse(pageViews, { orderBy: '-windowStart' }).orderBy).toEqual({ field: 'windowStart', direction: 'desc' });
+    expect(parse(pageViews, { orderBy: { field: 'revenue', direction: 'DESC' } }).orderBy).toEqual({ field: 'revenue', direction: 'desc' });
+    expect(parse(pageViews, { orderBy: { field: 'visitors' } }).orderBy).toEqual({ field: 'visitors', direction: 'asc' });
+  });
+
+  it('rejects a field that is neither windowStart nor a measure, listing the orderable ones', () => {
+    expectBadArgument(pageViews, { orderBy: 'url' }, 'orderBy', /windowStart, views, visitors, revenue.*"url"/);
+    expectBadArgument(pageViews, { orderBy: { field: 'nope', direction: 'asc' } }, 'orderBy', /"nope"/);
+  });
+
+  it('rejects a direction other than asc or desc', () => {
+    expectBadArgument(pageViews, { orderBy: 'views:up' }, 'orderBy', /direction must be asc or desc; got "up"/);
+    expectBadArgument(pageViews, { orderBy: { field: 'views', direction: 'sideways' } }, 'orderBy', /asc or desc/);
+  });
+
+  it('does not order by a topK measure (its value is a list), but does by the others', () => {
+    expectBadArgument(probeChecks, { orderBy: 'top_hosts' }, 'orderBy', /windowStart, checks, total_latency, mean_latency;/);
+    expect(parse(probeChecks, { orderBy: '-mean_latency' }).orderBy).toEqual({ field: 'mean_latency', direction: 'desc' });
+  });
+});
+
+describe('parseViewQuery limit and layer', () => {
+  it('accepts a whole number as number or text', () => {
+    expect(parse(pageViews, { limit: 25 }).limit).toBe(25);
+    expect(parse(pageViews, { limit: ' 25 ' }).limit).toBe(25);
+    expect(parse(pageViews, { limit: LIMITS.maxRows }).limit).toBe(LIMITS.maxRows);
+  });
+
+  it.each([0, -1, 2.5, '2.5', 'ten', '1e2', Number.NaN])('rejects limit %j as BAD_ARGUMENT', (limit) => {
+    expectBadArgument(pageViews, { limit }, 'limit', /positive whole number/);
+  });
+
+  it('refuses a limit above maxRows with LIMIT_EXCEEDED naming limit', () => {
+    for (const limit of [LIMITS.maxRows + 1, String(LIMITS.maxRows + 1)]) {
+      const error = rejection(pageViews, { limit });
+      expect(error.code).toBe(ErrorCode.LIMIT_EXCEEDED);
+      expect(error.fields).toMatchObject({ view: 'page_views', argument: 'limit' });
+      expect(error.message).toMatch(/at most 500/);
+    }
+  });
+
+  it('accepts the three layers in any case', () => {
+    expect(parse(pageViews, { layer: 'batch' }).layer).toBe('batch');
+    expect(parse(pageViews, { layer: 'SPEED' }).layer).toBe('speed');
+    expect(parse(pageViews, { layer: 'Merged' }).layer).toBe('merged');
+  });
+
+  it('rejects another layer, listing the three', () => {
+    expectBadArgument(pageViews, { layer: 'both' }, 'layer', /merged, batch, speed; got "both"/);
+  });
+});
+
+describe('queryKey', () => {
+  it('is the same for the same query however it was written, and differs when the answer would', () => {
+    const a = queryKey(parse(pageViews, { from: 'now-1h', where: { url: '/a' }, orderBy: '-views' }));
+    const b = queryKey(parse(pageViews, { from: NOW_MS - HOUR_MS, to: NOW_MS, where: { url: ['/a'] }, orderBy: 'views:desc' }));
+    expect(a).toBe(b);
+    expect(queryKey(parse(pageViews, { where: { url: '/b' } }))).not.toBe(queryKey(parse(pageViews, { where: { url: '/a' } })));
+    expect(queryKey(parse(pageViews, { layer: 'speed' }))).not.toBe(queryKey(parse(pageViews, {})));
+    expect(queryKey(parse(pageViews, { limit: 10 }))).not.toBe(queryKey(parse(pageViews, {})));
+  });
+});
