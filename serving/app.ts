@@ -160,16 +160,23 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
 
   app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
 
-  const authenticate = async (c: Context<{ Variables: { principal: Principal } }>, next: () => Promise<void>) => {
-    const principal = await authenticator.authenticate({
-      authorization: c.req.header('authorization'),
-      apiKey: c.req.header('x-api-key'),
-      clientAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? clientAddressOf(c),
-    });
-    await rateLimiter.consume(principal);
-    c.set('principal', principal);
-    await next();
-  };
+  // The whole request (credentials, rate limit, answer) has a deadline; the query's own, equal one fires first
+  // and names the view. A subscription's stream outlives it: only producing the response is timed.
+  const requestDeadlineMs = limits.requestTimeoutMs + 250;
+  const authenticate = async (c: Context<{ Variables: { principal: Principal } }>, next: () => Promise<void>) =>
+    withTimeout(
+      (async () => {
+        const principal = await authenticator.authenticate({
+          authorization: c.req.header('authorization'),
+          apiKey: c.req.header('x-api-key'),
+          clientAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? clientAddressOf(c),
+        });
+        await rateLimiter.consume(principal);
+        c.set('principal', principal);
+        await next();
+      })(),
+      requestDeadlineMs,
+    );
 
   const graphiqlPage = (c: Context) => config.serving.development && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
   app.on(['GET', 'POST'], '/graphql', async (c, next) => (graphiqlPage(c) ? next() : authenticate(c, next)), async (c) => {
@@ -246,7 +253,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     promise,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BraidError(ErrorCode.TIMEOUT, `no answer within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new BraidError(ErrorCode.TIMEOUT, `no answer within ${ms} ms`, { fields: { timeoutMs: ms } })), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }

@@ -26,7 +26,7 @@ export class CallerRateLimiter {
     try {
       await this.limiter.consume(`${principal.kind}:${principal.name}`);
     } catch (thrown) {
-      if (!(thrown instanceof RateLimiterRes)) throw thrown;
+      if (!(thrown instanceof RateLimiterRes)) throw new BraidError(ErrorCode.REDIS_UNREACHABLE, `rate limit check failed: ${(thrown as Error).message}`, { cause: thrown });
       throw new BraidError(ErrorCode.RATE_LIMITED, `rate limit of ${this.limiter.points} requests per second exceeded by ${principal.name}`, {
         fields: { retryAfterMs: thrown.msBeforeNext },
       });

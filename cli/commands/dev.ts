@@ -8,6 +8,7 @@ import { clickstream, getSource } from '../../shared/sources/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
 import { Archiver, listMasterFiles, recomputeView } from '../../batch/index.ts';
 import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
+import { formatDurationMs, parseDurationMs } from '../../shared/time/index.ts';
 import { configFor, say, viewsFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
@@ -15,6 +16,7 @@ interface DevFlags {
   generator: boolean;
   rate: number;
   port?: number;
+  recomputeEvery: number;
 }
 
 /** Demo history produced on a first start, so the first recompute already owns most of the last hour. */
@@ -41,6 +43,15 @@ export function devCommand(): Command {
           return value;
         })
         .default(500),
+    )
+    .addOption(
+      new Option('--recompute-every <duration>', 'how often every view is recomputed incrementally (the first run comes after 45 s, or sooner if this is shorter)')
+        .argParser((text) => {
+          const value = parseDurationMs(text);
+          if (value === undefined || value < 1_000) throw new Error('--recompute-every takes a duration of at least 1s, e.g. 2m');
+          return value;
+        })
+        .default(2 * 60_000, '2m'),
     )
     .addOption(
       new Option('--port <port>', 'server port (default: serving.port; 0 picks a free one)').argParser((text) => {
@@ -88,9 +99,9 @@ export function devCommand(): Command {
           recomputing = false;
         }
       };
-      const firstRecompute = setTimeout(() => void recomputeAll(), 45_000);
-      const recomputeTimer = setInterval(() => void recomputeAll(), 2 * 60_000);
-      say('Recompute: every view incrementally, first in 45 s, then every 2 min');
+      const firstRecompute = setTimeout(() => void recomputeAll(), Math.min(45_000, flags.recomputeEvery));
+      const recomputeTimer = setInterval(() => void recomputeAll(), flags.recomputeEvery);
+      say(`Recompute: every view incrementally, first in ${formatDurationMs(Math.min(45_000, flags.recomputeEvery))}, then every ${formatDurationMs(flags.recomputeEvery)}`);
       const sampleView = registryOfViews.views.get('page_views') ?? views[0];
       say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
       say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);

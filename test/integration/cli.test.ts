@@ -61,4 +61,31 @@ describe('npx braid', () => {
     expect(readFileSync(tee, 'utf8').trimEnd().split('\n')).toHaveLength(2_000);
     expect(await topicMessageCount(kafka, topic.topic)).toBe(2_000);
   });
+
+  it('query answers a view in table, json and csv, and names a bad argument (exit 2); schema exports the SDL', async () => {
+    using dir = tempDir();
+    const env = testEnv({ BRAID_DATA_DIR: path.join(dir.path, 'data'), BRAID_REDIS_KEY_PREFIX: `${path.basename(dir.path)}:` });
+    const json = await braid(['query', 'page_views', '--from', 'now-2h', '--granularity', '1h', '--where', 'url=/,/cart', '--format', 'json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    const answer = JSON.parse(json.stdout) as { rows: unknown[]; meta: { granularityMs: number; batchVersion: null; partial: boolean } };
+    expect(answer).toMatchObject({ rows: [], meta: { granularityMs: 3_600_000, batchVersion: null, partial: false } });
+    expect(json.stderr).toMatch(/0 rows from no layer; batch v- cutoff none/);
+    const csv = await braid(['query', 'page_views', '--format', 'csv'], env);
+    expect(csv.stdout).toBe('windowStart,windowEnd,url,views,visitors,revenue\n');
+    const bad = await braid(['query', 'country_minutes', '--granularity', '1h'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/argument `granularity` cannot roll country_minutes up to 1h/);
+    const unknown = await braid(['query', 'nosuch'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/nosuch/);
+
+    const schema = await braid(['schema', '-o', '-'], env);
+    expect(schema.code).toBe(0);
+    expect(schema.stdout).toMatch(/pageViews\(/);
+    expect(schema.stdout).toMatch(/type PageViewsRow \{[^}]*views: Long!/);
+    expect(schema.stdout).toMatch(/pageViewsUpdated\(/);
+    const file = path.join(dir.path, 'schema.graphql');
+    expect((await braid(['schema', '-o', file], env)).code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(schema.stdout);
+  });
 });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Jwt } from 'hono/utils/jwt';
 import { describe, expect, it } from 'vitest';
 import { hashApiKey, ServingKeys } from '../../serving/index.ts';
-import { tempDir, testConfig, testRedis, testServingApp } from '../harness/index.ts';
+import { tempDir, testConfig, testRedis, testServingApp, waitFor } from '../harness/index.ts';
 
 const MARKETING_KEY = 'brd_marketing-test-key';
 const ADMIN_KEY = 'brd_admin-test-key';
@@ -121,6 +121,23 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect(await rest('/v1/views/page_views?limit=-3')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'limit' } });
     expect(await rest('/v1/views/page_views?layer=both')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'layer' } });
     expect(await rest('/v1/views/nosuch')).toMatchObject({ status: 404, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('a query slower than serving.limits.requestTimeoutMs fails with TIMEOUT, not a hung request', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'), { 'serving.limits.requestTimeoutMs': 100, 'serving.cacheEntries': 0 });
+    await using _ = serving;
+    // Redis holds every client for 1 s: neither the rate limit nor the query can finish within 100 ms.
+    await redis.call('CLIENT', 'PAUSE', '1000', 'ALL');
+    const started = Date.now();
+    const slow = await graphql(PAGE_QUERY);
+    expect(Date.now() - started).toBeLessThan(800);
+    expect(slow.status).toBe(504);
+    expect(slow.body.errors![0]!.extensions).toMatchObject({ code: 'TIMEOUT' });
+    await waitFor(async () => (await redis.ping()) === 'PONG', { timeoutMs: 5_000, what: 'Redis to answer again' });
+    const rest = await serving.app.request('/v1/views/page_views', { headers: { 'x-api-key': ADMIN_KEY } });
+    expect(rest.status).toBe(200);
   });
 
   it('limits requests per caller, counted in Redis, with Retry-After', async () => {
