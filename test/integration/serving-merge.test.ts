@@ -23,6 +23,7 @@ import {
   waitFor,
   waitUntilSpeedCaughtUp,
 } from '../harness/index.ts';
+import { addRevenue, referenceSessions } from '../harness/reference.ts';
 
 const START_MS = Date.parse('2026-05-01T00:00:00Z');
 const MINUTE = 60_000;
@@ -31,7 +32,6 @@ const CUTOFF_MS = START_MS + 60 * MINUTE;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 type Cell = { views: number; users: Set<string>; revenue: number | null };
-const addRevenue = (total: number | null, revenue: number | null) => (revenue === null ? total : (total ?? 0) + revenue);
 
 /** Independent reference over the raw events: no Braid code but the HLL codec (Redis's own sketch, tested against Redis). */
 function pagesBy(events: ClickstreamEvent[], bucketMs: number, urls?: ReadonlySet<string>): Map<string, Cell> {
@@ -61,29 +61,6 @@ function countriesBy(events: ClickstreamEvent[]): Map<string, { views: number; r
     }
   }
   return cells;
-}
-
-function sessionsOf(events: ClickstreamEvent[]): Map<string, { end: number; events: number; revenue: number | null }> {
-  const gap = 30 * MINUTE;
-  const byUser = new Map<string, ClickstreamEvent[]>();
-  for (const event of events) byUser.set(event.user_id, [...(byUser.get(event.user_id) ?? []), event]);
-  const sessions = new Map<string, { end: number; events: number; revenue: number | null }>();
-  for (const [user, list] of byUser) {
-    list.sort((a, b) => a.ts - b.ts);
-    let current: { start: number; end: number; events: number; revenue: number | null } | undefined;
-    for (const event of list) {
-      if (current && event.ts < current.end) {
-        current.end = event.ts + gap;
-        current.events++;
-        current.revenue = addRevenue(current.revenue, event.revenue);
-      } else {
-        if (current) sessions.set(`${iso(current.start)}|${user}`, current);
-        current = { start: event.ts, end: event.ts + gap, events: 1, revenue: event.revenue };
-      }
-    }
-    if (current) sessions.set(`${iso(current.start)}|${user}`, current);
-  }
-  return sessions;
 }
 
 const near = (actual: unknown, expected: number | null) =>
@@ -217,7 +194,7 @@ describe('serving: the braid of batch and speed equals a computation over all ev
       const sessions = (
         await graphql(`{ userSessions(from: "${iso(all.from)}", to: "${iso(all.to)}", limit: 10000) { rows { windowStart windowEnd user_id events revenue } meta { layers } } }`)
       ).userSessions!;
-      const sessionReference = sessionsOf(events);
+      const sessionReference = referenceSessions(events, 30 * MINUTE, iso);
       expect(sessions.rows.length).toBe(sessionReference.size);
       for (const row of sessions.rows) {
         const want = sessionReference.get(`${row.windowStart}|${row.user_id}`);

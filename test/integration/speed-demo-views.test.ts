@@ -7,6 +7,7 @@ import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.t
 import { countryMinutes, demoViews, pageViews, userSessions } from '../../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, speedGroupId } from '../../speed/index.ts';
 import { createTopic, deleteTopics, produceClickstream, tempDir, testKafka, testRedis, uniqueName, waitFor } from '../harness/index.ts';
+import { addRevenue, referenceSessions } from '../harness/reference.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const START_MS = Date.parse('2026-03-01T00:00:00Z');
@@ -16,7 +17,6 @@ const MINUTE = 60_000;
 function reference(events: ClickstreamEvent[]) {
   const pages = new Map<string, { views: number; users: Set<string>; revenue: number | null }>();
   const countries = new Map<string, { views: number; revenue: number | null }>();
-  const addRevenue = (total: number | null, revenue: number | null) => (revenue === null ? total : (total ?? 0) + revenue);
   for (const event of events) {
     const minute = Math.floor(event.ts / MINUTE) * MINUTE;
     const page = pages.get(`${minute}|${event.url}`) ?? { views: 0, users: new Set(), revenue: null };
@@ -31,24 +31,7 @@ function reference(events: ClickstreamEvent[]) {
       countries.set(`${start}|${event.country}`, cell);
     }
   }
-  const byUser = new Map<string, ClickstreamEvent[]>();
-  for (const event of events) byUser.set(event.user_id, [...(byUser.get(event.user_id) ?? []), event]);
-  const sessions = new Map<string, { end: number; events: number; revenue: number | null }>();
-  for (const [user, list] of byUser) {
-    list.sort((a, b) => a.ts - b.ts);
-    let current: { start: number; end: number; events: number; revenue: number | null } | undefined;
-    for (const event of list) {
-      if (current && event.ts - (current.end - 30 * MINUTE) < 30 * MINUTE) {
-        current.end = event.ts + 30 * MINUTE;
-        current.events++;
-        current.revenue = addRevenue(current.revenue, event.revenue);
-      } else {
-        if (current) sessions.set(`${current.start}|${user}`, current);
-        current = { start: event.ts, end: event.ts + 30 * MINUTE, events: 1, revenue: event.revenue };
-      }
-    }
-    if (current) sessions.set(`${current.start}|${user}`, current);
-  }
+  const sessions = referenceSessions(events, 30 * MINUTE);
   return { pages, countries, sessions };
 }
 

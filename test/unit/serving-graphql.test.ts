@@ -17,38 +17,14 @@ import { buildViewSchema, fieldNameOf, typeNameOf, type ViewResolvers } from '..
 import type { ViewAnswer } from '../../serving/view-reader.ts';
 import { parseViewQuery, type ViewQueryInput } from '../../serving/view-query.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { avg, count, sum, topK } from '../../shared/measures/index.ts';
-import { defineSource, registerSource, type Source } from '../../shared/sources/index.ts';
+import { count } from '../../shared/measures/index.ts';
 import { countryMinutes, defineView, demoViews, pageViews, tumbling, userSessions, type View } from '../../shared/views/index.ts';
+import { probeChecks } from './fixtures/probe-checks.ts';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 
-/** A source with number, bool and timestamp fields, to see each dimension type in the schema. */
-const probes = defineSource({
-  name: 'serving_graphql_probes',
-  fields: {
-    ts: { type: 'timestampMs' },
-    host: { type: 'string' },
-    port: { type: 'int' },
-    secure: { type: 'bool' },
-    deployed_at: { type: 'timestampMs' },
-    latency: { type: 'float', nullable: true },
-  },
-  timeField: 'ts',
-  keyFields: ['host'],
-});
-registerSource(probes as unknown as Source);
-
-const probeChecks = defineView({
-  name: 'probe_checks',
-  source: 'serving_graphql_probes',
-  description: 'Checks per port.',
-  groupBy: ['port', 'secure', 'deployed_at'],
-  window: tumbling('1m'),
-  measures: { checks: count(), total_latency: sum('latency'), mean_latency: avg('latency'), top_hosts: topK('host', 3) },
-});
 
 interface Context {
   readonly caller: string;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { canRead } from '../../serving/auth/authenticator.ts';
 import { LongScalar } from '../../serving/graphql/scalars.ts';
 import { buildViewSchema } from '../../serving/graphql/schema.ts';
-import { parseViewQuery, type ViewQueryInput } from '../../serving/view-query.ts';
+import { parseViewQuery } from '../../serving/view-query.ts';
 import { loadConfig } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { count } from '../../shared/measures/index.ts';
@@ -35,9 +35,8 @@ describe('serving: regressions found in review', () => {
   });
 
   it('GraphQL where with an explicit in: null is no in filter', async () => {
-    let input: ViewQueryInput | undefined;
     const schema = buildViewSchema(demoViews, {
-      answer: async (view, i) => { input = i; parseViewQuery(view, i, { maxRangeMs: 2 * HOUR_MS, maxRangeByView: {}, maxRows: 10 }, NOW_MS); return { rows: [], meta: {} as never }; },
+      answer: async (view, i) => { parseViewQuery(view, i, { maxRangeMs: 2 * HOUR_MS, maxRangeByView: {}, maxRows: 10 }, NOW_MS); return { rows: [], meta: {} as never }; },
       watch: () => { throw new Error('x'); },
       readable: () => [],
     });

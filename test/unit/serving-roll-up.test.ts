@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { orderAndLimit, rollUp, type ResultRow, type StateRow } from '../../serving/roll-up.ts';
-import { avg, count, RedisHll, sum, topK } from '../../shared/measures/index.ts';
+import { avg, count, RedisHll, topK } from '../../shared/measures/index.ts';
 import { defineView, pageViews, sliding, tumbling, userSessions } from '../../shared/views/index.ts';
 
 const MINUTE_MS = 60_000;

@@ -1,38 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { naturalGranularity, parseViewQuery, queryKey, type QueryLimits, type ViewQueryInput } from '../../serving/view-query.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { avg, count, sum, topK } from '../../shared/measures/index.ts';
-import { defineSource, registerSource, type Source } from '../../shared/sources/index.ts';
-import { countryMinutes, defineView, pageViews, tumbling, userSessions, type View } from '../../shared/views/index.ts';
+import { countryMinutes, pageViews, userSessions, type View } from '../../shared/views/index.ts';
+import { probeChecks } from './fixtures/probe-checks.ts';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const NOW_MS = Date.parse('2026-01-01T12:00:00Z');
 const LIMITS: QueryLimits = { maxRangeMs: 31 * 24 * HOUR_MS, maxRangeByView: {}, maxRows: 500 };
 
-/** A source with every dimension type the serving layer coerces: number, bool and timestamp. */
-const probes = defineSource({
-  name: 'serving_query_probes',
-  fields: {
-    ts: { type: 'timestampMs' },
-    host: { type: 'string' },
-    port: { type: 'int' },
-    secure: { type: 'bool' },
-    deployed_at: { type: 'timestampMs' },
-    latency: { type: 'float', nullable: true },
-  },
-  timeField: 'ts',
-  keyFields: ['host'],
-});
-registerSource(probes as unknown as Source);
-
-const probeChecks = defineView({
-  name: 'probe_checks',
-  source: 'serving_query_probes',
-  groupBy: ['port', 'secure', 'deployed_at'],
-  window: tumbling('1m'),
-  measures: { checks: count(), total_latency: sum('latency'), mean_latency: avg('latency'), top_hosts: topK('host', 3) },
-});
 
 function parse(view: View, input: ViewQueryInput, limits: QueryLimits = LIMITS) {
   return parseViewQuery(view, input, limits, NOW_MS);
