@@ -8,6 +8,9 @@ import { readSpeedView, SpeedKeys, speedProgress, type SpeedProgress, type Speed
 import { orderAndLimit, rollUp, type ResultRow, type StateRow } from './roll-up.ts';
 import { queryKey, type ViewQuery } from './view-query.ts';
 
+/** Rows the response cache may hold in all (about 100–300 MB of answers). */
+const CACHE_MAX_ROWS = 1_000_000;
+
 export interface TimeRange {
   readonly fromMs: number;
   readonly toMs: number;
@@ -90,7 +93,8 @@ export class ViewReader {
   ) {
     this.keys = new SpeedKeys(options.config.redis.keyPrefix);
     const entries = options.config.serving.cacheEntries;
-    this.cache = entries > 0 ? new LRUCache({ max: entries }) : null;
+    // Bounded by entries and by rows held, so a few huge answers cannot take the memory of thousands of small ones.
+    this.cache = entries > 0 ? new LRUCache({ max: entries, maxSize: CACHE_MAX_ROWS, sizeCalculation: (answer) => answer.rows.length + 1 }) : null;
   }
 
   static async open(options: ViewReaderOptions): Promise<ViewReader> {
