@@ -42,26 +42,44 @@ export interface ServingApp {
   close(): Promise<void>;
 }
 
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function rowsJson(answer: ViewAnswer): Array<Record<string, unknown>> {
+  return answer.rows.map((row) => ({ windowStart: iso(row.windowStart), windowEnd: iso(row.windowEnd), ...row.dimensions, ...row.measures }));
+}
+
+function metaJson(meta: ViewAnswer['meta']): Record<string, unknown> {
+  return {
+    batchVersion: meta.batchVersion,
+    batchCutoff: iso(meta.batchCutoffMs),
+    speedWatermark: iso(meta.speedWatermarkMs),
+    layers: meta.layers,
+    partial: meta.partial,
+    missing: meta.missing.map((range) => ({ from: iso(range.fromMs), to: iso(range.toMs) })),
+    from: iso(meta.fromMs),
+    to: iso(meta.toMs),
+    granularityMs: meta.granularityMs,
+    truncated: meta.truncated,
+    cached: meta.cached,
+  };
+}
+
 /** The JSON an answer becomes on the REST path (and in `braid query --format json`). */
 export function answerJson(answer: ViewAnswer): Record<string, unknown> {
-  const { meta } = answer;
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    rows: answer.rows.map((row) => ({ windowStart: iso(row.windowStart), windowEnd: iso(row.windowEnd), ...row.dimensions, ...row.measures })),
-    meta: {
-      batchVersion: meta.batchVersion,
-      batchCutoff: iso(meta.batchCutoffMs),
-      speedWatermark: iso(meta.speedWatermarkMs),
-      layers: meta.layers,
-      partial: meta.partial,
-      missing: meta.missing.map((range) => ({ from: iso(range.fromMs), to: iso(range.toMs) })),
-      from: iso(meta.fromMs),
-      to: iso(meta.toMs),
-      granularityMs: meta.granularityMs,
-      truncated: meta.truncated,
-      cached: meta.cached,
-    },
-  };
+  return { rows: rowsJson(answer), meta: metaJson(answer.meta) };
+}
+
+/** Serialised rows of cached answers: a cache hit on the REST path serialises only its metadata. */
+const serialisedRows = new WeakMap<ViewAnswer['rows'], string>();
+
+/** The REST body of an answer, as `answerJson` would serialise. */
+function answerBody(answer: ViewAnswer): string {
+  let rows = serialisedRows.get(answer.rows);
+  if (rows === undefined) {
+    rows = JSON.stringify(rowsJson(answer));
+    serialisedRows.set(answer.rows, rows);
+  }
+  return `{"rows":${rows},"meta":${JSON.stringify(metaJson(answer.meta))}}`;
 }
 
 /** A limit error of graphql-armor, given Braid's code (armor's own errors carry none). */
@@ -81,10 +99,10 @@ function armorRejection(limit: string) {
 export async function createServingApp(options: ServingAppOptions): Promise<ServingApp> {
   const { config, views, redis, logger, registry } = options;
   const metrics = createServingMetrics(registry);
-  const reader = await ViewReader.open({ config, redis });
+  const updates = new ViewUpdates(options.subscriber, new SpeedKeys(config.redis.keyPrefix));
+  const reader = await ViewReader.open({ config, redis, updates });
   const authenticator = new Authenticator(config, redis);
   const rateLimiter = new CallerRateLimiter(config, redis);
-  const updates = new ViewUpdates(options.subscriber, new SpeedKeys(config.redis.keyPrefix));
   const service = new ViewService({ config, views, reader, authenticator, updates, metrics, logger });
   const { limits } = config.serving;
 
@@ -212,7 +230,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
       { from: c.req.query('from'), to: c.req.query('to'), granularity: c.req.query('granularity'), limit: c.req.query('limit'), orderBy: c.req.query('orderBy'), layer: c.req.query('layer'), where },
       { principal: c.get('principal') },
     );
-    return c.json(answerJson(answer));
+    return c.body(answerBody(answer), 200, { 'content-type': 'application/json' });
   });
 
   return {
@@ -220,7 +238,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     service,
     yoga,
     async close() {
-      reader.close();
+      await reader.close();
       await yoga.dispose();
     },
   };

@@ -202,8 +202,12 @@ export function parseViewQuery(view: View, input: ViewQueryInput, limits: QueryL
   }
   const { granularityMs, rollUp } = granularityArgument(view, input.granularity);
   // A roll-up row covers whole buckets, so the range grows to whole buckets; the limit applies to what is read.
-  const readFromMs = rollUp ? alignDown(fromMs, granularityMs) : fromMs;
-  const readToMs = rollUp ? alignDown(toMs + granularityMs - 1, granularityMs) : toMs;
+  // Fixed windows start on multiples of their step, so rounding both ends up to one selects the same windows,
+  // and `now-1h` asked twice within a step is the same query (a response-cache hit).
+  const stepMs = view.window.type === 'session' ? null : granularityMs;
+  const alignUp = (timeMs: number, step: number) => alignDown(timeMs + step - 1, step);
+  const readFromMs = rollUp ? alignDown(fromMs, granularityMs) : stepMs === null ? fromMs : alignUp(fromMs, stepMs);
+  const readToMs = stepMs === null ? toMs : alignUp(toMs, stepMs);
   const maxRangeMs = Object.hasOwn(limits.maxRangeByView, view.name) ? limits.maxRangeByView[view.name]! : limits.maxRangeMs;
   if (readToMs - readFromMs > maxRangeMs) {
     throw new BraidError(

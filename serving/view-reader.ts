@@ -46,7 +46,16 @@ export interface ViewAnswer {
 export interface ViewReaderOptions {
   readonly config: Config;
   readonly redis: Redis;
+  /**
+   * The speed layer's flush notifications. With them, a view's speed progress
+   * is read from Redis once per flush (and at least every second, as idleness
+   * moves the watermark) instead of once per request.
+   */
+  readonly updates?: { onFlush(view: string, listener: () => void): Promise<() => void> };
 }
+
+/** How long a view's speed progress is trusted without a flush notification (idle partitions move the watermark by the clock). */
+const PROGRESS_TTL_MS = 1_000;
 
 /** Ranges of `ranges` merged where they touch or overlap, clipped to [fromMs, toMs). */
 export function coalesceRanges(ranges: readonly TimeRange[], fromMs: number, toMs: number): TimeRange[] {
@@ -86,6 +95,12 @@ export function retentionGap(view: View, watermarkMs: number | null, speedFromMs
 export class ViewReader {
   private readonly keys: SpeedKeys;
   private readonly cache: LRUCache<string, ViewAnswer> | null;
+  /** Answers being computed, by cache key: identical concurrent misses share one computation. */
+  private readonly inFlight = new Map<string, Promise<ViewAnswer>>();
+  /** Per view: the latest speed progress and when it was read, until the next flush notification. */
+  private readonly progress = new Map<string, { read: Promise<SpeedProgress>; atMs: number }>();
+  private readonly unsubscribes: Array<Promise<() => void>> = [];
+  private readonly listening = new Set<string>();
 
   private constructor(
     private readonly options: ViewReaderOptions,
@@ -116,9 +131,22 @@ export class ViewReader {
     return this.batch.current(view);
   }
 
-  /** The speed layer's progress on a view (watermark and offsets). */
-  speedProgress(view: View): Promise<SpeedProgress> {
-    return speedProgress(this.speedSource(view), view);
+  /** The speed layer's progress on a view (watermark and offsets), re-read after each of its flushes. */
+  async speedProgress(view: View): Promise<SpeedProgress> {
+    const { updates } = this.options;
+    if (!updates) return speedProgress(this.speedSource(view), view);
+    if (!this.listening.has(view.name)) {
+      this.listening.add(view.name);
+      const unsubscribe = updates.onFlush(view.name, () => this.progress.delete(view.name));
+      this.unsubscribes.push(unsubscribe);
+      await unsubscribe;
+    }
+    const known = this.progress.get(view.name);
+    if (known && Date.now() - known.atMs < PROGRESS_TTL_MS) return known.read;
+    const read = speedProgress(this.speedSource(view), view);
+    this.progress.set(view.name, { read, atMs: Date.now() });
+    read.catch(() => this.progress.delete(view.name));
+    return read;
   }
 
   /** Answers a query within the configured request timeout. */
@@ -156,6 +184,21 @@ export class ViewReader {
     const cacheKey = `${queryKey(query)}|${manifest?.version ?? '-'}|${progress?.signature ?? '-'}|${progress?.watermarkMs ?? '-'}`;
     const hit = this.cache?.get(cacheKey);
     if (hit) return { rows: hit.rows, meta: { ...hit.meta, cached: true } };
+    const running = this.inFlight.get(cacheKey);
+    if (running) return running;
+    const computing = this.compute(query, manifest, progress);
+    this.inFlight.set(cacheKey, computing);
+    try {
+      const answer = await computing;
+      this.cache?.set(cacheKey, answer);
+      return answer;
+    } finally {
+      this.inFlight.delete(cacheKey);
+    }
+  }
+
+  private async compute(query: ViewQuery, manifest: BatchManifest | null, progress: SpeedProgress | null): Promise<ViewAnswer> {
+    const { view, layer } = query;
 
     const cutoffMs = manifest?.cutoffMs ?? null;
     const rows: StateRow[] = [];
@@ -180,7 +223,13 @@ export class ViewReader {
       // Fixed windows ending after the cutoff start after cutoff − size; a session can start any time before.
       const speedFromMs = speedOnly || view.window.type === 'session' ? query.fromMs : Math.max(query.fromMs, cutoffMs - view.window.sizeMs + 1);
       if (speedFromMs < query.toMs) {
-        const speed = await readSpeedView(this.speedSource(view), view, { fromMs: speedFromMs, toMs: query.toMs, includeState: true, ...(where ? { where } : {}) });
+        const speed = await readSpeedView(this.speedSource(view), view, {
+          fromMs: speedFromMs,
+          toMs: query.toMs,
+          includeState: true,
+          watermarkMs: progress?.watermarkMs ?? null,
+          ...(where ? { where } : {}),
+        });
         let any = false;
         for (const row of speed.rows) {
           if (speedOnly || row.windowEnd > cutoffMs) {
@@ -213,11 +262,11 @@ export class ViewReader {
         cached: false,
       },
     };
-    this.cache?.set(cacheKey, answer);
     return answer;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    for (const unsubscribe of this.unsubscribes) (await unsubscribe)();
     this.batch.close();
   }
 }

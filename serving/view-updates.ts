@@ -19,27 +19,34 @@ export class ViewUpdates {
     });
   }
 
+  /** Calls `listener` after each flush that touched the view, once subscribed (awaited); returns the way to stop. */
+  async onFlush(view: string, listener: () => void): Promise<() => void> {
+    const channel = this.keys.updates(view);
+    let set = this.listeners.get(channel);
+    if (!set) {
+      this.listeners.set(channel, (set = new Set()));
+      await this.subscriber.subscribe(channel);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) {
+        this.listeners.delete(channel);
+        this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
   /**
    * Ticks after each flush that touched the view. Ticks a listener has not
    * taken yet are coalesced into one, so a slow client is never behind by more
    * than one update. Ends when the consumer stops iterating.
    */
   listen(view: string): Repeater<void> {
-    const channel = this.keys.updates(view);
     return new Repeater<void>(async (push, stop) => {
-      const listener = () => void push();
-      let set = this.listeners.get(channel);
-      if (!set) {
-        this.listeners.set(channel, (set = new Set()));
-        await this.subscriber.subscribe(channel);
-      }
-      set.add(listener);
+      const remove = await this.onFlush(view, () => void push());
       await stop;
-      set.delete(listener);
-      if (set.size === 0) {
-        this.listeners.delete(channel);
-        await this.subscriber.unsubscribe(channel).catch(() => undefined);
-      }
+      remove();
     }, new SlidingBuffer(1));
   }
 

@@ -25,6 +25,11 @@ export function compileGroupKey(dimensions: readonly Dimension[]): (event: Recor
   return (event) => parts.map((part) => encodePart(part(event))).join(FIELD_SEPARATOR);
 }
 
+/** The group key of given dimension values (the inverse of {@link decodeGroupKey}). */
+export function encodeGroupKey(dimensions: readonly Dimension[], values: Readonly<Record<string, DimensionValue>>): string {
+  return dimensions.map((dimension) => encodePart(values[dimension.name])).join(FIELD_SEPARATOR);
+}
+
 /** The dimension values of a group key, typed as the dimensions are. */
 export function decodeGroupKey(dimensions: readonly Dimension[], groupKey: string): Record<string, DimensionValue> {
   const values: Record<string, DimensionValue> = {};

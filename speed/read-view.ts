@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { RedisHll, topEntries, type AvgState } from '../shared/measures/index.ts';
 import type { View } from '../shared/views/index.ts';
-import { decodeGroupKey, type DimensionValue } from './group-key.ts';
+import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
 import type { StoredSession } from './operators/index.ts';
-import { FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from './redis-keys.ts';
+import { cellField, FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from './redis-keys.ts';
 
 export interface SpeedRow {
   readonly windowStart: number;
@@ -36,6 +36,8 @@ export interface SpeedReadQuery {
   readonly where?: Readonly<Record<string, ReadonlyArray<DimensionValue>>>;
   /** Also return each measure's mergeable state. */
   readonly includeState?: boolean;
+  /** The watermark, when the caller has just read it (saves reading it again). */
+  readonly watermarkMs?: number | null;
 }
 
 export interface SpeedViewSource {
@@ -94,11 +96,55 @@ function matches(dimensions: Record<string, DimensionValue>, where: SpeedReadQue
  * const { rows, watermarkMs } = await readSpeedView(target, pageViews, { fromMs: Date.now() - 3_600_000, toMs: Date.now(), where: { url: ['/'] } });
  */
 export async function readSpeedView(target: SpeedViewSource, view: View, query: SpeedReadQuery): Promise<SpeedReadResult> {
-  const watermarkMs = await speedWatermark(target, view);
+  const watermarkMs = query.watermarkMs !== undefined ? query.watermarkMs : await speedWatermark(target, view);
   const expired: Array<{ fromMs: number; toMs: number }> = [];
   const rows = view.window.type === 'session' ? await readSessions(target, view, query, watermarkMs) : await readFixedWindows(target, view, query, watermarkMs, expired);
-  rows.sort((a, b) => a.windowStart - b.windowStart || JSON.stringify(a.dimensions).localeCompare(JSON.stringify(b.dimensions)));
+  // Each row's dimension text once, not once per comparison.
+  const order = new Map(rows.map((row) => [row, JSON.stringify(row.dimensions)]));
+  rows.sort((a, b) => a.windowStart - b.windowStart || (order.get(a)! < order.get(b)! ? -1 : order.get(a)! > order.get(b)! ? 1 : 0));
   return { rows, watermarkMs, expired };
+}
+
+/** Above this many pinned groups a window is fetched whole (one HGETALL beats a huge HMGET). */
+const MAX_PINNED_GROUPS = 64;
+
+/**
+ * The group keys a filter allows, when it pins every dimension to a few
+ * values (then only their fields need reading); null when it does not.
+ */
+function pinnedGroupKeys(view: View, where: SpeedReadQuery['where']): string[] | null {
+  if (!where || view.dimensions.length === 0) return null;
+  let combinations: Array<Record<string, DimensionValue>> = [{}];
+  for (const dimension of view.dimensions) {
+    const accepted = where[dimension.name];
+    if (!accepted) return null;
+    combinations = combinations.flatMap((partial) => accepted.map((value) => ({ ...partial, [dimension.name]: value })));
+    if (combinations.length > MAX_PINNED_GROUPS) return null;
+  }
+  return [...new Set(combinations.map((values) => encodeGroupKey(view.dimensions, values)))];
+}
+
+/** The hash fields that hold a group's numeric state in a window hash. */
+function groupFields(view: View, groupKey: string): string[] {
+  const fields = [cellField(groupKey, ROW_COUNT)];
+  for (const { name, measure } of view.measures) {
+    if (measure.kind === 'sum' || measure.kind === 'min' || measure.kind === 'max') fields.push(cellField(groupKey, name));
+    else if (measure.kind === 'avg') fields.push(cellField(groupKey, `${name}.s`), cellField(groupKey, `${name}.c`));
+  }
+  return fields;
+}
+
+/** A window hash's fields by group key: from HGETALL (all groups) or from HMGET of pinned groups' fields. */
+function cellsByGroup(hash: Record<string, string>): Map<string, Record<string, string>> {
+  const byGroup = new Map<string, Record<string, string>>();
+  for (const [field, value] of Object.entries(hash)) {
+    const cut = field.lastIndexOf(FIELD_SEPARATOR);
+    const groupKey = field.slice(0, cut);
+    let cell = byGroup.get(groupKey);
+    if (!cell) byGroup.set(groupKey, (cell = {}));
+    cell[field.slice(cut + 1)] = value;
+  }
+  return byGroup;
 }
 
 async function readFixedWindows(
@@ -113,23 +159,46 @@ async function readFixedWindows(
   const sizeMs = view.window.sizeMs;
   const starts = (await redis.zrangebyscore(keys.windows(view.name), String(query.fromMs), `(${query.toMs}`)).map(Number);
   if (starts.length === 0) return [];
-  const hashes = await Promise.all(starts.map((start) => redis.hgetall(keys.window(view.name, start))));
+
+  // One round trip for every window: whole hashes, or (a filter pinning every dimension) only the pinned groups' fields.
+  const pinned = pinnedGroupKeys(view, query.where);
+  const pinnedFields = pinned?.flatMap((groupKey) => groupFields(view, groupKey));
+  const reads = redis.pipeline();
+  for (const start of starts) {
+    const key = keys.window(view.name, start);
+    if (pinnedFields) reads.exists(key).hmget(key, ...pinnedFields);
+    else reads.hgetall(key);
+  }
+  const replies = await reads.exec();
+  const hashes: Array<Record<string, string> | null> = starts.map((_, index) => {
+    if (!pinnedFields) {
+      const [error, hash] = replies![index]!;
+      if (error) throw error;
+      const fields = hash as Record<string, string>;
+      return Object.keys(fields).length === 0 ? null : fields;
+    }
+    const [existsError, exists] = replies![2 * index]!;
+    const [error, values] = replies![2 * index + 1]!;
+    if (existsError ?? error) throw existsError ?? error;
+    if (exists === 0) return null;
+    const fields: Record<string, string> = {};
+    (values as Array<string | null>).forEach((value, at) => {
+      if (value !== null) fields[pinnedFields[at]!] = value;
+    });
+    return fields;
+  });
 
   const rows: SpeedRow[] = [];
-  const sketchReads: Array<Promise<void>> = [];
+  const sketches = redis.pipeline();
+  const sketchTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; kind: 'approxDistinct' | 'topK'; k: number }> = [];
   starts.forEach((start, index) => {
+    const hash = hashes[index];
     // Still indexed, no longer stored: the window's retention ran out before the batch layer took it over.
-    if (Object.keys(hashes[index]!).length === 0) expired.push({ fromMs: start, toMs: start + sizeMs });
-    const byGroup = new Map<string, Record<string, string>>();
-    for (const [field, value] of Object.entries(hashes[index]!)) {
-      const cut = field.lastIndexOf(FIELD_SEPARATOR);
-      const groupKey = field.slice(0, cut);
-      const name = field.slice(cut + 1);
-      let cell = byGroup.get(groupKey);
-      if (!cell) byGroup.set(groupKey, (cell = {}));
-      cell[name] = value;
+    if (hash === null) {
+      expired.push({ fromMs: start, toMs: start + sizeMs });
+      return;
     }
-    for (const [groupKey, cell] of byGroup) {
+    for (const [groupKey, cell] of cellsByGroup(hash!)) {
       if (cell[ROW_COUNT] === undefined) continue;
       const dimensions = decodeGroupKey(view.dimensions, groupKey);
       if (!matches(dimensions, query.where)) continue;
@@ -153,29 +222,14 @@ async function readFixedWindows(
             measures[name] = measure.finish(avgState);
             break;
           }
-          case 'approxDistinct': {
-            const key = keys.hll(view.name, start, name, groupKey);
-            sketchReads.push(
-              redis.getBuffer(key).then((bytes) => {
-                const sketch = bytes === null ? RedisHll.empty() : RedisHll.fromRedisBytes(bytes);
-                state[name] = sketch;
-                measures[name] = sketch.count();
-              }),
-            );
+          case 'approxDistinct':
+            sketches.getBuffer(keys.hll(view.name, start, name, groupKey));
+            sketchTargets.push({ state, measures, name, kind: 'approxDistinct', k: 0 });
             break;
-          }
-          case 'topK': {
-            const key = keys.topK(view.name, start, name, groupKey);
-            sketchReads.push(
-              redis.zrange(key, '0', '-1', 'WITHSCORES').then((flat) => {
-                const counts = new Map<string, number>();
-                for (let i = 0; i < flat.length; i += 2) counts.set(flat[i]!, Number(flat[i + 1]));
-                state[name] = counts;
-                measures[name] = topEntries(counts, measure.k ?? 10);
-              }),
-            );
+          case 'topK':
+            sketches.zrange(keys.topK(view.name, start, name, groupKey), '0', '-1', 'WITHSCORES');
+            sketchTargets.push({ state, measures, name, kind: 'topK', k: measure.k ?? 10 });
             break;
-          }
         }
       }
       const windowEnd = start + sizeMs;
@@ -189,7 +243,25 @@ async function readFixedWindows(
       });
     }
   });
-  await Promise.all(sketchReads);
+  if (sketchTargets.length > 0) {
+    const replies = (await sketches.exec())!;
+    sketchTargets.forEach(({ state, measures, name, kind, k }, index) => {
+      const [error, reply] = replies[index]!;
+      if (error) throw error;
+      if (kind === 'approxDistinct') {
+        const bytes = reply as Buffer | null;
+        const sketch = bytes === null ? RedisHll.empty() : RedisHll.fromRedisBytes(bytes);
+        state[name] = sketch;
+        measures[name] = sketch.count();
+      } else {
+        const flat = reply as string[];
+        const counts = new Map<string, number>();
+        for (let i = 0; i < flat.length; i += 2) counts.set(flat[i]!, Number(flat[i + 1]));
+        state[name] = counts;
+        measures[name] = topEntries(counts, k);
+      }
+    });
+  }
   return rows;
 }
 

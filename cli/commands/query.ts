@@ -57,7 +57,7 @@ export function queryCommand(): Command {
             (meta.partial ? `; PARTIAL, missing ${meta.missing.map((range) => `[${iso(range.fromMs)}, ${iso(range.toMs)})`).join(', ')}` : ''),
         );
       } finally {
-        reader.close();
+        await reader.close();
         redis.disconnect();
       }
     });

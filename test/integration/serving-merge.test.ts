@@ -218,6 +218,10 @@ describe('serving: the braid of batch and speed equals a computation over all ev
       const gappy = (await graphql(`{ pageViews(from: "${iso(all.from)}", to: "${iso(all.to)}", limit: 9999) { ${pageFields} } }`)).pageViews!;
       expect(gappy.meta).toMatchObject({ partial: true, missing: [{ from: iso(lost[0]!), to: iso(lost[1]! + MINUTE) }] });
       expectPages(gappy.rows, minutes, (start) => !lost.includes(start), 'after speed expiry');
+      // The same through the filtered read path (only the pinned groups' fields are fetched).
+      const gappyFiltered = (await graphql(`{ pageViews(from: "${iso(all.from)}", to: "${iso(all.to)}", where: { url: { in: ${JSON.stringify(urls)} } }, limit: 9998) { ${pageFields} } }`)).pageViews!;
+      expect(gappyFiltered.meta).toMatchObject({ partial: true, missing: [{ from: iso(lost[0]!), to: iso(lost[1]! + MINUTE) }] });
+      expectPages(gappyFiltered.rows, pagesBy(events, MINUTE, new Set(urls)), (start) => !lost.includes(start), 'after speed expiry, filtered');
 
       // SSE subscription over a real listening server: an update arrives after the speed layer flushes new events.
       const server = await startServer({ config, views: viewRegistryOf(demoViews), logger: testLogger });

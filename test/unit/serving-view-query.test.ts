@@ -137,10 +137,17 @@ describe('parseViewQuery granularity', () => {
     expect(query.toMs).toBe(Date.parse('2026-01-01T11:00:00Z'));
   });
 
-  it('does not align the range when not rolling up', () => {
+  it('rounds both ends up to the window step when not rolling up: the same windows start in the range', () => {
     const query = parse(pageViews, { from: '2026-01-01T10:30:30Z', to: '2026-01-01T11:30:30Z' });
-    expect(query.fromMs).toBe(Date.parse('2026-01-01T10:30:30Z'));
-    expect(query.toMs).toBe(Date.parse('2026-01-01T11:30:30Z'));
+    // Windows starting in [10:30:30, 11:30:30) are those starting in [10:31, 11:31).
+    expect(query.fromMs).toBe(Date.parse('2026-01-01T10:31:00Z'));
+    expect(query.toMs).toBe(Date.parse('2026-01-01T11:31:00Z'));
+    expect(query.rollUp).toBe(false);
+    // Two requests for "the last hour" within the same minute are the same query, so the response cache can hit.
+    expect(queryKey(parseViewQuery(pageViews, { from: 'now-1h' }, LIMITS, NOW_MS + 1_000))).toBe(queryKey(parseViewQuery(pageViews, { from: 'now-1h' }, LIMITS, NOW_MS + 59_000)));
+    // Sessions start anywhere: their range is taken as given.
+    const sessions = parse(userSessions, { from: '2026-01-01T10:30:30Z', to: '2026-01-01T11:30:30Z' });
+    expect(sessions.fromMs).toBe(Date.parse('2026-01-01T10:30:30Z'));
   });
 
   it.each(['soon', '-1m', '0', '0s'])('rejects %j, which is not a positive duration', (granularity) => {
