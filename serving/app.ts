@@ -1,8 +1,9 @@
 import { constants, existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import type { GraphQLError, ValidationContext } from 'graphql';
+import { Kind, type ExecutionArgs, type GraphQLError, type OperationDefinitionNode, type ValidationContext } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { Hono, type Context } from 'hono';
 import type { Redis } from 'ioredis';
@@ -119,7 +120,10 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     graphqlEndpoint: '/graphql',
     graphiql: config.serving.development ? { title: 'Braid', defaultQuery: sampleGraphQLQuery(views) } : false,
     landingPage: false,
-    plugins: [...armor.protect().plugins],
+    // graphql-jit compiles each distinct query once into a function: dashboards repeat a handful of queries
+    // (0.70 → 0.49 ms per cached dashboard query in-process). Subscriptions stay on graphql-js: under
+    // graphql-jit their answers came back empty.
+    plugins: [...armor.protect().plugins, useGraphQlJit({}, { enableIf: (args) => operationOf(args) !== 'subscription' })],
     logging: {
       debug: (...args) => logger.debug(yogaLog(args), 'graphql-yoga'),
       info: (...args) => logger.info(yogaLog(args), 'graphql-yoga'),
@@ -242,6 +246,14 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
       await yoga.dispose();
     },
   };
+}
+
+/** The kind of the operation a request executes. */
+function operationOf(args: ExecutionArgs): string | undefined {
+  const operation = args.document.definitions.find(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION && (!args.operationName || definition.name?.value === args.operationName),
+  );
+  return operation?.operation;
 }
 
 /** yoga's log arguments as pino fields: errors under `err` (pino serialises those), the rest as text. */
