@@ -71,13 +71,20 @@ function diffDumps(actual: Record<string, unknown[]>, expected: Record<string, u
 }
 
 /** A `braid speed` child process on the topic, with its own config file. */
-function spawnWorker(configFile: string): ChildProcess {
+/** A `braid speed` child; `ready` resolves once it has said what it computes (its signal handlers are installed then). */
+function spawnWorker(configFile: string): ChildProcess & { ready: Promise<void> } {
   const child = spawn(process.execPath, [BRAID, '--config', configFile, 'speed'], {
     env: { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), REDIS_URL: inject('redisUrl'), BRAID_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  child.stderr?.on('data', () => undefined);
-  return child;
+  let stderr = '';
+  const ready = new Promise<void>((resolve) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('speed: computing')) resolve();
+    });
+  });
+  return Object.assign(child, { ready });
 }
 
 function killHard(child: ChildProcess): Promise<void> {
@@ -157,6 +164,9 @@ describe('speed layer: exactly once in effect', () => {
     }
     const last = spawnWorker(file);
     await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
+    // The last kill can come after the offsets reached the end: then "caught up" holds before this worker has
+    // even started, and a SIGTERM during start-up (before its handlers exist) ends it with no exit code.
+    await last.ready;
     expect(await stopGracefully(last)).toBe(0);
     expect(kills).toBe(4);
     expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
