@@ -1,4 +1,5 @@
 import { constants, existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { useGraphQlJit } from '@envelop/graphql-jit';
@@ -15,7 +16,7 @@ import type { Registry } from '../shared/metrics/index.ts';
 import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
 import { SpeedKeys } from '../speed/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
-import { httpStatusOf, publicError } from './errors.ts';
+import { httpStatusOf, publicError, toGraphQLError } from './errors.ts';
 import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
 import { CallerRateLimiter } from './rate-limit.ts';
 import { createServingMetrics } from './serving-metrics.ts';
@@ -36,10 +37,17 @@ export interface ServingAppOptions {
   readonly logger: Logger;
 }
 
+/** What `braid serve` hands yoga with each request. */
+export interface GraphQLServerContext {
+  readonly clientAddress?: string | undefined;
+}
+
 export interface ServingApp {
   readonly app: Hono<{ Variables: { principal: Principal } }>;
   readonly service: ViewService;
-  readonly yoga: YogaServerInstance<RequestContext, object>;
+  readonly yoga: YogaServerInstance<GraphQLServerContext, RequestContext>;
+  /** /graphql on Node's own request and response (what `braid serve` uses: no fetch-API Request in between). */
+  handleGraphQL(request: IncomingMessage, response: ServerResponse): void;
   close(): Promise<void>;
 }
 
@@ -115,8 +123,30 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     maxTokens: { n: 2_000, exposeLimits: true, onReject: armorRejection('maxTokens') },
     blockFieldSuggestion: { enabled: !config.serving.development },
   });
-  const yoga = createYoga<RequestContext>({
+  // The whole request (credentials, rate limit, answer) has a deadline; the query's own, equal one fires first
+  // and names the view. A subscription's stream outlives it: only producing the response is timed.
+  const requestDeadlineMs = limits.requestTimeoutMs + 250;
+  /** Who is calling, checked against the rate limit: the one gate of REST and GraphQL alike. */
+  const callerOf = async (headers: { get(name: string): string | null | undefined }, clientAddress: string | undefined): Promise<Principal> => {
+    const principal = await authenticator.authenticate({
+      authorization: headers.get('authorization') ?? undefined,
+      apiKey: headers.get('x-api-key') ?? undefined,
+      clientAddress: headers.get('x-forwarded-for')?.split(',')[0]?.trim() ?? clientAddress,
+    });
+    await rateLimiter.consume(principal);
+    return principal;
+  };
+
+  const yoga = createYoga<GraphQLServerContext, RequestContext>({
     schema: buildViewSchema([...views.views.values()], service),
+    // Credentials are checked when an operation runs (GraphiQL's page needs none); failures carry their HTTP status.
+    context: async ({ request, clientAddress }) => {
+      try {
+        return { principal: await withTimeout(callerOf(request.headers, clientAddress), requestDeadlineMs) };
+      } catch (thrown) {
+        throw toGraphQLError(thrown, { httpStatus: true });
+      }
+    },
     graphqlEndpoint: '/graphql',
     graphiql: config.serving.development ? { title: 'Braid', defaultQuery: sampleGraphQLQuery(views) } : false,
     landingPage: false,
@@ -182,29 +212,17 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
 
   app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
 
-  // The whole request (credentials, rate limit, answer) has a deadline; the query's own, equal one fires first
-  // and names the view. A subscription's stream outlives it: only producing the response is timed.
-  const requestDeadlineMs = limits.requestTimeoutMs + 250;
-  const authenticate = async (c: Context<{ Variables: { principal: Principal } }>, next: () => Promise<void>) =>
+  const authenticate = (c: Context<{ Variables: { principal: Principal } }>, next: () => Promise<void>) =>
     withTimeout(
       (async () => {
-        const principal = await authenticator.authenticate({
-          authorization: c.req.header('authorization'),
-          apiKey: c.req.header('x-api-key'),
-          clientAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? clientAddressOf(c),
-        });
-        await rateLimiter.consume(principal);
-        c.set('principal', principal);
+        c.set('principal', await callerOf({ get: (name) => c.req.header(name) }, clientAddressOf(c)));
         await next();
       })(),
       requestDeadlineMs,
     );
 
-  const graphiqlPage = (c: Context) => config.serving.development && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
-  app.on(['GET', 'POST'], '/graphql', async (c, next) => (graphiqlPage(c) ? next() : authenticate(c, next)), async (c) => {
-    const principal = c.get('principal') ?? { name: 'graphiql', kind: 'anonymous', roles: [] };
-    return yoga.fetch(c.req.raw, { principal });
-  });
+  // In-process requests (`app.request()`); `braid serve` hands /graphql to yoga on Node's request directly.
+  app.on(['GET', 'POST'], '/graphql', (c) => yoga.fetch(c.req.raw, { clientAddress: clientAddressOf(c) }));
 
   app.use('/v1/*', authenticate);
 
@@ -237,10 +255,23 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     return c.body(answerBody(answer), 200, { 'content-type': 'application/json' });
   });
 
+  const handleGraphQL = (request: IncomingMessage, response: ServerResponse) => {
+    const started = performance.now();
+    response.once('finish', () => {
+      metrics.requests.inc({ route: '/graphql', status: String(response.statusCode) });
+      metrics.requestSeconds.observe({ route: '/graphql' }, (performance.now() - started) / 1000);
+    });
+    // yoga is itself a Node request listener; its third argument is the server context.
+    void (yoga as unknown as (req: IncomingMessage, res: ServerResponse, context: GraphQLServerContext) => Promise<void>)(request, response, {
+      clientAddress: request.socket.remoteAddress,
+    });
+  };
+
   return {
     app,
     service,
     yoga,
+    handleGraphQL,
     async close() {
       await reader.close();
       await yoga.dispose();

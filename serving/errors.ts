@@ -36,9 +36,12 @@ export function publicError(error: BraidError): { code: ErrorCode; message: stri
  * non-GraphQL `originalError`, so none is attached; an internal error's
  * message stays generic and the caller logs it.
  */
-export function toGraphQLError(thrown: unknown): GraphQLError {
+export function toGraphQLError(thrown: unknown, options: { httpStatus?: boolean } = {}): GraphQLError {
   if (thrown instanceof GraphQLError) return thrown;
   const error = toBraidError(thrown);
   const { message, ...extensions } = publicError(error);
-  return new GraphQLError(message, { extensions });
+  // `http` (set for failures before execution, e.g. credentials) becomes the response status; yoga drops it from the body.
+  const retryAfterMs = error.fields.retryAfterMs;
+  const headers = typeof retryAfterMs === 'number' ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : undefined;
+  return new GraphQLError(message, { extensions: options.httpStatus ? { ...extensions, http: { status: httpStatusOf(error.code), ...(headers ? { headers } : {}) } } : extensions });
 }

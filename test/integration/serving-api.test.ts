@@ -175,7 +175,10 @@ describe('serving API: auth, roles, limits and errors', () => {
     await serving.app.request('/v1/views', { headers: { 'x-api-key': ADMIN_KEY } });
     const metrics = await (await serving.app.request('/metrics')).text();
     expect(metrics).toMatch(/^braid_serving_requests_total\{.*route="\/v1\/views".*status="200".*\} 1$/m);
-    expect((await serving.app.request('/graphql', { headers: { accept: 'text/html' } })).status).toBe(401);
+    // No GraphiQL outside development mode: a browser asking for HTML is refused.
+    const noPage = await serving.app.request('/graphql', { headers: { accept: 'text/html' } });
+    expect(noPage.status).toBe(406);
+    expect(await noPage.text()).not.toMatch(/graphiql/i);
 
     const dev = await testServingApp(testConfig({ 'redis.keyPrefix': redis.prefix, dataDir: path.join(dir.path, 'data'), 'serving.development': true }));
     await using __ = dev;
