@@ -49,8 +49,9 @@ export function speedCommand(): Command {
         await stopping;
         say('speed worker stopped cleanly');
       } finally {
-        remove();
+        // Handlers stay until the very end: a SIGTERM during the last clean-up must not kill the process mid-way.
         await metrics.close();
+        remove();
       }
     });
 }

@@ -71,8 +71,8 @@ function diffDumps(actual: Record<string, unknown[]>, expected: Record<string, u
 }
 
 /** A `braid speed` child process on the topic, with its own config file. */
-/** A `braid speed` child; `ready` resolves once it has said what it computes (its signal handlers are installed then). */
-function spawnWorker(configFile: string): ChildProcess & { ready: Promise<void> } {
+/** A `braid speed` child; `ready` resolves once it has said what it computes (its signal handlers are installed then); `stderr()` is what it wrote. */
+function spawnWorker(configFile: string): ChildProcess & { ready: Promise<void>; stderr(): string } {
   const child = spawn(process.execPath, [BRAID, '--config', configFile, 'speed'], {
     env: { ...process.env, KAFKA_BROKERS: inject('kafkaBrokers').join(','), REDIS_URL: inject('redisUrl'), BRAID_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -84,7 +84,7 @@ function spawnWorker(configFile: string): ChildProcess & { ready: Promise<void> 
       if (stderr.includes('speed: computing')) resolve();
     });
   });
-  return Object.assign(child, { ready });
+  return Object.assign(child, { ready, stderr: () => stderr });
 }
 
 function killHard(child: ChildProcess): Promise<void> {
@@ -95,10 +95,12 @@ function killHard(child: ChildProcess): Promise<void> {
   });
 }
 
-function stopGracefully(child: ChildProcess): Promise<number | null> {
+/** SIGTERM, then how it ended: `exit <code>` or `signal <name>`. */
+function stopGracefully(child: ChildProcess): Promise<string> {
+  const ended = (code: number | null, signal: NodeJS.Signals | null) => (code !== null ? `exit ${code}` : `signal ${signal}`);
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(ended(child.exitCode, child.signalCode));
+    child.once('exit', (code, signal) => resolve(ended(code, signal)));
     child.kill('SIGTERM');
   });
 }
@@ -167,7 +169,7 @@ describe('speed layer: exactly once in effect', () => {
     // The last kill can come after the offsets reached the end: then "caught up" holds before this worker has
     // even started, and a SIGTERM during start-up (before its handlers exist) ends it with no exit code.
     await last.ready;
-    expect(await stopGracefully(last)).toBe(0);
+    expect(await stopGracefully(last), last.stderr().slice(-3_000)).toBe('exit 0');
     expect(kills).toBe(4);
     expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
   });
@@ -196,7 +198,7 @@ describe('speed layer: exactly once in effect', () => {
     });
     await killHard(first);
     await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
-    expect(await stopGracefully(second)).toBe(0);
+    expect(await stopGracefully(second), second.stderr().slice(-3_000)).toBe('exit 0');
     expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
   });
 });
