@@ -1,4 +1,5 @@
-import type { ClickstreamEvent } from '../../shared/sources/index.ts';
+import { readFileSync } from 'node:fs';
+import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
 
 /**
  * Independent references over raw clickstream events, written without any
@@ -39,4 +40,14 @@ export function referenceSessions(events: readonly ClickstreamEvent[], gapMs: nu
     if (current) sessions.set(`${startKey(current.start)}|${user}`, current);
   }
   return sessions;
+}
+
+/** The valid events of a `--tee` file (malformed lines, which go to the dead-letter topic, left out). */
+export function readTeedEvents(file: string): ClickstreamEvent[] {
+  return readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => clickstream.decode(line))
+    .filter((decoded) => decoded.ok)
+    .map((decoded) => (decoded as { event: ClickstreamEvent }).event);
 }

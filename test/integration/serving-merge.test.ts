@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recomputeView } from '../../batch/index.ts';
 import { RedisHll } from '../../shared/measures/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
-import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
+import type { ClickstreamEvent } from '../../shared/sources/index.ts';
 import { countryMinutes, demoViews, pageViews, userSessions, viewRegistryOf } from '../../shared/views/index.ts';
 import { startServer } from '../../serving/index.ts';
 import { SpeedKeys, SpeedWorker } from '../../speed/index.ts';
@@ -23,7 +22,7 @@ import {
   waitFor,
   waitUntilSpeedCaughtUp,
 } from '../harness/index.ts';
-import { addRevenue, referenceSessions } from '../harness/reference.ts';
+import { addRevenue, readTeedEvents, referenceSessions } from '../harness/reference.ts';
 
 const START_MS = Date.parse('2026-05-01T00:00:00Z');
 const MINUTE = 60_000;
@@ -115,12 +114,7 @@ describe('serving: the braid of batch and speed equals a computation over all ev
       spanMs: 2 * HOUR,
       teeFile: tee,
     });
-    const events = readFileSync(tee, 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((line) => clickstream.decode(line))
-      .filter((decoded) => decoded.ok)
-      .map((decoded) => (decoded as { event: ClickstreamEvent }).event);
+    const events = readTeedEvents(tee);
 
     const worker = await SpeedWorker.start({ config, views: demoViews, logger: testLogger, registry: createMetricsRegistry('speed') });
     try {

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
+import type { ClickstreamEvent } from '../../shared/sources/index.ts';
 import { countryMinutes, demoViews, pageViews, userSessions } from '../../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, speedGroupId } from '../../speed/index.ts';
 import { createTopic, deleteTopics, produceClickstream, tempDir, testKafka, testRedis, uniqueName, waitFor } from '../harness/index.ts';
-import { addRevenue, referenceSessions } from '../harness/reference.ts';
+import { addRevenue, readTeedEvents, referenceSessions } from '../harness/reference.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const START_MS = Date.parse('2026-03-01T00:00:00Z');
@@ -93,12 +93,7 @@ describe('npx braid speed fills the demo views', () => {
       await deleteTopics(kafka, [`${topic.topic}.dlq`, `${topic.topic}.late`]);
     }
 
-    const events = readFileSync(tee, 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((line) => clickstream.decode(line))
-      .filter((decoded) => decoded.ok)
-      .map((decoded) => (decoded as { event: ClickstreamEvent }).event);
+    const events = readTeedEvents(tee);
     expect(events.length).toBeGreaterThan(19_900);
     const expected = reference(events);
     const target = { redis, keys: new SpeedKeys(redis.prefix), maxOutOfOrdernessMs: 5_000, idleTimeoutMs: 30_000 };
