@@ -5,7 +5,8 @@ import { parseTimeMs } from '../../shared/time/index.ts';
 export const DateTimeScalar = new GraphQLScalarType<number | null, string>({
   name: 'DateTime',
   description: 'A point in time. Output: ISO-8601 (UTC). Input: ISO-8601, epoch milliseconds, `now`, or `now-<duration>` such as `now-1h`.',
-  serialize: (value) => new Date(value as number).toISOString(),
+  // Epoch ms, or ISO text already made (rows of cached answers are formatted once).
+  serialize: (value) => (typeof value === 'string' ? value : new Date(value as number).toISOString()),
   parseValue: (value) => parseDateTime(value),
   parseLiteral: (ast) => {
     if (ast.kind === Kind.STRING) return parseDateTime(ast.value);

@@ -119,7 +119,16 @@ function measureType(measure: Measure): GraphQLOutputType {
 
 /** Flattens an answer row for GraphQL: bounds, dimensions and measures side by side. */
 function flatRow(row: ViewAnswer['rows'][number]): Record<string, unknown> {
-  return { windowStart: row.windowStart, windowEnd: row.windowEnd, ...row.dimensions, ...row.measures };
+  return { windowStart: new Date(row.windowStart).toISOString(), windowEnd: new Date(row.windowEnd).toISOString(), ...row.dimensions, ...row.measures };
+}
+
+/** Flattened rows of each answer, kept while the answer is (a cached answer is flattened once, not per request). */
+const flattened = new WeakMap<ViewAnswer['rows'], Array<Record<string, unknown>>>();
+
+function flatRows(answer: ViewAnswer): Array<Record<string, unknown>> {
+  let rows = flattened.get(answer.rows);
+  if (!rows) flattened.set(answer.rows, (rows = answer.rows.map(flatRow)));
+  return rows;
 }
 
 interface GraphQLViewArgs {
@@ -177,7 +186,7 @@ export function buildViewSchema<Context>(views: readonly View[], resolvers: View
     const resultType = new GraphQLObjectType({
       name: `${prefix}Result`,
       fields: {
-        rows: { type: nonNull(new GraphQLList(nonNull(rowType))), resolve: (answer: ViewAnswer) => answer.rows.map(flatRow) },
+        rows: { type: nonNull(new GraphQLList(nonNull(rowType))), resolve: (answer: ViewAnswer) => flatRows(answer) },
         meta: { type: nonNull(FreshnessType) },
       },
     });
