@@ -126,11 +126,6 @@ export class ViewReader {
     };
   }
 
-  /** The current batch version of a view (from the publish pointer), or null before the first. */
-  batchVersion(view: View): BatchManifest | null {
-    return this.batch.current(view);
-  }
-
   /** The speed layer's progress on a view (watermark and offsets), re-read after each of its flushes. */
   async speedProgress(view: View): Promise<SpeedProgress> {
     const { updates } = this.options;

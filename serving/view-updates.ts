@@ -49,11 +49,4 @@ export class ViewUpdates {
       remove();
     }, new SlidingBuffer(1));
   }
-
-  /** Listeners currently attached, per view channel (for metrics and tests). */
-  listenerCount(): number {
-    let total = 0;
-    for (const set of this.listeners.values()) total += set.size;
-    return total;
-  }
 }
