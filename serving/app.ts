@@ -10,13 +10,15 @@ import { Hono, type Context } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../shared/config/index.ts';
-import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import { ErrorCode, toBraidError } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
 import { SpeedKeys } from '../speed/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
+import { flatRows } from './answer-rows.ts';
 import { httpStatusOf, publicError, toGraphQLError } from './errors.ts';
+import { withTimeout } from './with-timeout.ts';
 import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
 import { CallerRateLimiter } from './rate-limit.ts';
 import { createServingMetrics } from './serving-metrics.ts';
@@ -53,10 +55,6 @@ export interface ServingApp {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function rowsJson(answer: ViewAnswer): Array<Record<string, unknown>> {
-  return answer.rows.map((row) => ({ windowStart: iso(row.windowStart), windowEnd: iso(row.windowEnd), ...row.dimensions, ...row.measures }));
-}
-
 function metaJson(meta: ViewAnswer['meta']): Record<string, unknown> {
   return {
     batchVersion: meta.batchVersion,
@@ -75,7 +73,7 @@ function metaJson(meta: ViewAnswer['meta']): Record<string, unknown> {
 
 /** The JSON an answer becomes on the REST path (and in `braid query --format json`). */
 export function answerJson(answer: ViewAnswer): Record<string, unknown> {
-  return { rows: rowsJson(answer), meta: metaJson(answer.meta) };
+  return { rows: flatRows(answer), meta: metaJson(answer.meta) };
 }
 
 /** Serialised rows of cached answers: a cache hit on the REST path serialises only its metadata. */
@@ -85,7 +83,7 @@ const serialisedRows = new WeakMap<ViewAnswer['rows'], string>();
 function answerBody(answer: ViewAnswer): string {
   let rows = serialisedRows.get(answer.rows);
   if (rows === undefined) {
-    rows = JSON.stringify(rowsJson(answer));
+    rows = JSON.stringify(flatRows(answer));
     serialisedRows.set(answer.rows, rows);
   }
   return `{"rows":${rows},"meta":${JSON.stringify(metaJson(answer.meta))}}`;
@@ -309,15 +307,6 @@ async function kafkaMetadata(kafka: Kafka): Promise<void> {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BraidError(ErrorCode.TIMEOUT, `no answer within ${ms} ms`, { fields: { timeoutMs: ms } })), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A query a newcomer can run as it is: the first view, last 3 hours, with freshness. */
 export function sampleGraphQLQuery(views: ViewRegistry, fromText = 'now-3h'): string {

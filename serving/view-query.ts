@@ -1,3 +1,4 @@
+import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { formatDurationMs, parseDurationMs, parseTimeMs } from '../shared/time/index.ts';
 import { alignDown, type Dimension, type View } from '../shared/views/index.ts';
@@ -48,6 +49,12 @@ export interface QueryLimits {
   readonly maxRangeMs: number;
   readonly maxRangeByView: Readonly<Record<string, number>>;
   readonly maxRows: number;
+}
+
+/** The query limits of `serving.limits`. */
+export function queryLimits(config: Config): QueryLimits {
+  const { maxRangeMs, maxRangeByView, maxRows } = config.serving.limits;
+  return { maxRangeMs, maxRangeByView, maxRows };
 }
 
 const DEFAULT_RANGE_MS = 3_600_000;

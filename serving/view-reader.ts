@@ -7,6 +7,7 @@ import type { View } from '../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
 import { orderAndLimit, rollUp, type ResultRow, type StateRow } from './roll-up.ts';
 import { queryKey, type ViewQuery } from './view-query.ts';
+import { withTimeout } from './with-timeout.ts';
 
 /** Rows the response cache may hold in all (about 100–300 MB of answers). */
 const CACHE_MAX_ROWS = 1_000_000;
@@ -147,18 +148,11 @@ export class ViewReader {
   /** Answers a query within the configured request timeout. */
   async query(query: ViewQuery): Promise<ViewAnswer> {
     const timeoutMs = this.options.config.serving.limits.requestTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BraidError(ErrorCode.TIMEOUT, `${query.view.name}: the query took longer than ${timeoutMs} ms`, { fields: { view: query.view.name } })),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([this.answer(query), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withTimeout(
+      this.answer(query),
+      timeoutMs,
+      () => new BraidError(ErrorCode.TIMEOUT, `${query.view.name}: the query took longer than ${timeoutMs} ms`, { fields: { view: query.view.name } }),
+    );
   }
 
   private async answer(query: ViewQuery): Promise<ViewAnswer> {

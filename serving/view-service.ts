@@ -6,7 +6,7 @@ import type { View, ViewRegistry } from '../shared/views/index.ts';
 import { canRead, type Authenticator, type Principal } from './auth/authenticator.ts';
 import type { ViewResolvers } from './graphql/schema.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
-import { parseViewQuery, type QueryLimits, type ViewQueryInput } from './view-query.ts';
+import { parseViewQuery, queryLimits, type QueryLimits, type ViewQueryInput } from './view-query.ts';
 import type { ViewAnswer, ViewReader } from './view-reader.ts';
 import type { ViewUpdates } from './view-updates.ts';
 
@@ -34,8 +34,7 @@ export class ViewService implements ViewResolvers<RequestContext> {
   readonly limits: QueryLimits;
 
   constructor(private readonly options: ViewServiceOptions) {
-    const { limits } = options.config.serving;
-    this.limits = { maxRangeMs: limits.maxRangeMs, maxRangeByView: limits.maxRangeByView, maxRows: limits.maxRows };
+    this.limits = queryLimits(options.config);
   }
 
   /** The view called `name`, or NOT_FOUND naming the views there are. */

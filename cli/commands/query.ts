@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import { createRedisClient } from '../../shared/clients/index.ts';
-import { answerJson, LAYERS, parseViewQuery, ViewReader } from '../../serving/index.ts';
+import { answerJson, LAYERS, parseViewQuery, queryLimits, ViewReader } from '../../serving/index.ts';
 import { configFor, say, viewsFor } from '../context.ts';
 
 export function queryCommand(): Command {
@@ -26,11 +26,10 @@ export function queryCommand(): Command {
         const dimension = cut > 0 ? clause.slice(0, cut) : clause;
         (where[dimension] ??= []).push(...(cut > 0 ? clause.slice(cut + 1).split(',') : []));
       }
-      const { limits } = config.serving;
       const query = parseViewQuery(
         view,
         { from: options.from, to: options.to, where, granularity: options.granularity, orderBy: options.orderBy, limit: options.limit, layer: options.layer },
-        { maxRangeMs: limits.maxRangeMs, maxRangeByView: limits.maxRangeByView, maxRows: limits.maxRows },
+        queryLimits(config),
       );
       const redis = createRedisClient(config.redis.url, { name: 'braid-query' });
       const reader = await ViewReader.open({ config, redis });

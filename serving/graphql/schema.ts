@@ -17,6 +17,7 @@ import {
 import type { Measure } from '../../shared/measures/index.ts';
 import { formatDurationMs } from '../../shared/time/index.ts';
 import { describeWindow, type Dimension, type View } from '../../shared/views/index.ts';
+import { flatRows } from '../answer-rows.ts';
 import { toGraphQLError } from '../errors.ts';
 import type { ViewAnswer } from '../view-reader.ts';
 import type { ViewQueryInput } from '../view-query.ts';
@@ -117,19 +118,6 @@ function measureType(measure: Measure): GraphQLOutputType {
   }
 }
 
-/** Flattens an answer row for GraphQL: bounds, dimensions and measures side by side. */
-function flatRow(row: ViewAnswer['rows'][number]): Record<string, unknown> {
-  return { windowStart: new Date(row.windowStart).toISOString(), windowEnd: new Date(row.windowEnd).toISOString(), ...row.dimensions, ...row.measures };
-}
-
-/** Flattened rows of each answer, kept while the answer is (a cached answer is flattened once, not per request). */
-const flattened = new WeakMap<ViewAnswer['rows'], Array<Record<string, unknown>>>();
-
-function flatRows(answer: ViewAnswer): Array<Record<string, unknown>> {
-  let rows = flattened.get(answer.rows);
-  if (!rows) flattened.set(answer.rows, (rows = answer.rows.map(flatRow)));
-  return rows;
-}
 
 interface GraphQLViewArgs {
   from?: number;
