@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import { RedisHll } from '../shared/measures/index.ts';
+import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/index.ts';
 import { alignDown, type View } from '../shared/views/index.ts';
-import { compileView } from './compile-view.ts';
+import { compileView, type PositionTable } from './compile-view.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
 import { HOUR_MS, completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
@@ -21,6 +21,10 @@ export interface BatchManifest {
   readonly createdAt: string;
   readonly durationMs: number;
   readonly rowCount: number;
+  /** `typed`: measure state in typed Parquet columns (see compileView); absent in versions that stored it as text. */
+  readonly stateColumns?: 'typed';
+  /** Where the run's time went, in ms: `cutoff` (finding the default cutoff), `sketchPositions` (hashing approxDistinct values), `query` (the compiled SQL, written to Parquet). */
+  readonly timingsMs?: Readonly<Record<string, number>>;
   /** The master files this version covers, with their offset coverage. */
   readonly inputs: ReadonlyArray<{ file: string; partition: number; firstOffset: number; lastOffset: number }>;
   /** `full`, or `incremental` (only windows touching `recomputedHours` were recomputed; the rest came from the previous version). */
@@ -99,67 +103,48 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const cutoffMs = options.cutoffMs ?? (await defaultCutoff(connection, source, config, view));
+    const timingsMs: Record<string, number> = {};
+    const timed = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+      const stageStarted = performance.now();
+      try {
+        return await work();
+      } finally {
+        timingsMs[stage] = Math.round(performance.now() - stageStarted);
+      }
+    };
+    const cutoffMs = options.cutoffMs ?? (await timed('cutoff', () => defaultCutoff(connection, source, config, view)));
     const plan = options.incremental ? planIncremental(config, view, files, cutoffMs) : { full: 'not requested' as string };
-    let result: Array<Record<string, unknown>>;
-    let previousRows: Array<Record<string, unknown>> = [];
-    if ('full' in plan) {
-      result = (await connection.runAndReadAll(compileView(view, source, cutoffMs).sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
-    } else {
-      // Windows touching an affected hour are recomputed from the files near those hours; the others are kept.
-      const span = windowSpan(view);
-      const near = files.filter((file) => plan.hours.some((hour) => file.hourMs >= hour - span - HOUR_MS && file.hourMs <= hour + HOUR_MS + span));
-      const touches = (alias: string) =>
-        `(${plan.hours.map((hour) => `(${alias}.window_start < ${hour + HOUR_MS} AND ${alias}.window_end > ${hour})`).join(' OR ')})`;
-      result =
-        near.length === 0
-          ? []
-          : ((
-              await connection.runAndReadAll(`SELECT * FROM (${compileView(view, quotedList(near), cutoffMs).sql}) AS fresh WHERE ${touches('fresh')}`)
-            ).getRowObjectsJS() as Array<Record<string, unknown>>);
-      previousRows = (
-        await connection.runAndReadAll(
-          `SELECT * FROM read_parquet('${path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet')}') AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`,
-        )
-      ).getRowObjectsJS() as Array<Record<string, unknown>>;
-    }
 
     const root = viewRoot(config.dataDir, view.name);
     mkdirSync(root, { recursive: true });
     const version = Math.max(0, ...listVersions(config.dataDir, view.name).map((manifest) => manifest.version)) + 1;
     const staging = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
     mkdirSync(staging);
-    const json = path.join(staging, 'rows.jsonl');
-    // Written in chunks: one string of millions of rows would pass V8's string length limit.
-    const out = openSync(json, 'w');
-    try {
-      const lines: string[] = [];
-      const drain = () => {
-        writeSync(out, lines.join(''));
-        lines.length = 0;
-      };
-      for (const row of previousRows) {
-        lines.push(`${JSON.stringify(Object.fromEntries(Object.entries(row).map(([name, value]) => [name, typeof value === 'bigint' ? Number(value) : value])))}\n`);
-        if (lines.length >= 10_000) drain();
+    // The stored rows come straight out of DuckDB into Parquet: no row passes through JavaScript.
+    let rows: string;
+    if ('full' in plan) {
+      const compiled = compileView(view, source, cutoffMs);
+      await timed('sketchPositions', () => fillPositionTables(connection, compiled.positionTables));
+      rows = compiled.sql;
+    } else {
+      // Windows touching an affected hour are recomputed from the files near those hours; the others are kept.
+      const span = windowSpan(view);
+      const near = files.filter((file) => plan.hours.some((hour) => file.hourMs >= hour - span - HOUR_MS && file.hourMs <= hour + HOUR_MS + span));
+      const touches = (alias: string) =>
+        `(${plan.hours.map((hour) => `(${alias}.window_start < ${hour + HOUR_MS} AND ${alias}.window_end > ${hour})`).join(' OR ')})`;
+      const previousFile = path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet');
+      rows = `SELECT * FROM read_parquet('${previousFile.replace(/'/g, "''")}') AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
+      if (near.length > 0) {
+        const compiled = compileView(view, quotedList(near), cutoffMs);
+        await timed('sketchPositions', () => fillPositionTables(connection, compiled.positionTables));
+        rows += ` UNION ALL BY NAME SELECT * FROM (${compiled.sql}) AS fresh WHERE ${touches('fresh')}`;
       }
-      for (const row of result) {
-        lines.push(`${JSON.stringify(toStoredRow(view, row))}\n`);
-        if (lines.length >= 10_000) drain();
-      }
-      drain();
-    } finally {
-      closeSync(out);
     }
-    const columns = [
-      "window_start: 'BIGINT'",
-      "window_end: 'BIGINT'",
-      ...view.dimensions.map((d) => `${d.name}: '${d.type === 'string' ? 'VARCHAR' : d.type === 'bool' ? 'BOOLEAN' : d.type === 'timestamp' ? 'BIGINT' : 'DOUBLE'}'`),
-      ...view.measures.map((m) => `state_${m.name}: 'VARCHAR'`),
-    ].join(', ');
-    await connection.run(
-      `COPY (SELECT * FROM read_json('${json}', format = 'newline_delimited', columns = {${columns}})) TO '${path.join(staging, 'data.parquet')}' (FORMAT parquet, COMPRESSION zstd)`,
+    const written = await timed('query', async () =>
+      (
+        await connection.runAndReadAll(`COPY (${rows}) TO '${path.join(staging, 'data.parquet').replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`)
+      ).getRows()[0]![0],
     );
-    rmSync(json);
     const manifest: BatchManifest = {
       view: view.name,
       version,
@@ -167,7 +152,9 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       cutoffMs,
       createdAt: new Date().toISOString(),
       durationMs: Date.now() - started,
-      rowCount: result.length + previousRows.length,
+      rowCount: Number(written),
+      stateColumns: 'typed',
+      timingsMs,
       inputs: files.map((file) => ({ file: inputName(file), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
       ...('full' in plan
         ? { mode: 'full' as const, ...(options.incremental ? { fullBecause: plan.full } : {}) }
@@ -188,6 +175,30 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
 }
 
 
+/**
+ * Fills the tables a compiled view joins for its approxDistinct measures:
+ * each distinct value with its Redis HyperLogLog position, hashed here in
+ * JavaScript (`redisHllPosition`) since SQL cannot compute Redis's hash. The
+ * values are distinct over the whole input, so a value is hashed once however
+ * many windows it falls in.
+ */
+async function fillPositionTables(connection: DuckDBConnection, tables: readonly PositionTable[]): Promise<void> {
+  for (const { table, valuesSql } of tables) {
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${table} (__v VARCHAR, __pos INTEGER)`);
+    const values = (await connection.runAndReadAll(valuesSql)).getColumnsJS()[0] as string[];
+    const appender = await connection.createAppender(table);
+    try {
+      for (const value of values) {
+        appender.appendVarchar(value);
+        appender.appendInteger(redisHllPosition(value));
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
+    }
+  }
+}
+
 /** A flush file's stable name in manifests (`date=…/hour=…/<flush file>`): unchanged by compaction. */
 function inputName(file: MasterFile): string {
   return `${file.folder}/${file.name}`;
@@ -207,6 +218,7 @@ function planIncremental(config: Config, view: View, files: ReturnType<typeof co
   const previous = JSON.parse(readFileSync(path.join(versionDir(config.dataDir, view.name, current), 'manifest.json'), 'utf8')) as BatchManifest;
   if (previous.definitionHash !== view.definitionHash) return { full: `the definition changed (${previous.definitionHash} → ${view.definitionHash})` };
   if (view.window.type === 'session') return { full: 'session windows can span any number of hours' };
+  if (previous.stateColumns !== 'typed') return { full: 'the previous version stores measure state as text (written by an older Braid)' };
   if (cutoffMs < previous.cutoffMs) return { full: 'the cutoff moved back' };
   const known = new Set(previous.inputs.map((input) => input.file));
   const hours = new Set(files.filter((file) => !known.has(inputName(file))).map((file) => file.hourMs));
@@ -238,45 +250,28 @@ async function defaultCutoff(connection: Awaited<ReturnType<DuckDBInstance['conn
   return view.window.type === 'session' ? safe : alignDown(safe, view.window.type === 'sliding' ? view.window.slideMs : view.window.sizeMs);
 }
 
-/** One output row as stored: window bounds, dimensions, and each measure's serialized monoid state. */
-function toStoredRow(view: View, row: Record<string, unknown>): Record<string, unknown> {
-  const stored: Record<string, unknown> = { window_start: Number(row.window_start), window_end: Number(row.window_end) };
-  for (const dimension of view.dimensions) {
-    const value = row[dimension.name];
-    stored[dimension.name] = typeof value === 'bigint' ? Number(value) : (value ?? null);
-  }
-  for (const { name, measure } of view.measures) {
-    let state: unknown;
-    switch (measure.kind) {
-      case 'count':
-        state = Number(row[name]);
-        break;
-      case 'sum':
-      case 'min':
-      case 'max':
-        state = row[name] === null || row[name] === undefined ? null : Number(row[name]);
-        break;
-      case 'avg':
-        state = { sum: Number(row[`${name}.s`] ?? 0), count: Number(row[`${name}.c`] ?? 0) };
-        break;
-      case 'approxDistinct': {
-        const sketch = RedisHll.empty();
-        for (const value of (row[name] as string[] | null) ?? []) sketch.add(value);
-        state = sketch;
-        break;
-      }
-      case 'topK': {
-        const histogram = row[name] as Record<string, unknown> | Array<{ key: string; value: unknown }> | null;
-        const counts = new Map<string, number>();
-        if (Array.isArray(histogram)) for (const entry of histogram) counts.set(String(entry.key), Number(entry.value));
-        else if (histogram) for (const [key, value] of Object.entries(histogram)) counts.set(key, Number(value));
-        state = counts;
-        break;
-      }
+/**
+ * A measure's state from its stored column: typed columns (see compileView),
+ * or the measure's serialized text in versions written before them.
+ */
+function storedState(measure: Measure, value: unknown): unknown {
+  if (typeof value === 'string') return measure.deserialize(value);
+  switch (measure.kind) {
+    case 'count':
+      return Number(value);
+    case 'sum':
+    case 'min':
+    case 'max':
+      return value === null || value === undefined ? null : Number(value);
+    case 'avg': {
+      const { sum, count } = value as { sum: number; count: bigint | number };
+      return { sum: Number(sum), count: Number(count) };
     }
-    stored[`state_${name}`] = measure.serialize(state as never);
+    case 'approxDistinct':
+      return RedisHll.fromPositions(((value as Array<number | null> | null) ?? []).filter((position): position is number => position !== null));
+    case 'topK':
+      return new Map(((value as Array<{ key: string; value: bigint | number }> | null) ?? []).map((entry) => [entry.key, Number(entry.value)]));
   }
-  return stored;
 }
 
 function pruneVersions(dataDir: string, view: string, keep: number): void {
@@ -358,7 +353,7 @@ export class BatchViewReader {
       const measures: Record<string, unknown> = {};
       const state: Record<string, unknown> = {};
       for (const { name, measure } of view.measures) {
-        state[name] = measure.deserialize(String(row[`state_${name}`]));
+        state[name] = storedState(measure, row[`state_${name}`]);
         measures[name] = measure.finish(state[name]);
       }
       rows.push({

@@ -1,15 +1,41 @@
-import { compileSql, type View } from '../shared/views/index.ts';
+import { alignDown, compileSql, type View } from '../shared/views/index.ts';
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Floor of a BIGINT column to a multiple of `step` (exact integer arithmetic, also below zero). */
 const floorTo = (column: string, step: number) => `(${column} - ((${column} % ${step}) + ${step}) % ${step})`;
 
+/** A sketch whose position list is longer than this keeps only each register's largest value. */
+const POSITIONS_KEPT_WHOLE = 256;
+
+/**
+ * The values an approxDistinct measure counts and the table that must hold
+ * each value's Redis HyperLogLog position (register × 64 + value) before the
+ * view's SQL runs: SQL cannot compute Redis's MurmurHash64A, so the caller
+ * hashes the distinct values (`redisHllPosition`) and fills the table.
+ */
+export interface PositionTable {
+  /** Temporary table `(__v VARCHAR, __pos INTEGER)` the view's SQL joins. */
+  readonly table: string;
+  /** SELECT of the distinct values (as text, column `__v`) to hash. */
+  readonly valuesSql: string;
+}
+
 export interface CompiledView {
-  /** SELECT producing one row per window and group: window_start, window_end, dimensions, then measure state columns. */
+  /**
+   * SELECT producing the stored rows of a batch view: `window_start`,
+   * `window_end` (BIGINT), the dimensions (typed), then one typed
+   * `state_<measure>` column per measure (see {@link compileView}), so the
+   * result can be COPY'd straight to Parquet.
+   */
   readonly sql: string;
-  /** Per measure: the state columns the SQL returns, in order. */
-  readonly stateColumns: ReadonlyArray<{ measure: string; columns: string[] }>;
+  /** Tables to fill before running `sql` (one per field counted by approxDistinct). */
+  readonly positionTables: readonly PositionTable[];
+}
+
+/** The Parquet type a dimension is stored as. */
+function dimensionType(type: View['dimensions'][number]['type']): string {
+  return type === 'string' ? 'VARCHAR' : type === 'bool' ? 'BOOLEAN' : type === 'timestamp' ? 'BIGINT' : 'DOUBLE';
 }
 
 /**
@@ -18,52 +44,107 @@ export interface CompiledView {
  * `cutoffMs`. The batch twin of the speed layer's operators: the same window
  * rules (epoch-aligned `[start, end)`, sliding = size/slide windows per event,
  * sessions = events less than `gap` apart), the same filter and dimension
- * expressions (through their SQL face), and measure *state* out — sums, counts,
- * and for approxDistinct/topK the raw values the sketch is built from — so the
- * layers merge by the same monoids.
+ * expressions (through their SQL face), and each measure's mergeable *state*
+ * out as a typed column, so the layers merge by the same monoids and the
+ * Parquet stays plain to query:
+ * - count BIGINT; sum, min, max DOUBLE (NULL: no values); avg
+ *   STRUCT(sum DOUBLE, count BIGINT);
+ * - approxDistinct INTEGER[]: the positions its values take in Redis's
+ *   HyperLogLog (register × 64 + value; NULL entries for events without a
+ *   value), which the batch reader turns back into the very sketch PFADD
+ *   would build, so a boundary merge is a register union;
+ * - topK MAP(VARCHAR, BIGINT): each value's count.
+ *
+ * @example
+ * const { sql, positionTables } = compileView(pageViews, "read_parquet(['a.parquet'])", cutoffMs);
+ * // fill positionTables, then: COPY (${sql}) TO 'data.parquet' (FORMAT parquet)
  */
 export function compileView(view: View, source: string, cutoffMs: number): CompiledView {
   const time = quote(view.source.timeField);
   const dimensions = view.dimensions.map((dimension) => `${compileSql(dimension.expr)} AS ${quote(dimension.name)}`);
   const dimensionNames = view.dimensions.map((dimension) => quote(dimension.name));
-  const where = view.filter ? `WHERE (${compileSql(view.filter)}) IS TRUE` : '';
+  const filter = view.filter ? `(${compileSql(view.filter)}) IS TRUE` : '';
 
-  const stateColumns: Array<{ measure: string; columns: string[] }> = [];
+  // approxDistinct: one position table per counted field, joined to the events.
+  const positionTables: PositionTable[] = [];
+  const positionColumn = new Map<string, string>();
+  const joins: string[] = [];
+  for (const { measure } of view.measures) {
+    if (measure.kind !== 'approxDistinct' || measure.field === undefined || positionColumn.has(measure.field)) continue;
+    const index = positionTables.length;
+    const table = `__hll_positions_${index}`;
+    const field = quote(measure.field);
+    positionTables.push({
+      table,
+      valuesSql: `SELECT DISTINCT CAST(${field} AS VARCHAR) AS __v FROM ${source} WHERE ${field} IS NOT NULL${filter ? ` AND ${filter}` : ''}`,
+    });
+    positionColumn.set(measure.field, `__pos_${index}`);
+    joins.push(`LEFT JOIN ${table} AS __h${index} ON CAST(__events.${field} AS VARCHAR) = __h${index}.__v`);
+  }
+
+  // Raw aggregates per measure (inner query), and the state column each becomes (outer query).
   const aggregates: string[] = [];
+  const states: string[] = [];
+  const longLists: string[] = [];
   for (const { name, measure } of view.measures) {
     const column = measure.field === undefined ? '' : quote(measure.field);
-    const state = (suffix: string) => quote(`${name}${suffix}`);
+    const raw = (suffix = '') => quote(`__raw_${name}${suffix}`);
+    const state = quote(`state_${name}`);
     switch (measure.kind) {
       case 'count':
-        aggregates.push(`count(*) AS ${state('')}`);
-        stateColumns.push({ measure: name, columns: [name] });
+        aggregates.push(`count(*) AS ${raw()}`);
+        states.push(`${raw()}::BIGINT AS ${state}`);
         break;
       case 'sum':
       case 'min':
       case 'max':
-        aggregates.push(`${measure.kind}(${column})::DOUBLE AS ${state('')}`);
-        stateColumns.push({ measure: name, columns: [name] });
+        aggregates.push(`${measure.kind}(${column})::DOUBLE AS ${raw()}`);
+        states.push(`${raw()} AS ${state}`);
         break;
       case 'avg':
-        aggregates.push(`sum(${column})::DOUBLE AS ${state('.s')}`, `count(${column}) AS ${state('.c')}`);
-        stateColumns.push({ measure: name, columns: [`${name}.s`, `${name}.c`] });
+        aggregates.push(`sum(${column})::DOUBLE AS ${raw('.s')}`, `count(${column}) AS ${raw('.c')}`);
+        states.push(`{'sum': coalesce(${raw('.s')}, 0), 'count': ${raw('.c')}::BIGINT} AS ${state}`);
         break;
       case 'approxDistinct':
-        // The sketch itself is Redis's HyperLogLog, built from these values (shared/measures/redis-hll.ts).
-        aggregates.push(`list(DISTINCT CAST(${column} AS VARCHAR)) FILTER (WHERE ${column} IS NOT NULL) AS ${state('')}`);
-        stateColumns.push({ measure: name, columns: [name] });
+        // Positions, duplicates and NULLs (events without a value) included: cleaning every short list
+        // costs more than it saves. A long list (sorted descending in `stored` below) keeps one position
+        // per register, its largest, and no NULLs: a position stays when its register (position >> 6) differs from
+        // the one before, so a sketch is bounded by the register count however many events it counts.
+        aggregates.push(`list(${positionColumn.get(measure.field!)}) AS ${raw()}`);
+        longLists.push(raw());
+        states.push(
+          `CASE WHEN len(${raw()}) <= ${POSITIONS_KEPT_WHOLE} THEN ${raw()} ` +
+            `ELSE list_filter(${raw()}, lambda x, i: i = 1 OR (${raw()}[i - 1] >> 6) <> (x >> 6)) END AS ${state}`,
+        );
         break;
       case 'topK':
-        aggregates.push(`histogram(CAST(${column} AS VARCHAR)) FILTER (WHERE ${column} IS NOT NULL) AS ${state('')}`);
-        stateColumns.push({ measure: name, columns: [name] });
+        aggregates.push(`histogram(CAST(${column} AS VARCHAR)) FILTER (WHERE ${column} IS NOT NULL) AS ${raw()}`);
+        states.push(`${raw()} AS ${state}`);
         break;
     }
   }
-  const measureColumns = view.measures.flatMap(({ measure }) => (measure.field === undefined ? [] : [quote(measure.field)]));
-  const carried = [...new Set(measureColumns)].join(', ');
-  const base = `SELECT ${time} AS __t${dimensions.length ? `, ${dimensions.join(', ')}` : ''}${carried ? `, ${carried}` : ''} FROM ${source} ${where}`;
-  const groupBy = ['window_start', 'window_end', ...dimensionNames].join(', ');
+  const measureColumns = view.measures.flatMap(({ measure }) =>
+    measure.field === undefined || measure.kind === 'approxDistinct' ? [] : [`__events.${quote(measure.field)}`],
+  );
+  const carried = [...new Set(measureColumns), ...positionColumn.values()].map((column) =>
+    column.startsWith('__pos_') ? `__h${column.slice('__pos_'.length)}.__pos AS ${column}` : column,
+  );
+  const base =
+    `SELECT __events.${time} AS __t${dimensions.length ? `, ${dimensions.join(', ')}` : ''}${carried.length ? `, ${carried.join(', ')}` : ''} ` +
+    `FROM ${source} AS __events ${joins.join(' ')} ${filter ? `WHERE ${filter}` : ''}`;
   const selectDims = dimensionNames.length ? `, ${dimensionNames.join(', ')}` : '';
+  const orderBy = ['window_start', 'window_end', ...dimensionNames].join(', ');
+  /** The stored row: the inner query's windows, dimensions and measure state as typed columns. */
+  const stored = (inner: string, windowEnd: string) =>
+    `SELECT window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
+      .map((dimension) => `, CAST(${quote(dimension.name)} AS ${dimensionType(dimension.type)}) AS ${quote(dimension.name)}`)
+      .join('')}, ${states.join(', ')}
+    FROM (${
+      longLists.length === 0
+        ? inner
+        : `SELECT * REPLACE (${longLists.map((list) => `CASE WHEN len(${list}) <= ${POSITIONS_KEPT_WHOLE} THEN ${list} ELSE list_reverse_sort(list_filter(${list}, lambda x: x IS NOT NULL)) END AS ${list}`).join(', ')}) FROM (${inner})`
+    })
+    ORDER BY ${orderBy}`;
 
   const paneable = view.measures.every(({ measure }) => ['count', 'sum', 'min', 'max', 'avg'].includes(measure.kind));
   if (view.window.type === 'sliding' && paneable) {
@@ -75,7 +156,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     for (const { name, measure } of view.measures) {
       const column = measure.field === undefined ? '' : quote(measure.field);
       const pane = (suffix: string) => quote(`__pane_${name}${suffix}`);
-      const out = (suffix: string) => quote(`${name}${suffix}`);
+      const out = (suffix: string) => quote(`__raw_${name}${suffix}`);
       if (measure.kind === 'count') {
         paneAggregates.push(`count(*) AS ${pane('')}`);
         windowAggregates.push(`sum(${pane('')})::BIGINT AS ${out('')}`);
@@ -89,35 +170,44 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
       }
     }
     const paneGroup = ['__pane', ...dimensionNames].join(', ');
-    const sql = `SELECT window_start, window_start + ${sizeMs} AS window_end${selectDims}, ${windowAggregates.join(', ')}
+    // A window ends at or before the cutoff when its start is at most cutoff − size.
+    const inner = `SELECT window_start${selectDims}, ${windowAggregates.join(', ')}
       FROM (SELECT *, UNNEST(generate_series(__pane - ${sizeMs - slideMs}, __pane, ${slideMs})) AS window_start
             FROM (SELECT ${floorTo('__t', slideMs)} AS __pane${selectDims}, ${paneAggregates.join(', ')} FROM (${base}) GROUP BY ${paneGroup}))
-      GROUP BY ${groupBy}
-      HAVING window_start + ${sizeMs} <= ${cutoffMs}
-      ORDER BY ${groupBy}`;
-    return { sql, stateColumns };
+      WHERE window_start <= ${cutoffMs - sizeMs}
+      GROUP BY ${['window_start', ...dimensionNames].join(', ')}`;
+    return { sql: stored(inner, `window_start + ${sizeMs}`), positionTables };
   }
 
-  let windowed: string;
+  const fixedGroup = ['window_start', ...dimensionNames].join(', ');
   if (view.window.type === 'tumbling') {
+    // Its window ends at or before the cutoff exactly when an event is before the cutoff aligned down to the
+    // size (window ends are multiples of it), so the filter comes before the aggregation, where Parquet
+    // statistics can skip whole row groups.
     const size = view.window.sizeMs;
-    windowed = `SELECT *, ${floorTo('__t', size)} AS window_start, ${floorTo('__t', size)} + ${size} AS window_end FROM (${base})`;
-  } else if (view.window.type === 'sliding') {
-    const { sizeMs, slideMs } = view.window;
-    windowed = `SELECT *, window_start, window_start + ${sizeMs} AS window_end FROM (SELECT *, UNNEST(generate_series(${floorTo('__t', slideMs)} - ${sizeMs - slideMs}, ${floorTo('__t', slideMs)}, ${slideMs})) AS window_start FROM (${base}))`;
-  } else {
-    // The running sum uses the default RANGE frame, so events with the same time are peers and share a
-    // session id however the two window functions order them (a ROWS frame split ties across sessions).
-    const gap = view.window.gapMs;
-    const partitionBy = dimensionNames.join(', ') || '1';
-    windowed = `SELECT *, min(__t) OVER (PARTITION BY ${partitionBy}, __session) AS window_start, max(__t) OVER (PARTITION BY ${partitionBy}, __session) + ${gap} AS window_end
-      FROM (SELECT *, sum(__new) OVER (PARTITION BY ${partitionBy} ORDER BY __t) AS __session
-            FROM (SELECT *, CASE WHEN __t - lag(__t) OVER (PARTITION BY ${partitionBy} ORDER BY __t) < ${gap} THEN 0 ELSE 1 END AS __new FROM (${base})))`;
+    const inner = `SELECT ${floorTo('__t', size)} AS window_start${selectDims}, ${aggregates.join(', ')}
+      FROM (${base}) WHERE __t < ${alignDown(cutoffMs, size)}
+      GROUP BY ${fixedGroup}`;
+    return { sql: stored(inner, `window_start + ${size}`), positionTables };
   }
-  const sql = `SELECT window_start, window_end${selectDims}, ${aggregates.join(', ')}
-    FROM (${windowed})
-    GROUP BY ${groupBy}
-    HAVING max(window_end) <= ${cutoffMs}
-    ORDER BY ${groupBy}`;
-  return { sql, stateColumns };
+  if (view.window.type === 'sliding') {
+    const { sizeMs, slideMs } = view.window;
+    const inner = `SELECT window_start${selectDims}, ${aggregates.join(', ')}
+      FROM (SELECT *, UNNEST(generate_series(${floorTo('__t', slideMs)} - ${sizeMs - slideMs}, ${floorTo('__t', slideMs)}, ${slideMs})) AS window_start FROM (${base}))
+      WHERE window_start <= ${cutoffMs - sizeMs}
+      GROUP BY ${fixedGroup}`;
+    return { sql: stored(inner, `window_start + ${sizeMs}`), positionTables };
+  }
+  // Sessions: a new session where the time since the key's previous event is at least the gap; the
+  // running sum of those starts numbers each key's sessions. The default RANGE frame makes events with
+  // the same time peers, so they share a session id however the window functions order them (a ROWS
+  // frame split ties across sessions).
+  const gap = view.window.gapMs;
+  const partitionBy = dimensionNames.join(', ') || '1';
+  const inner = `SELECT min(__t) AS window_start, max(__t) AS __last${selectDims}, ${aggregates.join(', ')}
+    FROM (SELECT *, sum(__new) OVER (PARTITION BY ${partitionBy} ORDER BY __t) AS __session
+          FROM (SELECT *, CASE WHEN __t - lag(__t) OVER (PARTITION BY ${partitionBy} ORDER BY __t) < ${gap} THEN 0 ELSE 1 END AS __new FROM (${base})))
+    GROUP BY ${[...dimensionNames, '__session'].join(', ')}
+    HAVING max(__t) + ${gap} <= ${cutoffMs}`;
+  return { sql: stored(inner, `__last + ${gap}`), positionTables };
 }

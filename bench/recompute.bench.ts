@@ -1,12 +1,11 @@
 import { deleteKeysWithPrefix } from './lib/redis-cleanup.ts';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, DuckDBResultReader, type DuckDBConnection } from '@duckdb/node-api';
-import { compileView, filesToRead, listMasterFiles, readBatchView, recomputeView, sourceRoot } from '../batch/index.ts';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { filesToRead, listMasterFiles, readBatchView, recomputeView, sourceRoot } from '../batch/index.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { loadConfig } from '../shared/config/index.ts';
-import { RedisHll } from '../shared/measures/index.ts';
 import { demoViews, pageViews, type View } from '../shared/views/index.ts';
 import { stackUp } from '../infra/stack/index.ts';
 import { defineBenchmark } from './lib/benchmark.ts';
@@ -29,24 +28,11 @@ const TOPIC = 'bench-recompute';
 const JITTER_MS = 8;
 /** Windows of the first half hour, read back through readBatchView to check page_views' distinct visitors. */
 const VISITOR_CHECK_MS = 30 * 60_000;
-/** Cells whose sketches the profile builds on their own, for a cost per cell. */
-const SKETCH_SAMPLE_CELLS = 100_000;
-/**
- * The stages of recomputeView, timed on a replica of its steps (batch/batch-views.ts).
- * HLL sketches are what is left of recomputeView's own time after the others: timing
- * them in the replica would double page_views' share of the run, and a sample timed
- * alone runs in a different heap (GC) state, so it is only shown per cell.
- */
-const STAGES = ['query', 'fetch', 'to_js', 'other_rows', 'json', 'parquet'] as const;
-type Stage = (typeof STAGES)[number];
-const STAGE_LABELS: Record<Stage | 'rest', string> = {
-  query: 'DuckDB query (materialized in DuckDB)',
-  fetch: 'fetch result chunks into JS',
-  to_js: 'getRowObjectsJS',
-  other_rows: 'other stored-row fields',
-  json: 'JSON.stringify + write rows.jsonl',
-  parquet: 'read_json → COPY data.parquet',
-  rest: 'the rest: HLL sketches built + serialized in JS (where the view has them), publish',
+const STAGE_LABELS: Record<string, string> = {
+  cutoff: 'default cutoff',
+  sketchPositions: 'approxDistinct values hashed to Redis HLL positions (JS)',
+  query: 'compiled SQL → data.parquet (DuckDB COPY)',
+  rest: 'the rest: DuckDB start-up, file listing, manifest, publish and expiry handshake',
 };
 
 const COUNTRIES = ['US', 'IN', 'GB', 'DE', 'BR', 'FR', 'JP', 'CA', 'ES', 'IT', 'MX', 'AU', 'NL', 'PL', 'SE', 'KR', 'NG', 'ZA', 'AR', 'IE'];
@@ -86,7 +72,7 @@ function eventsSql(first: number, end: number, hourEndMs: number): string {
 }
 
 /** Writes the master dataset; returns the number of files. */
-async function buildMasterDataset(connection: DuckDBConnection, dataDir: string): Promise<number> {
+export async function buildMasterDataset(connection: DuckDBConnection, dataDir: string): Promise<number> {
   let files = 0;
   for (let hour = 0; hour < HOURS; hour++) {
     // Row i has event hour floor(i · 24 / EVENTS) before jitter, and jitter is clamped to the hour.
@@ -166,88 +152,6 @@ async function withConnection<T>(work: (connection: DuckDBConnection) => Promise
 }
 
 /**
- * recomputeView's steps (batch/batch-views.ts) one by one, each timed: the
- * compiled query, reading its result into JS, building the stored rows
- * (HLL sketches only for a sample of the cells), JSON lines, and the Parquet COPY.
- */
-async function profileRecompute(
-  view: View,
-  source: string,
-  cutoffMs: number,
-  dir: string,
-): Promise<{ times: Record<Stage, number>; jsonChars: number; sketchSampleCells: number; sketchMicrosPerCell: number }> {
-  const times = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>;
-  let jsonChars = 0;
-  let sketchSampleCells = 0;
-  let sketchSeconds = 0;
-  const timed = async <T>(stage: Stage, work: () => T | Promise<T>): Promise<T> => {
-    const started = process.hrtime.bigint();
-    const value = await work();
-    times[stage] += seconds(started);
-    return value;
-  };
-  await withConnection(async (connection) => {
-    const { sql } = compileView(view, source, cutoffMs);
-    const materialized = await timed('query', () => connection.run(sql));
-    const reader = new DuckDBResultReader(materialized);
-    await timed('fetch', () => reader.readAll());
-    const rows = await timed('to_js', () => reader.getRowObjectsJS() as Array<Record<string, unknown>>);
-    const stored = await timed('other_rows', () =>
-      rows.map((row) => {
-        const out: Record<string, unknown> = { window_start: Number(row.window_start), window_end: Number(row.window_end) };
-        for (const dimension of view.dimensions) {
-          const value = row[dimension.name];
-          out[dimension.name] = typeof value === 'bigint' ? Number(value) : (value ?? null);
-        }
-        for (const { name, measure } of view.measures) {
-          if (measure.kind === 'count') out[`state_${name}`] = measure.serialize(Number(row[name]) as never);
-          else if (measure.kind === 'sum') out[`state_${name}`] = measure.serialize((row[name] === null ? null : Number(row[name])) as never);
-        }
-        return out;
-      }),
-    );
-    // Sketches for a stride sample of the cells only; the other cells reuse their sample's text, so the JSON has its real size.
-    const sketched = view.measures.filter(({ measure }) => measure.kind === 'approxDistinct');
-    const stride = Math.max(1, Math.ceil(rows.length / SKETCH_SAMPLE_CELLS));
-    let sampled = 0;
-    const sketchStarted = process.hrtime.bigint();
-    for (const { name, measure } of sketched) {
-      for (let index = 0; index < rows.length; index += stride) {
-        const sketch = RedisHll.empty();
-        for (const value of (rows[index]![name] as string[] | null) ?? []) sketch.add(value);
-        stored[index]![`state_${name}`] = measure.serialize(sketch as never);
-        sampled++;
-      }
-    }
-    sketchSeconds = seconds(sketchStarted);
-    sketchSampleCells = sampled;
-    for (const { name } of sketched) {
-      for (let index = 0; index < rows.length; index++) stored[index]![`state_${name}`] = stored[index - (index % stride)]![`state_${name}`];
-    }
-    const json = join(dir, 'rows.jsonl');
-    await timed('json', () => {
-      const text = stored.map((row) => `${JSON.stringify(row)}\n`).join('');
-      jsonChars = text.length;
-      writeFileSync(json, text);
-    });
-    const columns = [
-      "window_start: 'BIGINT'",
-      "window_end: 'BIGINT'",
-      ...view.dimensions.map((dimension) => `${dimension.name}: '${dimension.type === 'string' ? 'VARCHAR' : 'DOUBLE'}'`),
-      ...view.measures.map(({ name }) => `state_${name}: 'VARCHAR'`),
-    ].join(', ');
-    await timed('parquet', () =>
-      connection.run(
-        `COPY (SELECT * FROM read_json(${sqlString(json)}, format = 'newline_delimited', columns = {${columns}})) ` +
-          `TO ${sqlString(join(dir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
-      ),
-    );
-    rmSync(json);
-  });
-  return { times, jsonChars, sketchSampleCells, sketchMicrosPerCell: sketchSampleCells > 0 ? (sketchSeconds * 1e6) / sketchSampleCells : 0 };
-}
-
-/**
  * Compares Braid's published rows (state columns) with the hand-written
  * result: same windows and keys, counts equal, sums equal to 1e-9 relative.
  * approxDistinct is checked separately (it is an estimate on both sides).
@@ -258,7 +162,7 @@ async function compareResults(view: View, braidFile: string, handFile: string): 
   const sums = view.measures.filter(({ measure }) => measure.kind === 'sum').map(({ name }) => name);
   const braidColumns = [
     ...exact.map((name) => `state_${name}::BIGINT AS ${name}`),
-    ...sums.map((name) => `nullif(state_${name}, '')::DOUBLE AS ${name}`),
+    ...sums.map((name) => `state_${name}::DOUBLE AS ${name}`),
   ];
   const sql = `
     WITH braid AS (SELECT window_start, window_end, ${key.join(', ')}, ${braidColumns.join(', ')} FROM read_parquet(${sqlString(braidFile)})),
@@ -327,9 +231,7 @@ export default defineBenchmark({
     const root = join(tmpdir(), `braid-bench-recompute-${process.pid}-${Date.now().toString(36)}`);
     const dataDir = join(root, 'data');
     const handDir = join(root, 'handwritten');
-    const profileDir = join(root, 'profile');
     mkdirSync(handDir, { recursive: true });
-    mkdirSync(profileDir, { recursive: true });
     // recomputeView ends with the expiry handshake in Redis: the stack's Redis, under a prefix of the benchmark's own.
     const stack = await stackUp(loadConfig(), progress);
     const keyPrefix = `bench-recompute-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}:`;
@@ -409,19 +311,16 @@ export default defineBenchmark({
             `ratio ${figures[`${view.name}_ratio`]}; ${manifest.rowCount.toLocaleString()} rows, same as hand-written${visitorsNote}`,
         );
 
-        progress(`${view.name}: profiling recomputeView's steps…`);
-        const profile = await profileRecompute(view, source, END_MS, profileDir);
-        const stages: Record<Stage | 'rest', number> = { ...profile.times, rest: 0 };
-        stages.rest = Math.max(0, braidS - STAGES.reduce((sum, stage) => sum + stages[stage], 0));
-        const shown = [...STAGES, 'rest'] as const;
-        for (const stage of shown) figures[`${view.name}_profile_${stage}_s`] = round(stages[stage], 2);
+        // Where the run's time went, as recomputeView records it in the manifest.
+        const timings = manifest.timingsMs ?? {};
+        const accounted = Object.values(timings).reduce((total, ms) => total + ms, 0);
+        const stages: Record<string, number> = { ...timings, rest: Math.max(0, braidS * 1000 - accounted) };
+        for (const [stage, ms] of Object.entries(stages)) figures[`${view.name}_profile_${stage}_s`] = round(ms / 1000, 2);
         const line =
-          `${view.name}, recomputeView ${braidS.toFixed(1)} s: ` +
-          shown.map((stage) => `${STAGE_LABELS[stage]} ${stages[stage].toFixed(2)} s (${Math.round((stages[stage] / braidS) * 100)} %)`).join(', ') +
-          (profile.sketchSampleCells > 0
-            ? ` [a sketch alone: ${profile.sketchMicrosPerCell.toFixed(0)} µs per cell over ${profile.sketchSampleCells.toLocaleString()} sampled cells]`
-            : '') +
-          `; rows.jsonl ${(profile.jsonChars / 1e6).toFixed(0)} M chars (V8's string limit is ${((2 ** 29 - 24) / 1e6).toFixed(0)} M)`;
+          `${view.name}, recomputeView ${braidS.toFixed(2)} s: ` +
+          Object.entries(stages)
+            .map(([stage, ms]) => `${STAGE_LABELS[stage] ?? stage} ${(ms / 1000).toFixed(2)} s (${Math.round(ms / 10 / braidS)} %)`)
+            .join(', ');
         breakdowns.push(line);
         progress(line);
       }

@@ -13,4 +13,4 @@ export {
   type MeasureOutput,
   type TopKEntry,
 } from './measure.ts';
-export { RedisHll } from './redis-hll.ts';
+export { RedisHll, redisHllPosition } from './redis-hll.ts';

@@ -145,6 +145,27 @@ function encodeUtf8(value: string): number {
   return length;
 }
 
+/**
+ * Where PFADD puts `value`: its register (0–16383) times 64 plus the value it
+ * offers that register (1–51), as one integer. Lets a query engine build the
+ * registers of many sketches by joining each element to its position and
+ * taking the largest value per register, without hashing in SQL.
+ *
+ * @example
+ * const position = redisHllPosition('u00042');
+ * const register = position >> 6, value = position & 63;
+ */
+export function redisHllPosition(value: string): number {
+  const length = encodeUtf8(value);
+  murmurInto(scratch, length, REDIS_HLL_SEED);
+  const index = outLo & INDEX_MASK;
+  // The run is counted over hash bits 14..63 plus a sentinel one at bit 64,
+  // so it is 1..51 (Redis: ctz((hash >> 14) | 1 << 50) + 1).
+  const lowRun = outLo >>> INDEX_BITS;
+  const value6 = lowRun !== 0 ? ctz32(lowRun) + 1 : outHi !== 0 ? 32 - INDEX_BITS + ctz32(outHi) + 1 : MAX_HASHED_VALUE;
+  return index * 64 + value6;
+}
+
 /** Ertl's σ(x) (arXiv:1702.01284), iterated exactly as Redis's hllSigma(). */
 function sigma(x: number): number {
   if (x === 1) return Infinity;
@@ -260,10 +281,47 @@ export class RedisHll {
   }
 
   /**
-   * Reads {@link RedisHll.serialize}'s text back. Throws a BAD_ARGUMENT
-   * BraidError if it is not base64 of a valid Redis HyperLogLog.
+   * The sketch whose registers are the largest values among `positions`, each
+   * a {@link redisHllPosition} (register × 64 + value): how the batch layer
+   * stores sketches, since DuckDB can gather positions but not hash. Throws a
+   * BAD_ARGUMENT BraidError for a position outside the registers or a value
+   * outside 1–63.
+   *
+   * @example
+   * RedisHll.fromPositions(['a', 'b'].map(redisHllPosition)).count(); // 2
+   */
+  static fromPositions(positions: readonly number[]): RedisHll {
+    const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+    for (const position of positions) {
+      const index = position >> 6;
+      const value = position & 63;
+      if (!Number.isInteger(position) || position < 0 || index >= REDIS_HLL_REGISTER_COUNT || value === 0) {
+        throw invalidInput(`${position} is not a HyperLogLog position (register 0–${REDIS_HLL_REGISTER_COUNT - 1} × 64 + value 1–63)`, { position });
+      }
+      if (value > registers[index]!) registers[index] = value;
+    }
+    return new RedisHll(registers);
+  }
+
+  /**
+   * Reads {@link RedisHll.serialize}'s text back, or a JSON list of
+   * positions (`[p, …]`, see {@link RedisHll.fromPositions}). Throws a
+   * BAD_ARGUMENT BraidError if it is neither base64 of a valid Redis
+   * HyperLogLog nor such a list.
    */
   static deserialize(text: string): RedisHll {
+    if (text.startsWith('[')) {
+      let positions: unknown;
+      try {
+        positions = JSON.parse(text);
+      } catch {
+        positions = undefined;
+      }
+      if (!Array.isArray(positions) || !positions.every((position) => typeof position === 'number')) {
+        throw invalidInput('a HyperLogLog position list is a JSON array of integers', { lengthChars: text.length });
+      }
+      return RedisHll.fromPositions(positions as number[]);
+    }
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
       throw invalidInput('a serialized Redis HyperLogLog is standard base64 text', { lengthChars: text.length });
     }
@@ -276,14 +334,9 @@ export class RedisHll {
    * into text the same way the speed layer sends them to Redis.
    */
   add(value: string): void {
-    const length = encodeUtf8(value);
-    murmurInto(scratch, length, REDIS_HLL_SEED);
-    const index = outLo & INDEX_MASK;
-    // The run is counted over hash bits 14..63 plus a sentinel one at bit 64,
-    // so it is 1..51 (Redis: ctz((hash >> 14) | 1 << 50) + 1).
-    const lowRun = outLo >>> INDEX_BITS;
-    const value6 =
-      lowRun !== 0 ? ctz32(lowRun) + 1 : outHi !== 0 ? 32 - INDEX_BITS + ctz32(outHi) + 1 : MAX_HASHED_VALUE;
+    const position = redisHllPosition(value);
+    const index = position >> 6;
+    const value6 = position & 63;
     if (value6 > this.#registers[index]!) {
       this.#registers[index] = value6;
       this.#cachedCount = undefined;

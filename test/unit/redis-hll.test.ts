@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BraidError } from '../../shared/errors/index.ts';
-import { murmurHash64A, REDIS_HLL_REGISTER_COUNT, REDIS_HLL_SEED, RedisHll } from '../../shared/measures/redis-hll.ts';
+import { murmurHash64A, REDIS_HLL_REGISTER_COUNT, REDIS_HLL_SEED, RedisHll, redisHllPosition } from '../../shared/measures/redis-hll.ts';
 
 // Redis's MurmurHash64A written the obvious way with BigInt, straight from
 // hyperloglog.c, to check the 32-bit-halves version against.
@@ -297,5 +297,28 @@ describe('serialize / deserialize', () => {
   it('rejects text that is not base64 of a Redis HyperLogLog', () => {
     expect(() => RedisHll.deserialize('not base64!')).toThrow(BraidError);
     expect(() => RedisHll.deserialize(Buffer.from('hello world, twenty bytes').toString('base64'))).toThrow(/HYLL/);
+  });
+
+  it('is rebuilt from register positions exactly as from its elements', () => {
+    const elements = range(5_000, 'positions-');
+    const positions = elements.map(redisHllPosition);
+    for (const position of positions) {
+      expect(position >> 6).toBeLessThan(REDIS_HLL_REGISTER_COUNT);
+      expect(position & 63).toBeGreaterThan(0);
+    }
+    const fromElements = sketchOf(elements);
+    // Order and repeats do not matter: each register keeps its largest value.
+    const shuffled = [...positions, ...positions.slice(0, 100)].reverse();
+    expect(RedisHll.fromPositions(shuffled).registers()).toEqual(fromElements.registers());
+    expect(RedisHll.deserialize(JSON.stringify(positions)).count()).toBe(fromElements.count());
+    expect(RedisHll.deserialize('[]').count()).toBe(0);
+  });
+
+  it('rejects positions outside the registers', () => {
+    expect(() => RedisHll.fromPositions([REDIS_HLL_REGISTER_COUNT * 64 + 1])).toThrow(/not a HyperLogLog position/);
+    expect(() => RedisHll.fromPositions([64])).toThrow(BraidError);
+    expect(() => RedisHll.fromPositions([1.5])).toThrow(BraidError);
+    expect(() => RedisHll.deserialize('[1, "two"]')).toThrow(/JSON array of integers/);
+    expect(() => RedisHll.deserialize('[1,')).toThrow(BraidError);
   });
 });

@@ -1,0 +1,172 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readBatchView, recomputeView } from '../../batch/index.ts';
+import { hourFolder, masterFileName } from '../../batch/master-dataset.ts';
+import { createDuckDbParquetWriter, type ArchiveRow } from '../../batch/parquet-writer.ts';
+import { approxDistinct, avg, count, max, min, RedisHll, sum, topK } from '../../shared/measures/index.ts';
+import { getSource } from '../../shared/sources/index.ts';
+import { defineView, field, ne, session, sliding, tumbling, windowStartsFor, type View } from '../../shared/views/index.ts';
+import { tempDir, testConfig } from '../harness/index.ts';
+
+const START_MS = Date.parse('2026-03-01T00:00:00Z');
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const CUTOFF_MS = START_MS + 3 * HOUR_MS;
+
+type Event = { ts: number; user_id: string; session_id: string; url: string; country: string; device: string; revenue: number | null };
+
+/**
+ * Ordinary traffic over two hours, plus cells that take the compiler's edge
+ * paths: one with 1,500 distinct users (a sketch kept as one position per
+ * register), one whose revenue sum overflows to Infinity, one with no revenue
+ * at all (empty sum, avg 0/0), and tablets, which the filter drops.
+ */
+function events(): Event[] {
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  const out: Event[] = [];
+  for (let i = 0; i < 3_000; i++) {
+    out.push({
+      ts: START_MS + Math.floor(random() * 2 * HOUR_MS),
+      user_id: `u${Math.floor(random() * 200)}`,
+      session_id: 's',
+      url: pick(['/a', '/b', '/c', '/d', '/e', '/f', "/quote'd", '/ünï"code']),
+      country: pick(['US', 'DE', 'FR']),
+      device: pick(['mobile', 'desktop', 'tablet']),
+      revenue: random() < 0.6 ? null : Math.round(random() * 10_000) / 100,
+    });
+  }
+  for (let i = 0; i < 1_500; i++) {
+    out.push({ ts: START_MS + 10 * MINUTE_MS + i, user_id: `big-${i}`, session_id: 's', url: `/p/${i % 300}`, country: 'BIG', device: 'mobile', revenue: i % 3 === 0 ? i : null });
+  }
+  for (const revenue of [1e308, 1e308, -5]) {
+    out.push({ ts: START_MS + 20 * MINUTE_MS + 5, user_id: 'rich', session_id: 's', url: '/x', country: 'INF', device: 'desktop', revenue });
+  }
+  for (let i = 0; i < 4; i++) out.push({ ts: START_MS + 30 * MINUTE_MS + i, user_id: `n${i}`, session_id: 's', url: '/n', country: 'NONE', device: 'desktop', revenue: null });
+  return out;
+}
+
+const everyMeasure = defineView({
+  name: 'every_measure',
+  source: 'clickstream',
+  groupBy: ['country'],
+  window: tumbling('1m'),
+  filter: ne(field('device'), 'tablet'),
+  measures: {
+    events: count(),
+    revenue: sum('revenue'),
+    smallest: min('revenue'),
+    largest: max('revenue'),
+    mean: avg('revenue'),
+    visitors: approxDistinct('user_id'),
+    pages: approxDistinct('url'),
+    top_pages: topK('url', 3),
+  },
+});
+const slidingSketches = defineView({
+  name: 'sliding_sketches',
+  source: 'clickstream',
+  groupBy: ['device'],
+  window: sliding('3m', '1m'),
+  measures: { visitors: approxDistinct('user_id'), top_countries: topK('country', 2), mean: avg('revenue') },
+});
+const sessionSketches = defineView({
+  name: 'session_sketches',
+  source: 'clickstream',
+  groupBy: ['user_id'],
+  window: session('5m'),
+  measures: { events: count(), pages: approxDistinct('url'), largest: max('revenue') },
+});
+
+/** The views' states computed in JavaScript with the measures' own monoids (the speed layer's arithmetic), keyed by window and dimensions. */
+function expectedStates(view: View, all: readonly Event[]): Map<string, Record<string, unknown>> {
+  const kept = view.name === 'every_measure' ? all.filter((event) => event.device !== 'tablet') : all;
+  const cells = new Map<string, Record<string, unknown>>();
+  const add = (start: number, end: number, event: Event) => {
+    const key = `${start}|${end}|${view.dimensions.map((dimension) => String(event[dimension.name as keyof Event])).join('|')}`;
+    let states = cells.get(key);
+    if (!states) {
+      states = Object.fromEntries(view.measures.map(({ name, measure }) => [name, measure.zero()]));
+      cells.set(key, states);
+    }
+    for (const { name, measure } of view.measures) {
+      states[name] = measure.add(states[name] as never, (measure.field === undefined ? undefined : event[measure.field as keyof Event]) as never);
+    }
+  };
+  if (view.window.type !== 'session') {
+    for (const event of kept) for (const start of windowStartsFor(view.window, event.ts)) add(start, start + view.window.sizeMs, event);
+    return cells;
+  }
+  const gap = view.window.gapMs;
+  const byUser = new Map<string, Event[]>();
+  for (const event of kept) byUser.set(event.user_id, [...(byUser.get(event.user_id) ?? []), event]);
+  for (const userEvents of byUser.values()) {
+    const sorted = [...userEvents].sort((a, b) => a.ts - b.ts);
+    let group: Event[] = [];
+    const close = () => {
+      for (const event of group) add(group[0]!.ts, group.at(-1)!.ts + gap, event);
+      group = [];
+    };
+    for (const event of sorted) {
+      if (group.length > 0 && event.ts - group.at(-1)!.ts >= gap) close();
+      group.push(event);
+    }
+    close();
+  }
+  return cells;
+}
+
+/** A state as comparable data: numbers to 1e-9 relative, sketches by their registers, top-k by its counts. */
+function comparable(state: unknown): unknown {
+  if (state instanceof RedisHll) return Buffer.from(state.registers()).toString('base64');
+  if (state instanceof Map) return [...state].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  if (typeof state === 'number' && Number.isFinite(state) && !Number.isInteger(state)) return Number(state.toPrecision(10));
+  if (typeof state === 'object' && state !== null) return Object.fromEntries(Object.entries(state).map(([key, value]) => [key, comparable(value)]));
+  return state;
+}
+
+describe('batch views compiled to SQL', () => {
+  it('store every measure kind as the state the measures build in JavaScript', async () => {
+    using dir = tempDir('braid-batch-measures-');
+    const config = testConfig({ dataDir: path.join(dir.path, 'data') });
+    const all = events();
+    const writer = await createDuckDbParquetWriter(getSource('clickstream'));
+    try {
+      for (const hour of [0, 1]) {
+        const rows: ArchiveRow[] = all
+          .map((event, offset) => ({ ...event, kafka_partition: 0, kafka_offset: offset }))
+          .filter((row) => Math.floor((row.ts - START_MS) / HOUR_MS) === hour);
+        const folder = hourFolder(config.dataDir, 'clickstream', START_MS + hour * HOUR_MS);
+        mkdirSync(folder, { recursive: true });
+        // One flush of every offset, split by event hour into two files, as the archiver writes it.
+        await writer.write(path.join(folder, masterFileName('clicks', 0, 0, all.length - 1, hour + 1, 2)), rows);
+      }
+    } finally {
+      writer.close();
+    }
+
+    for (const view of [everyMeasure, slidingSketches, sessionSketches]) {
+      const manifest = await recomputeView({ config, view, cutoffMs: CUTOFF_MS });
+      const { rows } = await readBatchView(config.dataDir, view, { fromMs: START_MS - HOUR_MS, toMs: CUTOFF_MS, includeState: true });
+      const expected = expectedStates(view, all);
+      expect(manifest.rowCount, view.name).toBe(expected.size);
+      const actual = new Map(
+        rows.map((row) => [`${row.windowStart}|${row.windowEnd}|${view.dimensions.map((dimension) => String(row.dimensions[dimension.name])).join('|')}`, row.state!]),
+      );
+      expect([...actual.keys()].sort(), view.name).toEqual([...expected.keys()].sort());
+      for (const [key, states] of expected) expect(comparable(actual.get(key)), `${view.name} ${key}`).toEqual(comparable(states));
+    }
+
+    // The edge cells really took their edge paths.
+    const { rows } = await readBatchView(config.dataDir, everyMeasure, { fromMs: START_MS, toMs: CUTOFF_MS });
+    const cell = (country: string) => rows.find((row) => row.dimensions.country === country)!.measures;
+    expect(Math.abs(Number(cell('BIG').visitors) - 1_500)).toBeLessThan(1_500 * 0.03);
+    expect(cell('INF')).toMatchObject({ revenue: Infinity, smallest: -5, largest: 1e308, mean: Infinity });
+    expect(cell('NONE')).toMatchObject({ events: 4, revenue: null, smallest: null, largest: null, mean: null, visitors: 4 });
+  });
+});
