@@ -24,6 +24,8 @@ const SPAN_MS = HOURS * HOUR_MS;
 /** Every window ends by then: the cutoff of the full recompute. */
 const END_MS = START_MS + SPAN_MS;
 const TOPIC = 'bench-recompute';
+/** Runs of each side; the fastest counts. */
+const ROUNDS = 3;
 /** Events are ~8.6 ms apart; each moves forward by up to this much (some disorder, some equal timestamps). */
 const JITTER_MS = 8;
 /** Windows of the first half hour, read back through readBatchView to check page_views' distinct visitors. */
@@ -219,10 +221,10 @@ async function checkVisitors(
 
 /**
  * Recompute: each demo view over a ≥ 10 M-event master dataset, full
- * (cutoff = end of data), as recomputeView does it (compiled SQL → JS → the
+ * (cutoff = end of data), as recomputeView does it (compiled SQL → the
  * published version) next to the same result hand-written in DuckDB SQL over
- * the same files, in the same run; ratio = braid / hand-written. A replica of
- * recomputeView's steps shows where its time goes.
+ * the same files, in the same run, best of three each; ratio = hand-written
+ * time / Braid's. The manifest's timings show where Braid's time goes.
  */
 export default defineBenchmark({
   name: 'recompute',
@@ -268,10 +270,11 @@ export default defineBenchmark({
       const breakdowns: string[] = [];
       for (const view of demoViews) {
         progress(`${view.name}: recomputeView (full, cutoff = end of data)…`);
-        const braidStarted = process.hrtime.bigint();
-        const manifest = await recomputeView({ config, view, cutoffMs: END_MS });
-        const braidS = seconds(braidStarted);
-        if (manifest.cutoffMs !== END_MS) throw new Error(`${view.name}: cutoff ${manifest.cutoffMs}, expected ${END_MS}`);
+        // Best of ROUNDS for both sides, alternating, so a background hiccup on this shared box does not decide the ratio.
+        let braidS = Infinity;
+        let manifest: Awaited<ReturnType<typeof recomputeView>> | undefined;
+        let handS = Infinity;
+        let latest: Awaited<ReturnType<typeof recomputeView>> | undefined;
 
         const handFile = join(handDir, `${view.name}.parquet`);
         const hand = async (exactDistinct: boolean): Promise<number> =>
@@ -284,10 +287,20 @@ export default defineBenchmark({
           });
         // page_views: approx_count_distinct is the like-for-like figure (an HLL estimate, as Braid's);
         // count(DISTINCT) is timed too, and its file is the one compared, since it is exact.
-        const handS = await hand(false);
+        for (let round = 0; round < ROUNDS; round++) {
+          const braidStarted = process.hrtime.bigint();
+          const published = await recomputeView({ config, view, cutoffMs: END_MS });
+          const took = seconds(braidStarted);
+          if (published.cutoffMs !== END_MS) throw new Error(`${view.name}: cutoff ${published.cutoffMs}, expected ${END_MS}`);
+          if (took < braidS) [braidS, manifest] = [took, published];
+          latest = published;
+          handS = Math.min(handS, await hand(false));
+        }
+        if (!manifest || !latest) throw new Error('no round ran');
         const exactS = view === pageViews ? await hand(true) : handS;
 
-        const braidFile = join(dataDir, 'views', view.name, `v${manifest.version}`, 'data.parquet');
+        // The newest version: older ones may be pruned (batch.keepVersions).
+        const braidFile = join(dataDir, 'views', view.name, `v${latest.version}`, 'data.parquet');
         const problems = await compareResults(view, braidFile, handFile);
         if (problems.length > 0) throw new Error(`${view.name}: Braid's result differs from the hand-written one: ${problems.join('; ')}`);
         let visitorsNote = '';

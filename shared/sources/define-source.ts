@@ -62,7 +62,11 @@ const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
 
 const timestampMs = z.union([
   z.number().int().nonnegative(),
-  z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)),
+  // Event times before 1970 are rejected in either form: the layers bucket time by truncating division.
+  z.iso
+    .datetime({ offset: true })
+    .transform((text) => Date.parse(text))
+    .pipe(z.number().nonnegative()),
 ]);
 
 function fieldSchema(spec: FieldSpec): z.ZodType {

@@ -40,6 +40,8 @@ describe('source decoding', () => {
   it('rejects what the schema rejects even where the fast path would look twice: fractional and negative times', () => {
     expect(clickstream.decode(JSON.stringify({ ...valid, ts: 1.5 })).ok).toBe(false);
     expect(clickstream.decode(JSON.stringify({ ...valid, ts: -1 })).ok).toBe(false);
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: '1969-12-31T23:59:59Z' })).ok).toBe(false);
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: '1970-01-01T00:00:00Z' }))).toMatchObject({ ok: true, event: { ts: 0 } });
   });
 
   it('rejects a null message', () => {
