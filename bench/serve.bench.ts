@@ -23,6 +23,7 @@
  *   for the same pinned hour.
  */
 import type { Server } from 'node:http';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -432,16 +433,34 @@ export default defineBenchmark({
         );
       }
       const paced: Record<string, LoadResult | undefined> = {};
+      const serverStalls: Record<string, { loopDelayP99Ms: number; loopDelayMaxMs: number; gcPauses: number; gcMaxMs: number; gcTotalMs: number }> = {};
       for (const name of atFixedRate) {
         if (rate(name) < PACED_HEADROOM * FIXED_RATE_PER_S) {
           progress(`${name} paced at ${FIXED_RATE_PER_S} req/s: skipped, it saturates at ${rate(name)} req/s (its queue would only grow)`);
           continue;
         }
+        // The servers run in this process: how late its event loop ran and how long its collector paused it.
+        const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+        const pauses: number[] = [];
+        const gc = new PerformanceObserver((list) => pauses.push(...list.getEntries().map((entry) => entry.duration)));
+        gc.observe({ entryTypes: ['gc'] });
+        loopDelay.enable();
         const result = assertClean(
           `${name} paced at ${FIXED_RATE_PER_S} req/s`,
           await generator.paced(targets[name], { maxSockets: PACED_MAX_SOCKETS, durationS: FIXED_RATE_S, ratePerS: FIXED_RATE_PER_S, graceS: PACED_GRACE_S }),
         );
+        loopDelay.disable();
+        gc.disconnect();
         paced[name] = result;
+        serverStalls[name] = {
+          loopDelayP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
+          loopDelayMaxMs: round(loopDelay.max / 1e6, 1),
+          gcPauses: pauses.length,
+          gcMaxMs: round(Math.max(0, ...pauses), 1),
+          gcTotalMs: round(pauses.reduce((total, ms) => total + ms, 0)),
+        };
+        progress(`${name} paced: server event-loop delay p99 ${serverStalls[name].loopDelayP99Ms} ms, max ${serverStalls[name].loopDelayMaxMs} ms; ` +
+          `${pauses.length} GC pauses, longest ${serverStalls[name].gcMaxMs} ms, ${serverStalls[name].gcTotalMs} ms in all`);
         await settle(result, PACED_MAX_SOCKETS);
         progress(
           `${name} paced at ${FIXED_RATE_PER_S} req/s (open loop, one request every ${1000 / FIXED_RATE_PER_S} ms): ${result.reqPerS} req/s answered, ` +
