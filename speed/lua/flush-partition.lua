@@ -18,7 +18,9 @@
     ARGV[5]    max event time of the partition so far (ms; '' = none)
     ARGV[6]    last-seen field (s:<topic>:<partition>)
     ARGV[7]    wall clock now (ms), or '' when this flush saw no events
-    ARGV[8..]  ops, each an opcode, a key index, then its arguments:
+    ARGV[8]    the ops as one MessagePack array of strings (speed/scripts.ts
+               packStrings; Redis's cmsgpack unpacks it), each op an opcode,
+               a key index, then its arguments:
       I k field n        HINCRBY
       F k field x        HINCRBYFLOAT
       < k field x        keep the minimum
@@ -44,14 +46,17 @@ if stored ~= ARGV[2] then
   return {-1, stored}
 end
 
+-- One argument instead of one per op string: far less for the client to encode and Redis to parse.
+local ops = cmsgpack.unpack(ARGV[8])
+
 -- Validate every opcode before writing anything, so a bad program changes nothing.
 local known = {I=4, F=4, ['<']=4, ['>']=4, Z=4, S=4, D=3, A=4, R=3, T=3, E=3, X=4}
-local i = 8
-local n = #ARGV
+local i = 1
+local n = #ops
 while i <= n do
-  local op = ARGV[i]
+  local op = ops[i]
   if op == 'P' then
-    i = i + 3 + tonumber(ARGV[i + 2])
+    i = i + 3 + tonumber(ops[i + 2])
   elseif known[op] then
     i = i + known[op]
   else
@@ -59,51 +64,51 @@ while i <= n do
   end
 end
 
-i = 8
+i = 1
 while i <= n do
-  local op = ARGV[i]
-  local key = KEYS[tonumber(ARGV[i + 1])]
+  local op = ops[i]
+  local key = KEYS[tonumber(ops[i + 1])]
   if op == 'I' then
-    redis.call('HINCRBY', key, ARGV[i + 2], ARGV[i + 3])
+    redis.call('HINCRBY', key, ops[i + 2], ops[i + 3])
     i = i + 4
   elseif op == 'F' then
-    redis.call('HINCRBYFLOAT', key, ARGV[i + 2], ARGV[i + 3])
+    redis.call('HINCRBYFLOAT', key, ops[i + 2], ops[i + 3])
     i = i + 4
   elseif op == '<' or op == '>' then
-    local current = redis.call('HGET', key, ARGV[i + 2])
-    local value = tonumber(ARGV[i + 3])
+    local current = redis.call('HGET', key, ops[i + 2])
+    local value = tonumber(ops[i + 3])
     if current == false or (op == '<' and value < tonumber(current)) or (op == '>' and value > tonumber(current)) then
-      redis.call('HSET', key, ARGV[i + 2], ARGV[i + 3])
+      redis.call('HSET', key, ops[i + 2], ops[i + 3])
     end
     i = i + 4
   elseif op == 'P' then
-    local count = tonumber(ARGV[i + 2])
-    redis.call('PFADD', key, unpack(ARGV, i + 3, i + 2 + count))
+    local count = tonumber(ops[i + 2])
+    redis.call('PFADD', key, unpack(ops, i + 3, i + 2 + count))
     i = i + 3 + count
   elseif op == 'Z' then
-    redis.call('ZINCRBY', key, ARGV[i + 3], ARGV[i + 2])
+    redis.call('ZINCRBY', key, ops[i + 3], ops[i + 2])
     i = i + 4
   elseif op == 'S' then
-    redis.call('HSET', key, ARGV[i + 2], ARGV[i + 3])
+    redis.call('HSET', key, ops[i + 2], ops[i + 3])
     i = i + 4
   elseif op == 'D' then
-    redis.call('HDEL', key, ARGV[i + 2])
+    redis.call('HDEL', key, ops[i + 2])
     i = i + 3
   elseif op == 'A' then
-    redis.call('ZADD', key, ARGV[i + 2], ARGV[i + 3])
+    redis.call('ZADD', key, ops[i + 2], ops[i + 3])
     i = i + 4
   elseif op == 'R' then
-    redis.call('ZREM', key, ARGV[i + 2])
+    redis.call('ZREM', key, ops[i + 2])
     i = i + 3
   elseif op == 'T' then
-    redis.call('PEXPIRE', key, ARGV[i + 2])
+    redis.call('PEXPIRE', key, ops[i + 2])
     i = i + 3
   elseif op == 'E' then
-    redis.call('SET', key, ARGV[i + 2])
+    redis.call('SET', key, ops[i + 2])
     i = i + 3
   elseif op == 'X' then
-    local hash = KEYS[tonumber(ARGV[i + 2])]
-    local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. ARGV[i + 3], 'LIMIT', 0, 500)
+    local hash = KEYS[tonumber(ops[i + 2])]
+    local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. ops[i + 3], 'LIMIT', 0, 500)
     for _, member in ipairs(old) do
       redis.call('HDEL', hash, member)
       redis.call('ZREM', key, member)

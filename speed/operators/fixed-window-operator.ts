@@ -89,34 +89,36 @@ export class FixedWindowOperator implements Operator {
     if (this.cells === 0) return;
     const { view, keys, group } = this.context;
     const windowsKey = keys.windows(view.name);
+    const measures = view.measures;
     for (const [start, byKey] of this.pending) {
       const hashKey = keys.window(view.name, start);
       program.zAdd(windowsKey, start, String(start));
       let ttlSet = this.sketchTtlSet.get(start);
+      // One target per window, pointed at each cell and measure in turn: no closures per cell.
+      let measureIndex = 0;
+      const target = {
+        hashKey,
+        groupKey: '',
+        measureName: '',
+        retentionMs: view.retentionMs,
+        sketchKey: () =>
+          measures[measureIndex]!.measure.kind === 'topK'
+            ? keys.topK(view.name, start, target.measureName, target.groupKey)
+            : keys.hll(view.name, start, target.measureName, target.groupKey),
+        needsTtl: (sketchKey: string) => {
+          if (ttlSet === undefined) this.sketchTtlSet.set(start, (ttlSet = new Set()));
+          if (ttlSet.has(sketchKey)) return false;
+          ttlSet.add(sketchKey);
+          return true;
+        },
+      };
       for (const [groupKey, cell] of byKey) {
         emitRowCount(program, hashKey, groupKey, cell.rows);
-        view.measures.forEach(({ name }, index) => {
-          this.ops[index]!.emit(
-            program,
-            {
-              hashKey,
-              groupKey,
-              measureName: name,
-              retentionMs: view.retentionMs,
-              sketchKey: () =>
-                view.measures[index]!.measure.kind === 'topK'
-                  ? keys.topK(view.name, start, name, groupKey)
-                  : keys.hll(view.name, start, name, groupKey),
-              needsTtl: (sketchKey) => {
-                if (ttlSet === undefined) this.sketchTtlSet.set(start, (ttlSet = new Set()));
-                if (ttlSet.has(sketchKey)) return false;
-                ttlSet.add(sketchKey);
-                return true;
-              },
-            },
-            cell.deltas[index],
-          );
-        });
+        target.groupKey = groupKey;
+        for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
+          target.measureName = measures[measureIndex]!.name;
+          this.ops[measureIndex]!.emit(program, target, cell.deltas[measureIndex]);
+        }
       }
       program.pExpire(hashKey, view.retentionMs);
     }

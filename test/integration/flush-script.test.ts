@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlushProgram } from '../../speed/flush-program.ts';
 import { SpeedKeys } from '../../speed/redis-keys.ts';
-import { runFlush, type FlushHeader } from '../../speed/scripts.ts';
+import { packStrings, runFlush, type FlushHeader } from '../../speed/scripts.ts';
 import { testRedis } from '../harness/index.ts';
 
 function header(expectedOffset: string | null, nextOffset: string): FlushHeader {
@@ -50,6 +50,14 @@ describe('flush-partition.lua (real Redis)', () => {
     expect(program.ops.length).toBe(300_000);
     expect(await runFlush(redis, header(null, '1'), program)).toEqual({ applied: true });
     expect(await redis.hlen(`${redis.prefix}big`)).toBe(75_000);
+  });
+
+  it('packs op strings so Redis unpacks exactly the bytes Buffer would have sent, lone surrogates included', async () => {
+    await using redis = testRedis();
+    const strings = ['', 'I', '42', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(70_000), 'ünï', '日本', '😀', 'lone \uD800 high', '\uDC00', 'x\u0000y', '-1.5e-7'];
+    const echoed = (await redis.evalBuffer('return cmsgpack.unpack(ARGV[1])', 0, packStrings(strings))) as Buffer[];
+    expect(echoed.map((bytes) => bytes.toString('hex'))).toEqual(strings.map((text) => Buffer.from(text, 'utf8').toString('hex')));
+    expect(await redis.eval('return #cmsgpack.unpack(ARGV[1])', 0, packStrings([]))).toBe(0);
   });
 
   it('rejects an unknown opcode before writing anything', async () => {
