@@ -52,6 +52,12 @@ export class SessionWindowOperator implements Operator {
   private removed = new Set<string>();
   /** Ids closed since the last checkpoint (to leave the partition's open set). */
   private closed = new Set<string>();
+  /**
+   * At most the earliest end of any open session (ends only grow, so it stays a lower bound):
+   * while the watermark has not passed it, a checkpoint has nothing to close and skips the scan
+   * over every key.
+   */
+  private earliestEndMs = Infinity;
 
   constructor(private readonly context: OperatorContext) {
     if (context.view.window.type !== 'session') throw new Error(`view ${context.view.name} is not a session view`);
@@ -83,6 +89,7 @@ export class SessionWindowOperator implements Operator {
       });
       list.sort((a, b) => a.start - b.start);
       this.byKey.set(session.k, list);
+      this.earliestEndMs = Math.min(this.earliestEndMs, session.e);
     }
   }
 
@@ -163,6 +170,7 @@ export class SessionWindowOperator implements Operator {
     }
     kept.push(merged);
     kept.sort((a, b) => a.start - b.start);
+    this.earliestEndMs = Math.min(this.earliestEndMs, end);
     this.byKey.set(groupKey, kept);
     this.dirty.set(mergedId, merged);
     this.removed.delete(mergedId);
@@ -200,7 +208,13 @@ export class SessionWindowOperator implements Operator {
     const openKey = keys.openSessions(view.name, topic, partition);
 
     // Evicting here removes only what process() would evict before the next event of each key anyway.
-    for (const groupKey of [...this.byKey.keys()]) this.evictClosed(groupKey, partitionWatermarkMs);
+    if (!windowAcceptsAt(this.earliestEndMs, view.allowedLatenessMs, partitionWatermarkMs)) {
+      let earliest = Infinity;
+      for (const groupKey of [...this.byKey.keys()]) {
+        for (const session of this.evictClosed(groupKey, partitionWatermarkMs) ?? []) earliest = Math.min(earliest, session.end);
+      }
+      this.earliestEndMs = earliest;
+    }
     const closed = this.closed;
     if (this.dirty.size === 0 && this.removed.size === 0 && closed.size === 0) return;
 
@@ -238,6 +252,7 @@ export class SessionWindowOperator implements Operator {
   }
 
   onClose(): void {
+    this.earliestEndMs = Infinity;
     this.byKey = new Map();
     this.dirty = new Map();
     this.removed = new Set();

@@ -55,7 +55,7 @@ describe('flush-partition.lua (real Redis)', () => {
   it('packs op strings so Redis unpacks exactly the bytes Buffer would have sent, lone surrogates included', async () => {
     await using redis = testRedis();
     const strings = ['', 'I', '42', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(70_000), 'ünï', '日本', '😀', 'lone \uD800 high', '\uDC00', 'x\u0000y', '-1.5e-7'];
-    const echoed = (await redis.evalBuffer('return cmsgpack.unpack(ARGV[1])', 0, packStrings(strings))) as Buffer[];
+    const echoed = (await redis.callBuffer('EVAL', 'return cmsgpack.unpack(ARGV[1])', 0, packStrings(strings))) as Buffer[];
     expect(echoed.map((bytes) => bytes.toString('hex'))).toEqual(strings.map((text) => Buffer.from(text, 'utf8').toString('hex')));
     expect(await redis.eval('return #cmsgpack.unpack(ARGV[1])', 0, packStrings([]))).toBe(0);
   });
