@@ -38,8 +38,8 @@ export interface PartitionCheckpoint {
 export class PartitionPipeline {
   /** Offset stored in Redis at the last flush or restore: the flush script's expected offset. */
   expectedOffset: string | null = null;
-  /** Offset after the last message processed (null before the first one). */
-  nextOffset: string | null = null;
+  /** Offset after the last message processed (null before the first one), as a number: set per message, so no string per message. */
+  private next: number | null = null;
   maxEventTimeMs: number | null = null;
   /** Wall clock of the last event seen (idleness). */
   lastEventWallMs = 0;
@@ -58,6 +58,16 @@ export class PartitionPipeline {
     private readonly options: { keys: SpeedKeys; group: string; topic: string; partition: number; maxOutOfOrdernessMs: number; counts: PipelineCounts },
   ) {
     this.views = views.map((view) => createViewPipeline(view, options));
+  }
+
+  /** Offset after the last message processed (null before the first one). */
+  get nextOffset(): string | null {
+    return this.next === null ? null : String(this.next);
+  }
+
+  /** {@link nextOffset} as a number (offsets stay far below 2^53). */
+  get nextOffsetNumber(): number | null {
+    return this.next;
   }
 
   get topic(): string {
@@ -87,7 +97,7 @@ export class PartitionPipeline {
       SpeedKeys.maxEventTimeField(topic, partition),
     );
     this.expectedOffset = offset ?? null;
-    this.nextOffset = offset ?? null;
+    this.next = offset === null || offset === undefined ? null : Number(offset);
     this.maxEventTimeMs = maxEventTime === null || maxEventTime === undefined ? null : Number(maxEventTime);
     this.sawEvents = false;
     this.deadLetters = [];
@@ -98,9 +108,10 @@ export class PartitionPipeline {
     }
   }
 
-  process(message: IncomingMessage, nowMs: number): void {
+  /** Processes one message; `offset` is `message.offset` as a number. */
+  process(message: IncomingMessage, offset: number, nowMs: number): void {
     const { counts, topic, partition } = this.options;
-    this.nextOffset = String(Number(message.offset) + 1);
+    this.next = offset + 1;
     const decoded = this.source.decode(message.value);
     if (!decoded.ok) {
       counts.deadLettered++;
@@ -155,7 +166,8 @@ export class PartitionPipeline {
    * new since the last flush.
    */
   checkpoint(nowMs: number): PartitionCheckpoint | null {
-    if (this.restoring || this.nextOffset === null || this.nextOffset === this.expectedOffset) return null;
+    const nextOffset = this.nextOffset;
+    if (this.restoring || nextOffset === null || nextOffset === this.expectedOffset) return null;
     const { keys, group, topic, partition } = this.options;
     const program = new FlushProgram(keys.partitions(group));
     const watermarkMs = this.watermarkMs();
@@ -167,7 +179,7 @@ export class PartitionPipeline {
       header: {
         offsetField: SpeedKeys.offsetField(topic, partition),
         expectedOffset: this.expectedOffset,
-        nextOffset: this.nextOffset,
+        nextOffset,
         maxEventTimeField: SpeedKeys.maxEventTimeField(topic, partition),
         maxEventTimeMs: this.maxEventTimeMs,
         seenField: SpeedKeys.seenField(topic, partition),
@@ -178,7 +190,7 @@ export class PartitionPipeline {
       late: this.late,
     };
     // The next flush expects what this one writes; if this one fails, the partition is restored from Redis.
-    this.expectedOffset = this.nextOffset;
+    this.expectedOffset = nextOffset;
     this.sawEvents = false;
     this.deadLetters = [];
     this.late = [];

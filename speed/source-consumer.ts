@@ -115,7 +115,9 @@ export class SourceConsumer {
     let handled: string | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
-      if (pipeline.nextOffset === null || Number(message.offset) >= Number(pipeline.nextOffset)) pipeline.process(message, now);
+      const offset = Number(message.offset);
+      const next = pipeline.nextOffsetNumber;
+      if (next === null || offset >= next) pipeline.process(message, offset, now);
       handled = message.offset;
     }
     // Resolving only moves kafkajs's fetch position on; offsets are committed (to Redis, then Kafka) by the
