@@ -14,7 +14,7 @@ import { alignDown, defineView, demoViews, pageViews, session, sliding, tumbling
 import { stackUp } from '../infra/stack/index.ts';
 import { SpeedKeys, SpeedWorker, speedGroupId } from '../speed/index.ts';
 import { FlushProgram } from '../speed/flush-program.ts';
-import { PartitionPipeline, type IncomingMessage, type PipelineCounts } from '../speed/partition-pipeline.ts';
+import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineCounts } from '../speed/partition-pipeline.ts';
 import { FIELD_SEPARATOR, ROW_COUNT } from '../speed/redis-keys.ts';
 import { createViewPipeline } from '../speed/view-pipeline.ts';
 import { bestRate, defineBenchmark } from './lib/benchmark.ts';
@@ -154,7 +154,7 @@ function driveOperators(views: readonly View[], events: readonly Record<string, 
 
 /** The whole per-partition path as the worker runs it: decode (JSON + schema), every view, checkpoints. */
 function drivePartitionPipeline(views: readonly View[], messages: readonly IncomingMessage[]): number {
-  const counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, eventsPerView: new Map(), latePerView: new Map() };
+  const counts: PipelineCounts = pipelineCounts(views.length);
   const pipeline = new PartitionPipeline(views[0]!.source, views, {
     keys: new SpeedKeys('bench:'),
     group: 'bench-speed',

@@ -13,12 +13,17 @@ export interface IncomingMessage {
   readonly value: Buffer | null;
 }
 
-/** Per-flush counts, for metrics. */
+/** Counts for metrics since they were last reported; per view by the view's position in the pipeline's view list. */
 export interface PipelineCounts {
   eventsIn: number;
   deadLettered: number;
-  eventsPerView: Map<string, number>;
-  latePerView: Map<string, number>;
+  eventsPerView: number[];
+  latePerView: number[];
+}
+
+/** Zeroed counts for `views` views. */
+export function pipelineCounts(views: number): PipelineCounts {
+  return { eventsIn: 0, deadLettered: 0, eventsPerView: new Array<number>(views).fill(0), latePerView: new Array<number>(views).fill(0) };
 }
 
 /** Everything one partition flush carries. */
@@ -132,14 +137,15 @@ export class PartitionPipeline {
     const watermarkMs = this.watermarkMs();
     counts.eventsIn++;
     let lateFor: string[] | undefined;
-    for (const pipeline of this.views) {
+    const views = this.views;
+    for (let index = 0; index < views.length; index++) {
+      const pipeline = views[index]!;
       if (pipeline.filter !== undefined && !pipeline.filter(event)) continue;
-      const name = pipeline.view.name;
       if (pipeline.operator.process(event, pipeline.groupKey(event), eventTimeMs, watermarkMs)) {
-        counts.eventsPerView.set(name, (counts.eventsPerView.get(name) ?? 0) + 1);
+        counts.eventsPerView[index]!++;
       } else {
-        (lateFor ??= []).push(name);
-        counts.latePerView.set(name, (counts.latePerView.get(name) ?? 0) + 1);
+        (lateFor ??= []).push(pipeline.view.name);
+        counts.latePerView[index]!++;
       }
     }
     if (lateFor) {

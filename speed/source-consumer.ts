@@ -5,7 +5,7 @@ import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Source } from '../shared/sources/index.ts';
 import type { View } from '../shared/views/index.ts';
-import { PartitionPipeline, type PartitionCheckpoint, type PipelineCounts } from './partition-pipeline.ts';
+import { PartitionPipeline, pipelineCounts, type PartitionCheckpoint, type PipelineCounts } from './partition-pipeline.ts';
 import type { SpeedKeys } from './redis-keys.ts';
 import { runFlush } from './scripts.ts';
 import type { SpeedMetrics } from './speed-metrics.ts';
@@ -42,7 +42,7 @@ export class SourceConsumer {
   readonly dlqTopic: string;
   readonly lateTopic: string;
   private flushing: Promise<void> | null = null;
-  private readonly counts: PipelineCounts = { eventsIn: 0, deadLettered: 0, eventsPerView: new Map(), latePerView: new Map() };
+  private readonly counts: PipelineCounts;
   private readonly log: Logger;
 
   get sourceName(): string {
@@ -53,6 +53,7 @@ export class SourceConsumer {
   }
 
   constructor(private readonly options: SourceConsumerOptions) {
+    this.counts = pipelineCounts(options.views.length);
     this.dlqTopic = `${options.topic}.dlq`;
     this.lateTopic = `${options.topic}.late`;
     this.log = options.logger.child({ source: options.source.name, topic: options.topic, group: options.group });
@@ -250,12 +251,14 @@ export class SourceConsumer {
     const counts = this.counts;
     if (counts.eventsIn > 0) metrics.eventsIn.inc({ source: source.name }, counts.eventsIn);
     if (counts.deadLettered > 0) metrics.deadLettered.inc({ source: source.name }, counts.deadLettered);
-    for (const [view, n] of counts.eventsPerView) metrics.eventsPerView.inc({ view }, n);
-    for (const [view, n] of counts.latePerView) metrics.late.inc({ view }, n);
+    this.options.views.forEach((view, index) => {
+      if (counts.eventsPerView[index]! > 0) metrics.eventsPerView.inc({ view: view.name }, counts.eventsPerView[index]!);
+      if (counts.latePerView[index]! > 0) metrics.late.inc({ view: view.name }, counts.latePerView[index]!);
+    });
     counts.eventsIn = 0;
     counts.deadLettered = 0;
-    counts.eventsPerView.clear();
-    counts.latePerView.clear();
+    counts.eventsPerView.fill(0);
+    counts.latePerView.fill(0);
   }
 
   /** Stops fetching, flushes everything, commits, leaves the group. */

@@ -104,7 +104,8 @@ export class SessionWindowOperator implements Operator {
     if (list !== undefined) {
       let hit: Session | undefined;
       let overlaps = 0;
-      for (const session of list) {
+      for (let index = 0; index < list.length; index++) {
+        const session = list[index]!;
         if (session.start < eventTimeMs + this.gapMs && eventTimeMs < session.end) {
           overlaps++;
           hit = session;
@@ -181,9 +182,10 @@ export class SessionWindowOperator implements Operator {
   private evictClosed(groupKey: string, partitionWatermarkMs: number): Session[] | undefined {
     const list = this.byKey.get(groupKey);
     if (!list) return undefined;
+    const lateness = this.context.view.allowedLatenessMs;
     let anyClosed = false;
-    for (const session of list) {
-      if (!windowAcceptsAt(session.end, this.context.view.allowedLatenessMs, partitionWatermarkMs)) {
+    for (let index = 0; index < list.length; index++) {
+      if (!windowAcceptsAt(list[index]!.end, lateness, partitionWatermarkMs)) {
         anyClosed = true;
         break;
       }

@@ -3,7 +3,7 @@ import { createProducer } from '../../shared/clients/index.ts';
 import type { Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config/index.ts';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { createMetricsRegistry, type Registry } from '../../shared/metrics/index.ts';
 import { readSpeedView, SpeedKeys, SpeedWorker } from '../../speed/index.ts';
 import { testLogger, topicMessageCount, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 import { messageValue, SCENARIO_EPOCH_MS, type ExpectedRow, type Scenario, type ScenarioMessage } from './scenarios.ts';
@@ -76,20 +76,39 @@ export async function runThroughSpeed(options: {
   config: Config;
   topic: string;
   restartAfter?: number;
-}): Promise<SpeedOutcome> {
+}): Promise<SpeedOutcome & { metrics: SpeedCounts }> {
   const { scenario, kafka, redis, config, topic } = options;
+  const metrics: SpeedCounts = { eventsIn: 0, deadLettered: 0, viewEvents: {}, late: {} };
   const cut = options.restartAfter ?? scenario.messages.length;
   const parts = [scenario.messages.slice(0, cut), scenario.messages.slice(cut)].filter((part) => part.length > 0);
   for (const part of parts) {
     await sendScenarioMessages(kafka, topic, part);
-    const worker = await SpeedWorker.start({ config, views: goldenViews, logger: testLogger, registry: createMetricsRegistry('golden') });
+    const registry = createMetricsRegistry('golden');
+    const worker = await SpeedWorker.start({ config, views: goldenViews, logger: testLogger, registry });
     try {
       await waitUntilSpeedCaughtUp(kafka, redis, config, topic, goldenViews);
     } finally {
       await worker.stop();
     }
+    await addCounts(metrics, registry);
   }
-  return readGoldenViews(redis, config);
+  return { ...(await readGoldenViews(redis, config)), metrics };
+}
+
+/** What the workers' counters said, summed over the run's workers (per view by view name). */
+export interface SpeedCounts {
+  eventsIn: number;
+  deadLettered: number;
+  viewEvents: Record<string, number>;
+  late: Record<string, number>;
+}
+
+async function addCounts(into: SpeedCounts, registry: Registry): Promise<void> {
+  const values = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  for (const { value } of await values('braid_speed_events_in_total')) into.eventsIn += value;
+  for (const { value } of await values('braid_speed_dead_lettered_total')) into.deadLettered += value;
+  for (const { labels, value } of await values('braid_speed_view_events_total')) into.viewEvents[String(labels.view)] = (into.viewEvents[String(labels.view)] ?? 0) + value;
+  for (const { labels, value } of await values('braid_speed_late_events_total')) into.late[String(labels.view)] = (into.late[String(labels.view)] ?? 0) + value;
 }
 
 export async function lateAndDeadLetterCounts(kafka: Kafka, topic: string): Promise<{ late: number; deadLetters: number }> {

@@ -33,6 +33,18 @@ describe.each(scenarios)('golden scenario $name through the speed layer', (scena
       const counts = await lateAndDeadLetterCounts(kafka, topic.topic);
       expect(counts.late).toBe(scenario.expected.late.length);
       expect(counts.deadLetters).toBe(scenario.expected.deadLetters.length);
+
+      // The metrics say the same: every valid event is counted into each view (no filters here) or late for it,
+      // and a message goes to .late once however many views it was late for.
+      const valid = scenario.messages.length - scenario.expected.deadLetters.length;
+      expect(outcome.metrics.eventsIn).toBe(valid);
+      expect(outcome.metrics.deadLettered).toBe(scenario.expected.deadLetters.length);
+      const latePerView = goldenViews.map((view) => outcome.metrics.late[view.name] ?? 0);
+      for (const [index, view] of goldenViews.entries()) {
+        expect((outcome.metrics.viewEvents[view.name] ?? 0) + latePerView[index]!, `${view.name}: counted + late`).toBe(valid);
+      }
+      expect(Math.max(...latePerView)).toBeLessThanOrEqual(scenario.expected.late.length);
+      expect(latePerView.reduce((total, n) => total + n, 0)).toBeGreaterThanOrEqual(scenario.expected.late.length);
       if (scenario.expected.late.length > 0) {
         const late = await waitForMessages(kafka, `${topic.topic}.late`, scenario.expected.late.length);
         const got = late.map((m) => ({ t: (JSON.parse(m.value).ts - SCENARIO_EPOCH_MS) / 1000 })).sort((a, b) => a.t - b.t);
