@@ -41,6 +41,8 @@ const CLICK_SPACING_MS = 1;
 const E2E_EVENTS = 300_000;
 const E2E_PARTITIONS = 4;
 const E2E_TIMEOUT_MS = 120_000;
+/** Rounds of (bare consumer, speed worker), alternating; the best of each counts, so one slow moment on a shared box does not decide the ratio. */
+const E2E_ROUNDS = 3;
 const OFFSET_POLL_MS = 10;
 
 // Freshness: live events (event time = now), a marker with a unique URL every FRESH_MARKER_EVERY events.
@@ -418,22 +420,24 @@ export default defineBenchmark({
     const topic = `bench-speed-${suffix}`;
     const clientId = `bench-speed-${suffix}`;
     const keyPrefix = `bench-speed-${suffix}:`;
-    const rawGroup = `${clientId}-raw`;
-    const config = loadConfig({
-      overrides: {
-        'kafka.brokers': stack.kafkaBrokers,
-        'redis.url': stack.redisUrl,
-        'kafka.clientId': clientId,
-        'redis.keyPrefix': keyPrefix,
-        'sources.clickstream.topic': topic,
-        'sources.clickstream.partitions': E2E_PARTITIONS,
-      },
-    });
+    // Each round reads the topic afresh: its own consumer groups and its own Redis keys.
+    const roundConfig = (pass: number) =>
+      loadConfig({
+        overrides: {
+          'kafka.brokers': stack.kafkaBrokers,
+          'redis.url': stack.redisUrl,
+          'kafka.clientId': `${clientId}-r${pass}`,
+          'redis.keyPrefix': `${keyPrefix}r${pass}:`,
+          'sources.clickstream.topic': topic,
+          'sources.clickstream.partitions': E2E_PARTITIONS,
+        },
+      });
+    const groups: string[] = [];
+    let config = roundConfig(E2E_ROUNDS);
+    let keys = new SpeedKeys(config.redis.keyPrefix);
     const logger: Logger = createLogger({ level: 'warn', name: 'bench' });
     const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: 'braid-bench', logger });
     const redis = createRedisClient(stack.redisUrl, { name: 'braid-bench' });
-    const keys = new SpeedKeys(keyPrefix);
-    const group = speedGroupId(clientId, 'clickstream', demoViews, demoViews);
     const admin = kafka.admin();
     await admin.connect();
     let worker: SpeedWorker | undefined;
@@ -457,49 +461,69 @@ export default defineBenchmark({
       if (produced.sent !== E2E_EVENTS) throw new Error(`produced ${produced.sent} of ${E2E_EVENTS} events`);
       const ends = await admin.fetchTopicOffsets(topic);
 
-      progress('bare kafkajs consumer (decode only)…');
-      const raw = await rawConsume(kafka, topic, rawGroup, E2E_EVENTS);
-      figures.raw_kafkajs_events_per_s = round(raw.eventsPerS);
-      progress(`bare kafkajs consumer: ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)`);
+      let bestRaw = 0;
+      let bestE2e = 0;
+      for (let pass = 1; pass <= E2E_ROUNDS; pass++) {
+        progress(`round ${pass} of ${E2E_ROUNDS}: bare kafkajs consumer (decode only)…`);
+        const rawGroup = `${clientId}-raw-r${pass}`;
+        groups.push(rawGroup);
+        const raw = await rawConsume(kafka, topic, rawGroup, E2E_EVENTS);
+        bestRaw = Math.max(bestRaw, raw.eventsPerS);
+        progress(`round ${pass}: bare kafkajs consumer ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)`);
 
-      progress(`speed worker (3 demo views, flush every ${config.speed.flushIntervalMs} ms, maxPendingCells ${config.speed.maxPendingCells})…`);
-      figures.e2e_max_pending_cells = config.speed.maxPendingCells;
-      const startedNs = process.hrtime.bigint();
-      worker = await SpeedWorker.start({ config, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
-      const sourceConsumer = worker.consumers[0]!;
-      if (sourceConsumer.pipelines.size > 0) throw new Error('the worker processed a batch before the benchmark could time it');
-      let firstBatchNs: bigint | undefined;
-      const removeListener = sourceConsumer.consumer.on(sourceConsumer.consumer.events.START_BATCH_PROCESS, () => {
-        firstBatchNs ??= process.hrtime.bigint();
-      });
-      const partitionsKey = keys.partitions(group);
-      const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
-      let stored: Array<string | null> = [];
-      const deadline = Date.now() + E2E_TIMEOUT_MS;
-      let failure: unknown;
-      worker.done.catch((error: unknown) => (failure = error));
-      for (;;) {
-        if (failure) throw failure;
-        stored = await redis.hmget(partitionsKey, ...fields);
-        if (ends.every(({ high }, index) => stored[index] !== null && Number(stored[index]) >= Number(high))) break;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `the speed worker did not reach the end offsets in ${E2E_TIMEOUT_MS / 1000} s: ` +
-              ends.map(({ partition, high }, index) => `p${partition} ${stored[index] ?? 'none'}/${high}`).join(', '),
-          );
+        config = roundConfig(pass);
+        keys = new SpeedKeys(config.redis.keyPrefix);
+        const group = speedGroupId(config.kafka.clientId, 'clickstream', demoViews, demoViews);
+        groups.push(group);
+        progress(`round ${pass}: speed worker (3 demo views, flush every ${config.speed.flushIntervalMs} ms, maxPendingCells ${config.speed.maxPendingCells})…`);
+        figures.e2e_max_pending_cells = config.speed.maxPendingCells;
+        const startedNs = process.hrtime.bigint();
+        worker = await SpeedWorker.start({ config, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
+        const sourceConsumer = worker.consumers[0]!;
+        if (sourceConsumer.pipelines.size > 0) throw new Error('the worker processed a batch before the benchmark could time it');
+        let firstBatchNs: bigint | undefined;
+        const removeListener = sourceConsumer.consumer.on(sourceConsumer.consumer.events.START_BATCH_PROCESS, () => {
+          firstBatchNs ??= process.hrtime.bigint();
+        });
+        const partitionsKey = keys.partitions(group);
+        const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
+        let stored: Array<string | null> = [];
+        const deadline = Date.now() + E2E_TIMEOUT_MS;
+        let failure: unknown;
+        worker.done.catch((error: unknown) => (failure = error));
+        for (;;) {
+          if (failure) throw failure;
+          stored = await redis.hmget(partitionsKey, ...fields);
+          if (ends.every(({ high }, index) => stored[index] !== null && Number(stored[index]) >= Number(high))) break;
+          if (Date.now() > deadline) {
+            throw new Error(
+              `the speed worker did not reach the end offsets in ${E2E_TIMEOUT_MS / 1000} s: ` +
+                ends.map(({ partition, high }, index) => `p${partition} ${stored[index] ?? 'none'}/${high}`).join(', '),
+            );
+          }
+          await sleep(OFFSET_POLL_MS);
         }
-        await sleep(OFFSET_POLL_MS);
+        const doneNs = process.hrtime.bigint();
+        removeListener();
+        const e2eEventsPerS = E2E_EVENTS / (Number(doneNs - firstBatchNs!) / 1e9);
+        if (e2eEventsPerS > bestE2e) {
+          bestE2e = e2eEventsPerS;
+          figures.e2e_startup_ms = round(Number(firstBatchNs! - startedNs) / 1e6);
+        }
+        progress(
+          `round ${pass}: speed worker ${rate(e2eEventsPerS)} first batch → offsets in Redis at the end ` +
+            `(start-up ${round(Number(firstBatchNs! - startedNs) / 1e6)} ms not counted); ratio to this round's bare kafkajs ${(e2eEventsPerS / raw.eventsPerS).toFixed(3)}`,
+        );
+        // The last round's worker stays up for the freshness run.
+        if (pass < E2E_ROUNDS) {
+          await worker.stop();
+          worker = undefined;
+        }
       }
-      const doneNs = process.hrtime.bigint();
-      removeListener();
-      const e2eEventsPerS = E2E_EVENTS / (Number(doneNs - firstBatchNs!) / 1e9);
-      figures.e2e_events_per_s = round(e2eEventsPerS);
-      figures.e2e_ratio = Math.round((e2eEventsPerS / raw.eventsPerS) * 1000) / 1000;
-      figures.e2e_startup_ms = round(Number(firstBatchNs! - startedNs) / 1e6);
-      progress(
-        `speed worker: ${rate(e2eEventsPerS)} first batch → offsets in Redis at the end (start-up ${figures.e2e_startup_ms} ms not counted); ` +
-          `ratio to bare kafkajs ${figures.e2e_ratio}`,
-      );
+      figures.raw_kafkajs_events_per_s = round(bestRaw);
+      figures.e2e_events_per_s = round(bestE2e);
+      figures.e2e_ratio = Math.round((bestE2e / bestRaw) * 1000) / 1000;
+      progress(`end to end, best of ${E2E_ROUNDS}: speed worker ${rate(bestE2e)}, bare kafkajs ${rate(bestRaw)}: ratio ${figures.e2e_ratio}`);
 
       // ---- 4. Freshness ----------------------------------------------------------------------
       progress(`freshness: ${FRESH_RATE_PER_S}/s live events for ${FRESH_DURATION_MS / 1000} s, flush interval ${config.speed.flushIntervalMs} ms…`);
@@ -518,7 +542,7 @@ export default defineBenchmark({
     } finally {
       await worker?.stop().catch((error: unknown) => progress(`stopping the worker failed: ${(error as Error).message}`));
       await admin.deleteTopics({ topics: [topic, `${topic}.dlq`, `${topic}.late`] }).catch(() => undefined);
-      await admin.deleteGroups([rawGroup, group]).catch(() => undefined);
+      await admin.deleteGroups(groups).catch(() => undefined);
       await admin.disconnect();
       const deleted = await deleteKeysWithPrefix(redis, keyPrefix).catch(() => 0);
       progress(`cleaned up: topics ${topic}(.dlq, .late), groups, ${deleted} Redis keys under ${keyPrefix}`);
