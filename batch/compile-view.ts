@@ -137,8 +137,9 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     `SELECT __events.${time} AS __t${dimensions.length ? `, ${dimensions.join(', ')}` : ''}${carried.length ? `, ${carried.join(', ')}` : ''} ` +
     `FROM ${source} AS __events ${joins.join(' ')} ${filter ? `WHERE ${filter}` : ''}`;
   const selectDims = dimensionNames.length ? `, ${dimensionNames.join(', ')}` : '';
-  // A fixed window's end follows from its start; a session's does not.
-  const orderBy = [...(view.window.type === 'session' ? ['window_start', 'window_end'] : ['window_start']), ...dimensionNames].join(', ');
+  // Rows are stored in time order so Parquet's row-group statistics let a reader skip whatever its range
+  // leaves out; readers order rows themselves, so sorting by more than time would only cost.
+  const orderBy = 'window_start';
   /** The stored row: the inner query's windows, dimensions and measure state as typed columns. */
   const stored = (inner: string, windowEnd: string) =>
     `SELECT window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
