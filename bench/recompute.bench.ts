@@ -34,7 +34,7 @@ const STAGE_LABELS: Record<string, string> = {
   cutoff: 'default cutoff',
   sketchPositions: 'approxDistinct values hashed to Redis HLL positions (JS)',
   query: 'compiled SQL → data.parquet (DuckDB COPY)',
-  rest: 'the rest: DuckDB start-up, file listing, manifest, publish and expiry handshake',
+  rest: 'the rest: file listing, a DuckDB connection (the engine starts once per process), manifest, publish and expiry handshake',
 };
 
 const COUNTRIES = ['US', 'IN', 'GB', 'DE', 'BR', 'FR', 'JP', 'CA', 'ES', 'IT', 'MX', 'AU', 'NL', 'PL', 'SE', 'KR', 'NG', 'ZA', 'AR', 'IE'];
