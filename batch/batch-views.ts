@@ -7,6 +7,7 @@ import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/index.ts';
 import { alignDown, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
+import { readParquet, sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
 import { HOUR_MS, completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
@@ -98,9 +99,10 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     });
   }
   // `files` holds complete flushes only; a subset of it (incremental) is read as it is, each physical file once.
-  const quotedList = (list: readonly MasterFile[]) => `read_parquet([${[...new Set(list.map((file) => file.path))].map((file) => `'${file.replace(/'/g, "''")}'`).join(', ')}])`;
+  const quotedList = (list: readonly MasterFile[]) => readParquet(list.map((file) => file.path));
   const source = quotedList(files);
   const connection = await (await recomputeEngine()).connect();
+  let staging: string | undefined;
   try {
     const timingsMs: Record<string, number> = {};
     const timed = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
@@ -117,8 +119,9 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     const root = viewRoot(config.dataDir, view.name);
     mkdirSync(root, { recursive: true });
     const version = Math.max(0, ...listVersions(config.dataDir, view.name).map((manifest) => manifest.version)) + 1;
-    const staging = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
-    mkdirSync(staging);
+    const stagingDir = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
+    staging = stagingDir;
+    mkdirSync(stagingDir);
     // The stored rows come straight out of DuckDB into Parquet: no row passes through JavaScript.
     let rows: string;
     if ('full' in plan) {
@@ -132,7 +135,7 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       const touches = (alias: string) =>
         `(${plan.hours.map((hour) => `(${alias}.window_start < ${hour + HOUR_MS} AND ${alias}.window_end > ${hour})`).join(' OR ')})`;
       const previousFile = path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet');
-      rows = `SELECT * FROM read_parquet('${previousFile.replace(/'/g, "''")}') AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
+      rows = `SELECT * FROM read_parquet(${sqlLiteral(previousFile)}) AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
       if (near.length > 0) {
         const compiled = compileView(view, quotedList(near), cutoffMs);
         await timed('sketchPositions', () => fillPositionTables(connection, compiled.positionTables));
@@ -141,7 +144,7 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     }
     const written = await timed('query', async () =>
       (
-        await connection.runAndReadAll(`COPY (${rows}) TO '${path.join(staging, 'data.parquet').replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`)
+        await connection.runAndReadAll(`COPY (${rows}) TO ${sqlLiteral(path.join(stagingDir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd)`)
       ).getRows()[0]![0],
     );
     const manifest: BatchManifest = {
@@ -159,8 +162,8 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
         ? { mode: 'full' as const, ...(options.incremental ? { fullBecause: plan.full } : {}) }
         : { mode: 'incremental' as const, recomputedHours: plan.hours.map((hour) => new Date(hour).toISOString()) }),
     };
-    writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    renameSync(staging, versionDir(config.dataDir, view.name, version));
+    writeFileSync(path.join(stagingDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(stagingDir, versionDir(config.dataDir, view.name, version));
     const pointer = path.join(root, `CURRENT.${randomBytes(4).toString('hex')}.tmp`);
     writeFileSync(pointer, `${version}\n`);
     renameSync(pointer, path.join(root, 'CURRENT'));
@@ -170,6 +173,8 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
   } finally {
     // Its temporary tables go with it.
     connection.closeSync();
+    // A run that failed before its rename leaves no half-written version behind.
+    if (staging !== undefined) rmSync(staging, { recursive: true, force: true });
   }
 }
 
@@ -188,7 +193,6 @@ function recomputeEngine(): Promise<DuckDBInstance> {
   });
   return engine;
 }
-
 
 /**
  * Fills the tables a compiled view joins for its approxDistinct measures:
@@ -354,7 +358,7 @@ export class BatchViewReader {
     const file = path.join(versionDir(this.dataDir, view.name, version), 'data.parquet');
     const stored = (
       await this.connection.runAndReadAll(
-        `SELECT * FROM read_parquet('${file.replace(/'/g, "''")}') WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, "${d.name}"`).join('')}`,
+        `SELECT * FROM read_parquet(${sqlLiteral(file)}) WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, "${d.name}"`).join('')}`,
       )
     ).getRowObjectsJS() as Array<Record<string, unknown>>;
     const rows: BatchRow[] = [];

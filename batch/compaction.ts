@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
 import { HOUR_MS, completeFiles, listMasterFiles, sourceRoot, type MasterFile } from './master-dataset.ts';
+import { readParquet, sqlLiteral } from './sql.ts';
 
 
 export interface CompactionResult {
@@ -60,7 +61,7 @@ export async function compactClosedHours(options: { config: Config; source: Sour
       const parquet = path.join(dir, `compacted-${id}.parquet`);
       const temporary = `${parquet}.${randomBytes(4).toString('hex')}.tmp`;
       await connection.run(
-        `COPY (SELECT * FROM read_parquet([${physical.map((file) => `'${file.replace(/'/g, "''")}'`).join(', ')}])) TO '${temporary}' (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (SELECT * FROM ${readParquet(physical)}) TO ${sqlLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       renameSync(temporary, parquet);
       const coverage = path.join(dir, `compacted-${id}.coverage.json`);

@@ -1,6 +1,5 @@
 import { alignDown, compileSql, type View } from '../shared/views/index.ts';
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+import { sqlIdentifier } from './sql.ts';
 
 /**
  * Floor of a BIGINT time column to a multiple of `step`. DuckDB's `//`
@@ -64,9 +63,9 @@ function dimensionType(type: View['dimensions'][number]['type']): string {
  * // fill positionTables, then: COPY (${sql}) TO 'data.parquet' (FORMAT parquet)
  */
 export function compileView(view: View, source: string, cutoffMs: number): CompiledView {
-  const time = quote(view.source.timeField);
-  const dimensions = view.dimensions.map((dimension) => `${compileSql(dimension.expr)} AS ${quote(dimension.name)}`);
-  const dimensionNames = view.dimensions.map((dimension) => quote(dimension.name));
+  const time = sqlIdentifier(view.source.timeField);
+  const dimensions = view.dimensions.map((dimension) => `${compileSql(dimension.expr)} AS ${sqlIdentifier(dimension.name)}`);
+  const dimensionNames = view.dimensions.map((dimension) => sqlIdentifier(dimension.name));
   const filter = view.filter ? `(${compileSql(view.filter)}) IS TRUE` : '';
 
   // approxDistinct: one position table per counted field, joined to the events.
@@ -77,7 +76,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     if (measure.kind !== 'approxDistinct' || measure.field === undefined || positionColumn.has(measure.field)) continue;
     const index = positionTables.length;
     const table = `__hll_positions_${index}`;
-    const field = quote(measure.field);
+    const field = sqlIdentifier(measure.field);
     positionTables.push({
       table,
       valuesSql: `SELECT DISTINCT CAST(${field} AS VARCHAR) AS __v FROM ${source} WHERE ${field} IS NOT NULL${filter ? ` AND ${filter}` : ''}`,
@@ -91,9 +90,9 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
   const states: string[] = [];
   const longLists: string[] = [];
   for (const { name, measure } of view.measures) {
-    const column = measure.field === undefined ? '' : quote(measure.field);
-    const raw = (suffix = '') => quote(`__raw_${name}${suffix}`);
-    const state = quote(`state_${name}`);
+    const column = measure.field === undefined ? '' : sqlIdentifier(measure.field);
+    const raw = (suffix = '') => sqlIdentifier(`__raw_${name}${suffix}`);
+    const state = sqlIdentifier(`state_${name}`);
     switch (measure.kind) {
       case 'count':
         aggregates.push(`count(*) AS ${raw()}`);
@@ -128,7 +127,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     }
   }
   const measureColumns = view.measures.flatMap(({ measure }) =>
-    measure.field === undefined || measure.kind === 'approxDistinct' ? [] : [`__events.${quote(measure.field)}`],
+    measure.field === undefined || measure.kind === 'approxDistinct' ? [] : [`__events.${sqlIdentifier(measure.field)}`],
   );
   const carried = [...new Set(measureColumns), ...positionColumn.values()].map((column) =>
     column.startsWith('__pos_') ? `__h${column.slice('__pos_'.length)}.__pos AS ${column}` : column,
@@ -143,7 +142,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
   /** The stored row: the inner query's windows, dimensions and measure state as typed columns. */
   const stored = (inner: string, windowEnd: string) =>
     `SELECT window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
-      .map((dimension) => `, CAST(${quote(dimension.name)} AS ${dimensionType(dimension.type)}) AS ${quote(dimension.name)}`)
+      .map((dimension) => `, CAST(${sqlIdentifier(dimension.name)} AS ${dimensionType(dimension.type)}) AS ${sqlIdentifier(dimension.name)}`)
       .join('')}, ${states.join(', ')}
     FROM (${
       longLists.length === 0
@@ -160,9 +159,9 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     const paneAggregates: string[] = [];
     const windowAggregates: string[] = [];
     for (const { name, measure } of view.measures) {
-      const column = measure.field === undefined ? '' : quote(measure.field);
-      const pane = (suffix: string) => quote(`__pane_${name}${suffix}`);
-      const out = (suffix: string) => quote(`__raw_${name}${suffix}`);
+      const column = measure.field === undefined ? '' : sqlIdentifier(measure.field);
+      const pane = (suffix: string) => sqlIdentifier(`__pane_${name}${suffix}`);
+      const out = (suffix: string) => sqlIdentifier(`__raw_${name}${suffix}`);
       if (measure.kind === 'count') {
         paneAggregates.push(`count(*) AS ${pane('')}`);
         windowAggregates.push(`sum(${pane('')})::BIGINT AS ${out('')}`);

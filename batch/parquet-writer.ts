@@ -1,6 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Source } from '../shared/sources/index.ts';
 import { archiveColumns } from './master-dataset.ts';
+import { sqlIdentifier, sqlLiteral } from './sql.ts';
 
 /** One archived row: the event's fields plus its Kafka coordinates. */
 export type ArchiveRow = Record<string, unknown> & { kafka_partition: number; kafka_offset: number };
@@ -11,8 +12,6 @@ export interface ParquetWriter {
   close(): void;
 }
 
-const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
  * Writes Parquet through an in-memory DuckDB: rows go in through the
@@ -25,7 +24,7 @@ export async function createDuckDbParquetWriter(source: Source): Promise<Parquet
   const columns = archiveColumns(source);
   const table = 'archive_buffer';
   const createTable = `CREATE OR REPLACE TEMP TABLE ${table} (${columns
-    .map((column) => `${quoteIdentifier(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`)
+    .map((column) => `${sqlIdentifier(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`)
     .join(', ')})`;
   const appenders = columns.map((column) => {
     switch (column.type) {
@@ -56,7 +55,7 @@ export async function createDuckDbParquetWriter(source: Source): Promise<Parquet
         appender.endRow();
       }
       appender.closeSync();
-      await connection.run(`COPY ${table} TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
+      await connection.run(`COPY ${table} TO ${sqlLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
       await connection.run(`DROP TABLE ${table}`);
     },
     close() {

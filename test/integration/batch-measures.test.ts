@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
@@ -216,5 +216,18 @@ describe('batch views compiled to SQL', () => {
     const next = await recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS, incremental: true });
     expect(next).toMatchObject({ mode: 'full', stateColumns: 'typed' });
     expect(next.fullBecause).toMatch(/stores measure state as text/);
+  });
+
+  it('leaves no half-written version behind when a recompute fails', async () => {
+    using dir = tempDir('braid-batch-failed-');
+    const config = testConfig({ dataDir: path.join(dir.path, 'data') });
+    await writeMasterDataset(config.dataDir, events());
+    const first = await recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS });
+    // A master file that is not Parquet (damaged on disk) makes the query fail after the staging folder exists.
+    const folder = hourFolder(config.dataDir, 'clickstream', START_MS);
+    writeFileSync(path.join(folder, readdirSync(folder).find((name) => name.endsWith('.parquet'))!), 'not parquet');
+    await expect(recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS })).rejects.toThrow();
+    const root = path.join(config.dataDir, 'views', everyMeasure.name);
+    expect(readdirSync(root).sort()).toEqual(['CURRENT', `v${first.version}`]);
   });
 });

@@ -1,0 +1,10 @@
+/** DuckDB SQL quoting, in one place for the batch layer. */
+
+/** A string literal: `'it''s'`. */
+export const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+
+/** A quoted identifier: `"a ""b"""`. */
+export const sqlIdentifier = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** `read_parquet([...])` over these files, each once. */
+export const readParquet = (files: Iterable<string>): string => `read_parquet([${[...new Set(files)].map(sqlLiteral).join(', ')}])`;
