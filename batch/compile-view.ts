@@ -71,6 +71,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
   // approxDistinct: one position table per counted field, joined to the events.
   const positionTables: PositionTable[] = [];
   const positionColumn = new Map<string, string>();
+  const positionSelects: string[] = [];
   const joins: string[] = [];
   for (const { measure } of view.measures) {
     if (measure.kind !== 'approxDistinct' || measure.field === undefined || positionColumn.has(measure.field)) continue;
@@ -82,6 +83,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
       valuesSql: `SELECT DISTINCT CAST(${field} AS VARCHAR) AS __v FROM ${source} WHERE ${field} IS NOT NULL${filter ? ` AND ${filter}` : ''}`,
     });
     positionColumn.set(measure.field, `__pos_${index}`);
+    positionSelects.push(`__h${index}.__pos AS __pos_${index}`);
     joins.push(`LEFT JOIN ${table} AS __h${index} ON CAST(__events.${field} AS VARCHAR) = __h${index}.__v`);
   }
 
@@ -110,9 +112,10 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
         break;
       case 'approxDistinct':
         // Positions, duplicates and NULLs (events without a value) included: cleaning every short list
-        // costs more than it saves. A long list (sorted descending in `stored` below) keeps one position
-        // per register, its largest, and no NULLs: a position stays when its register (position >> 6) differs from
-        // the one before, so a sketch is bounded by the register count however many events it counts.
+        // costs more than it saves. A long list (NULLs dropped and sorted descending in `stored` below)
+        // keeps one position per register, its largest: a position stays when its register
+        // (position >> 6) differs from the one before, so a sketch is bounded by the register count
+        // however many events it counts.
         aggregates.push(`list(${positionColumn.get(measure.field!)}) AS ${raw()}`);
         longLists.push(raw());
         states.push(
@@ -129,17 +132,17 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
   const measureColumns = view.measures.flatMap(({ measure }) =>
     measure.field === undefined || measure.kind === 'approxDistinct' ? [] : [`__events.${sqlIdentifier(measure.field)}`],
   );
-  const carried = [...new Set(measureColumns), ...positionColumn.values()].map((column) =>
-    column.startsWith('__pos_') ? `__h${column.slice('__pos_'.length)}.__pos AS ${column}` : column,
-  );
+  const carried = [...new Set(measureColumns), ...positionSelects];
   const base =
     `SELECT __events.${time} AS __t${dimensions.length ? `, ${dimensions.join(', ')}` : ''}${carried.length ? `, ${carried.join(', ')}` : ''} ` +
     `FROM ${source} AS __events ${joins.join(' ')} ${filter ? `WHERE ${filter}` : ''}`;
   const selectDims = dimensionNames.length ? `, ${dimensionNames.join(', ')}` : '';
-  // Rows are stored in time order so Parquet's row-group statistics let a reader skip whatever its range
-  // leaves out; readers order rows themselves, so sorting by more than time would only cost.
-  const orderBy = 'window_start';
-  /** The stored row: the inner query's windows, dimensions and measure state as typed columns. */
+  const fixedGroup = ['window_start', ...dimensionNames].join(', ');
+  /**
+   * The stored rows: the inner query's windows, dimensions and measure state as typed columns, in time
+   * order so Parquet's row-group statistics let a reader skip what its range leaves out (readers order
+   * rows themselves, so sorting by more than time would only cost).
+   */
   const stored = (inner: string, windowEnd: string) =>
     `SELECT window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
       .map((dimension) => `, CAST(${sqlIdentifier(dimension.name)} AS ${dimensionType(dimension.type)}) AS ${sqlIdentifier(dimension.name)}`)
@@ -149,7 +152,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
         ? inner
         : `SELECT * REPLACE (${longLists.map((list) => `CASE WHEN len(${list}) <= ${POSITIONS_KEPT_WHOLE} THEN ${list} ELSE list_reverse_sort(list_filter(${list}, lambda x: x IS NOT NULL)) END AS ${list}`).join(', ')}) FROM (${inner})`
     })
-    ORDER BY ${orderBy}`;
+    ORDER BY window_start`;
 
   const paneable = view.measures.every(({ measure }) => ['count', 'sum', 'min', 'max', 'avg'].includes(measure.kind));
   if (view.window.type === 'sliding' && paneable) {
@@ -180,11 +183,10 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
       FROM (SELECT *, UNNEST(generate_series(__pane - ${sizeMs - slideMs}, __pane, ${slideMs})) AS window_start
             FROM (SELECT ${floorTo('__t', slideMs)} AS __pane${selectDims}, ${paneAggregates.join(', ')} FROM (${base}) GROUP BY ${paneGroup}))
       WHERE window_start <= ${cutoffMs - sizeMs}
-      GROUP BY ${['window_start', ...dimensionNames].join(', ')}`;
+      GROUP BY ${fixedGroup}`;
     return { sql: stored(inner, `window_start + ${sizeMs}`), positionTables };
   }
 
-  const fixedGroup = ['window_start', ...dimensionNames].join(', ');
   if (view.window.type === 'tumbling') {
     // Its window ends at or before the cutoff exactly when an event is before the cutoff aligned down to the
     // size (window ends are multiples of it), so the filter comes before the aggregation, where Parquet
