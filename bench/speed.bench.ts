@@ -433,8 +433,9 @@ export default defineBenchmark({
         },
       });
     const groups: string[] = [];
-    let config = roundConfig(E2E_ROUNDS);
-    let keys = new SpeedKeys(config.redis.keyPrefix);
+    // The last round's worker stays up for the freshness run, on its keys.
+    const config = roundConfig(E2E_ROUNDS);
+    const keys = new SpeedKeys(config.redis.keyPrefix);
     const logger: Logger = createLogger({ level: 'warn', name: 'bench' });
     const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: 'braid-bench', logger });
     const redis = createRedisClient(stack.redisUrl, { name: 'braid-bench' });
@@ -471,21 +472,21 @@ export default defineBenchmark({
         bestRaw = Math.max(bestRaw, raw.eventsPerS);
         progress(`round ${pass}: bare kafkajs consumer ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)`);
 
-        config = roundConfig(pass);
-        keys = new SpeedKeys(config.redis.keyPrefix);
-        const group = speedGroupId(config.kafka.clientId, 'clickstream', demoViews, demoViews);
+        const passConfig = roundConfig(pass);
+        const passKeys = new SpeedKeys(passConfig.redis.keyPrefix);
+        const group = speedGroupId(passConfig.kafka.clientId, 'clickstream', demoViews, demoViews);
         groups.push(group);
-        progress(`round ${pass}: speed worker (3 demo views, flush every ${config.speed.flushIntervalMs} ms, maxPendingCells ${config.speed.maxPendingCells})…`);
-        figures.e2e_max_pending_cells = config.speed.maxPendingCells;
+        progress(`round ${pass}: speed worker (3 demo views, flush every ${passConfig.speed.flushIntervalMs} ms, maxPendingCells ${passConfig.speed.maxPendingCells})…`);
+        figures.e2e_max_pending_cells = passConfig.speed.maxPendingCells;
         const startedNs = process.hrtime.bigint();
-        worker = await SpeedWorker.start({ config, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
+        worker = await SpeedWorker.start({ config: passConfig, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
         const sourceConsumer = worker.consumers[0]!;
         if (sourceConsumer.pipelines.size > 0) throw new Error('the worker processed a batch before the benchmark could time it');
         let firstBatchNs: bigint | undefined;
         const removeListener = sourceConsumer.consumer.on(sourceConsumer.consumer.events.START_BATCH_PROCESS, () => {
           firstBatchNs ??= process.hrtime.bigint();
         });
-        const partitionsKey = keys.partitions(group);
+        const partitionsKey = passKeys.partitions(group);
         const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
         let stored: Array<string | null> = [];
         const deadline = Date.now() + E2E_TIMEOUT_MS;
