@@ -168,7 +168,7 @@ function drivePartitionPipeline(views: readonly View[], messages: readonly Incom
   let flushOps = 0;
   const now = Date.now();
   for (let index = 0; index < messages.length; index++) {
-    pipeline.process(messages[index]!, Number(messages[index]!.offset), now);
+    pipeline.process(messages[index]!, index, now);
     if ((index + 1) % CHECKPOINT_EVERY === 0) flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
   }
   flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
@@ -371,7 +371,7 @@ export default defineBenchmark({
       progress(`in-process ${label}: ${rate(eventsPerS)} (${last.rejected} late, ${last.flushOps.toLocaleString()} flush ops per run)`);
     }
 
-    const messages: IncomingMessage[] = values.map((value, index) => ({ offset: String(index), key: null, value: Buffer.from(value) }));
+    const messages: IncomingMessage[] = values.map((value) => ({ key: null, value: Buffer.from(value) }));
     const decodeEventsPerS = await measureRate(messages, (some) => {
       let ok = 0;
       for (const message of some) if (clickstream.decode(message.value).ok) ok++;
@@ -481,7 +481,7 @@ export default defineBenchmark({
         const startedNs = process.hrtime.bigint();
         worker = await SpeedWorker.start({ config: passConfig, views: demoViews, logger, registry: createMetricsRegistry('bench-speed') });
         const sourceConsumer = worker.consumers[0]!;
-        if (sourceConsumer.pipelines.size > 0) throw new Error('the worker processed a batch before the benchmark could time it');
+        if (sourceConsumer.partitions.size > 0) throw new Error('the worker processed a batch before the benchmark could time it');
         let firstBatchNs: bigint | undefined;
         const removeListener = sourceConsumer.consumer.on(sourceConsumer.consumer.events.START_BATCH_PROCESS, () => {
           firstBatchNs ??= process.hrtime.bigint();

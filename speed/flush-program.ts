@@ -2,6 +2,8 @@
  * Builds the argument list of one `flush-partition` script call: the keys it
  * touches and a flat list of ops (see speed/lua/flush-partition.lua).
  */
+import { packStrings, type PackedFlush } from './scripts.ts';
+
 const PFADD_CHUNK = 1_000; // Lua's unpack() is limited by its C stack; keep each PFADD modest.
 
 export class FlushProgram {
@@ -23,6 +25,11 @@ export class FlushProgram {
       this.keyIndex.set(name, index);
     }
     return String(index);
+  }
+
+  /** The keys and the ops packed for the flush script. */
+  pack(): PackedFlush {
+    return { keys: this.keys, ops: packStrings(this.ops) };
   }
 
   get size(): number {

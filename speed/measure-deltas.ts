@@ -5,7 +5,7 @@ import { cellField, ROW_COUNT } from './redis-keys.ts';
 /**
  * How each measure's pending delta is kept in memory between flushes and
  * merged into Redis by the flush script. Merging into Redis is the monoid's
- * `merge` carried out by Redis itself: HINCRBY for counts, HINCRBYFLOAT for
+ * `merge` carried out in Redis: integer and double increments for counts and
  * sums, keep-min/keep-max, PFADD for HyperLogLog (idempotent by nature),
  * ZINCRBY for top-k counts.
  */

@@ -8,7 +8,6 @@ import type { FlushHeader } from './scripts.ts';
 import { createViewPipeline, type ViewPipeline } from './view-pipeline.ts';
 
 export interface IncomingMessage {
-  readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
 }
@@ -113,7 +112,7 @@ export class PartitionPipeline {
     }
   }
 
-  /** Processes one message; `offset` is `message.offset` as a number. */
+  /** Processes one message, the one at `offset`. */
   process(message: IncomingMessage, offset: number, nowMs: number): void {
     const { counts, topic, partition } = this.options;
     this.next = offset + 1;
@@ -127,7 +126,7 @@ export class PartitionPipeline {
           'braid-error': decoded.reason,
           'braid-source-topic': topic,
           'braid-source-partition': String(partition),
-          'braid-source-offset': message.offset,
+          'braid-source-offset': String(offset),
         },
       });
       return;
@@ -157,7 +156,7 @@ export class PartitionPipeline {
           'braid-watermark': String(watermarkMs),
           'braid-source-topic': topic,
           'braid-source-partition': String(partition),
-          'braid-source-offset': message.offset,
+          'braid-source-offset': String(offset),
         },
       });
     }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, type Redis } from 'ioredis';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import type { FlushProgram } from './flush-program.ts';
 
 const FLUSH_PARTITION = readFileSync(new URL('./lua/flush-partition.lua', import.meta.url), 'utf8');
 const FLUSH_PARTITION_SHA = createHash('sha1').update(FLUSH_PARTITION).digest('hex');
@@ -21,6 +20,12 @@ export interface FlushHeader {
   seenField: string;
   /** Wall clock when the flush carried events; null when it carried none. */
   seenAtMs: number | null;
+}
+
+/** A flush's ops, packed: the keys they name (KEYS) and the op strings as one MessagePack array ({@link packStrings}). */
+export interface PackedFlush {
+  readonly keys: readonly string[];
+  readonly ops: Buffer;
 }
 
 export type FlushOutcome = { applied: true } | { applied: false; storedOffset: string | null };
@@ -98,9 +103,9 @@ function writeStr32(buffer: Buffer, at: number, text: string): number {
 }
 
 /** Runs one partition flush; see flush-partition.lua for the contract. */
-export async function runFlush(redis: Redis, header: FlushHeader, program: FlushProgram): Promise<FlushOutcome> {
+export async function runFlush(redis: Redis, header: FlushHeader, flush: PackedFlush): Promise<FlushOutcome> {
   const args = [
-    ...program.keys,
+    ...flush.keys,
     header.offsetField,
     header.expectedOffset ?? '',
     header.nextOffset,
@@ -108,9 +113,9 @@ export async function runFlush(redis: Redis, header: FlushHeader, program: Flush
     header.maxEventTimeMs === null ? '' : String(header.maxEventTimeMs),
     header.seenField,
     header.seenAtMs === null ? '' : String(header.seenAtMs),
-    packStrings(program.ops),
+    flush.ops,
   ];
-  const result = (await evalScript(redis, FLUSH_PARTITION_SHA, FLUSH_PARTITION, program.keys.length, args)) as number | [number, string];
+  const result = (await evalScript(redis, FLUSH_PARTITION_SHA, FLUSH_PARTITION, flush.keys.length, args)) as number | [number, string];
   if (result === 1) return { applied: true };
   if (Array.isArray(result) && Number(result[0]) === FlushResult.OffsetMismatch) {
     return { applied: false, storedOffset: result[1] === '' ? null : result[1] };

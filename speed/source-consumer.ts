@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { SourceSettings } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Source } from '../shared/sources/index.ts';
-import type { View } from '../shared/views/index.ts';
-import { PartitionPipeline, pipelineCounts, type PartitionCheckpoint, type PipelineCounts } from './partition-pipeline.ts';
+import { viewToData, type View as ViewDefinition } from '../shared/views/index.ts';
+import { packBatch, PipelineHost } from './pipeline-host.ts';
+import type { BatchResult, OutgoingMessage, PackedCheckpoint, ThreadCounts } from './pipeline-protocol.ts';
 import type { SpeedKeys } from './redis-keys.ts';
 import { runFlush } from './scripts.ts';
 import type { SpeedMetrics } from './speed-metrics.ts';
@@ -17,8 +18,10 @@ export interface SourceConsumerOptions {
   source: Source;
   topic: string;
   settings: SourceSettings;
-  views: readonly View[];
+  views: readonly ViewDefinition[];
   keys: SpeedKeys;
+  /** Where the pipeline thread connects to restore partitions (open sessions). */
+  redisUrl: string;
   group: string;
   logger: Logger;
   metrics: SpeedMetrics;
@@ -29,20 +32,45 @@ export interface SourceConsumerOptions {
   onFatal: (error: Error) => void;
 }
 
+/** Batches handed to the pipeline thread and not yet processed, at most: fetching waits beyond (bounded memory). */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
+/** What this thread knows of an assigned partition; its pipeline (views, pending state) lives in the pipeline thread. */
+export interface PartitionState {
+  readonly partition: number;
+  /** Offset after the last message handed to the pipeline (null before the first one and before any offset is stored). */
+  next: number | null;
+  /** Max event time the pipeline has seen (its watermark basis), as of its last reply. */
+  maxEventTimeMs: number | null;
+  /** Wall clock of the last batch that held a valid event (idleness). */
+  lastEventWallMs: number;
+  /** Set while the partition restores after a failed compare-and-set; its messages are skipped meanwhile. */
+  restoring: boolean;
+  /** Offset this consumer last asked Kafka to seek to. */
+  soughtTo: string | null;
+}
+
 /**
  * Runs one source's consumer group member: the fetch loop (kafkajs eachBatch),
- * a PartitionPipeline per assigned partition, and flushes. Redis, not Kafka,
- * holds the offsets that count: a partition is restored from Redis when first
- * seen and consumption seeks there; Kafka's committed offsets follow each
- * flush so lag shows in standard tools.
+ * a pipeline thread holding a PartitionPipeline per assigned partition, and
+ * flushes. Redis, not Kafka, holds the offsets that count: a partition is
+ * restored from Redis when first seen and consumption seeks there; Kafka's
+ * committed offsets follow each flush so lag shows in standard tools.
  */
 export class SourceConsumer {
   readonly consumer: Consumer;
-  readonly pipelines = new Map<number, PartitionPipeline>();
+  readonly partitions = new Map<number, PartitionState>();
   readonly dlqTopic: string;
   readonly lateTopic: string;
   private flushing: Promise<void> | null = null;
-  private readonly counts: PipelineCounts;
+  private host: PipelineHost | undefined;
+  /** Replies of batches still in the pipeline thread, oldest first. */
+  private inFlight: Array<Promise<unknown>> = [];
+  /** Pending cells in the pipeline thread, as of its last reply. */
+  private pendingCellsReported = 0;
+  /** Batches handed to the thread so far, and how many of them the last flush took. */
+  private batchesSent = 0;
+  private batchesFlushed = 0;
   private readonly log: Logger;
 
   get sourceName(): string {
@@ -53,7 +81,6 @@ export class SourceConsumer {
   }
 
   constructor(private readonly options: SourceConsumerOptions) {
-    this.counts = pipelineCounts(options.views.length);
     this.dlqTopic = `${options.topic}.dlq`;
     this.lateTopic = `${options.topic}.late`;
     this.log = options.logger.child({ source: options.source.name, topic: options.topic, group: options.group });
@@ -67,7 +94,18 @@ export class SourceConsumer {
   }
 
   async start(): Promise<void> {
-    const { consumer } = this;
+    const { consumer, options } = this;
+    this.host = await PipelineHost.start(
+      {
+        views: options.views.map(viewToData),
+        redisUrl: options.redisUrl,
+        keyPrefix: options.keys.prefix,
+        group: options.group,
+        topic: options.topic,
+        maxOutOfOrdernessMs: options.settings.maxOutOfOrdernessMs,
+      },
+      options.onFatal,
+    );
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.options.topic] ?? []);
       this.log.info({ partitions: [...assigned].sort((a, b) => a - b) }, 'partitions assigned');
@@ -88,72 +126,89 @@ export class SourceConsumer {
   }
 
   private async eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
-    const { partition } = batch;
-    if (batch.messages.length === 0) return;
-    let pipeline = this.pipelines.get(partition);
-    if (!pipeline) {
-      pipeline = new PartitionPipeline(this.options.source, this.options.views, {
-        keys: this.options.keys,
-        group: this.options.group,
-        topic: this.options.topic,
-        partition,
-        maxOutOfOrdernessMs: this.options.settings.maxOutOfOrdernessMs,
-        counts: this.counts,
-      });
-      this.pipelines.set(partition, pipeline);
-      await pipeline.restore(this.options.redis);
-      this.log.info({ partition, offset: pipeline.nextOffset, maxEventTimeMs: pipeline.maxEventTimeMs }, 'partition restored from Redis');
+    const { partition, messages } = batch;
+    if (messages.length === 0) return;
+    const host = this.host!;
+    let state = this.partitions.get(partition);
+    if (!state) {
+      state = { partition, next: null, maxEventTimeMs: null, lastEventWallMs: 0, restoring: false, soughtTo: null };
+      this.partitions.set(partition, state);
+      await this.restore(state);
+      this.log.info({ partition, offset: state.next, maxEventTimeMs: state.maxEventTimeMs }, 'partition restored from Redis');
     }
-    if (pipeline.restoring) return;
+    if (state.restoring) return;
 
-    const first = batch.messages[0]!.offset;
-    if (pipeline.nextOffset !== null && Number(first) > Number(pipeline.nextOffset) && pipeline.soughtTo !== pipeline.nextOffset) {
+    const first = Number(messages[0]!.offset);
+    if (state.next !== null && first > state.next && state.soughtTo !== String(state.next)) {
       // Kafka handed us later messages than Redis has: go back to Redis's offset (once; a real gap is then accepted).
-      this.seek(pipeline, pipeline.nextOffset);
+      this.seek(state, String(state.next));
       return;
     }
+    // The loop below does not yield, so nothing can make the batch stale halfway through it.
+    if (!isRunning() || isStale()) return;
     const now = Date.now();
-    let handled: string | undefined;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      const offset = Number(message.offset);
-      const next = pipeline.nextOffsetNumber;
-      if (next === null || offset >= next) pipeline.process(message, offset, now);
-      handled = message.offset;
+    const packed = packBatch(partition, messages, state.next, now);
+    if (packed) {
+      state.next = packed.lastOffset + 1;
+      const sequence = ++this.batchesSent;
+      const pending = host.process(packed.batch).then((result) => this.onBatchDone(state, sequence, result, now));
+      this.inFlight.push(pending);
+      pending.then(
+        () => this.inFlight.splice(this.inFlight.indexOf(pending), 1),
+        () => undefined, // the host has reported the failure (onFatal)
+      );
     }
     // Resolving only moves kafkajs's fetch position on; offsets are committed (to Redis, then Kafka) by the
     // flush. Once per batch: per message, kafkajs's offset bookkeeping cost about 7 % of the worker's time.
-    if (handled !== undefined) resolveOffset(handled);
-    const lag = Number(batch.highWatermark) - Number(pipeline.nextOffset ?? first);
+    resolveOffset(messages[messages.length - 1]!.offset);
+    const lag = Number(batch.highWatermark) - (state.next ?? first);
     this.options.metrics.consumerLag.set({ topic: this.options.topic, partition: String(partition) }, Math.max(0, lag));
-    this.reportCounts();
-    if (this.pendingCells() >= this.options.maxPendingCells) {
-      // Backpressure: fetching waits while the flush runs, so memory stays bounded.
-      await this.flush();
+    // Backpressure, so memory stays bounded: fetching waits while the thread is behind; once enough is
+    // pending, a flush starts, and fetching goes on while it is written unless the next flush's worth is
+    // pending too. So at most two flushes' worth of cells are held: one being written, one being built.
+    while (this.inFlight.length > MAX_BATCHES_IN_FLIGHT) await this.inFlight[0]!.catch(() => undefined);
+    if (this.pendingCellsReported >= this.options.maxPendingCells) {
+      if (this.flushing) await this.flushing.catch(() => undefined);
+      else this.flush().catch((error: unknown) => this.log.error({ err: error }, 'flush failed'));
     }
     await heartbeat();
   }
 
-  private seek(pipeline: PartitionPipeline, offset: string): void {
-    pipeline.soughtTo = offset;
-    this.consumer.seek({ topic: this.options.topic, partition: pipeline.partition, offset });
+  private onBatchDone(state: PartitionState, sequence: number, result: BatchResult, nowMs: number): void {
+    // A batch the running flush took reports cells that flush holds now, not the thread.
+    if (sequence > this.batchesFlushed) this.pendingCellsReported = result.pendingCells;
+    this.reportCounts(result.counts);
+    if (this.partitions.get(state.partition) !== state) return; // dropped after a rebalance meanwhile
+    state.maxEventTimeMs = result.maxEventTimeMs;
+    if (result.sawEvent) state.lastEventWallMs = nowMs;
   }
 
+  /** Restores the partition's pipeline from Redis and takes its offset and max event time. */
+  private async restore(state: PartitionState): Promise<void> {
+    const restored = await this.host!.restore(state.partition);
+    state.next = restored.nextOffset;
+    state.maxEventTimeMs = restored.maxEventTimeMs;
+  }
+
+  private seek(state: PartitionState, offset: string): void {
+    state.soughtTo = offset;
+    this.consumer.seek({ topic: this.options.topic, partition: state.partition, offset });
+  }
+
+  /** Pending cells in the pipeline thread, as of its last reply. */
   pendingCells(): number {
-    let cells = 0;
-    for (const pipeline of this.pipelines.values()) cells += pipeline.pendingCells;
-    return cells;
+    return this.pendingCellsReported;
   }
 
   /** Worker watermark: the minimum over assigned partitions that saw an event within the idle timeout. */
   watermarkMs(nowMs = Date.now()): number | null {
     let active = Infinity;
     let any = -Infinity;
-    for (const pipeline of this.pipelines.values()) {
-      const watermark = pipeline.watermarkMs();
-      if (!Number.isFinite(watermark)) continue;
+    for (const state of this.partitions.values()) {
+      if (state.maxEventTimeMs === null) continue;
+      const watermark = state.maxEventTimeMs - this.options.settings.maxOutOfOrdernessMs;
       any = Math.max(any, watermark);
-      if (nowMs - pipeline.lastEventWallMs <= this.options.settings.idleTimeoutMs) active = Math.min(active, watermark);
+      if (nowMs - state.lastEventWallMs <= this.options.settings.idleTimeoutMs) active = Math.min(active, watermark);
     }
     if (Number.isFinite(active)) return active;
     return Number.isFinite(any) ? any : null;
@@ -169,96 +224,96 @@ export class SourceConsumer {
   }
 
   private async flushRound(): Promise<void> {
+    const host = this.host;
+    if (!host) return;
     const now = Date.now();
-    const jobs: Array<[PartitionPipeline, PartitionCheckpoint]> = [];
-    for (const pipeline of this.pipelines.values()) {
-      const checkpoint = pipeline.checkpoint(now);
-      if (checkpoint) jobs.push([pipeline, checkpoint]);
-    }
-    this.options.metrics.pendingCells.set({ source: this.options.source.name }, this.pendingCells());
+    const partitions: number[] = [];
+    for (const state of this.partitions.values()) if (!state.restoring) partitions.push(state.partition);
+    this.batchesFlushed = this.batchesSent;
+    this.pendingCellsReported = 0;
+    const { checkpoints, pendingCells } = partitions.length === 0 ? { checkpoints: [], pendingCells: 0 } : await host.checkpoint(now, partitions);
+    this.pendingCellsReported = pendingCells;
+    this.options.metrics.pendingCells.set({ source: this.options.source.name }, pendingCells);
     const watermark = this.watermarkMs(now);
     if (watermark !== null) {
       this.options.metrics.watermark.set({ source: this.options.source.name }, watermark);
       this.options.metrics.watermarkLag.set({ source: this.options.source.name }, now - watermark);
     }
-    if (jobs.length === 0) return;
+    if (checkpoints.length === 0) return;
     const timer = this.options.metrics.flushSeconds.startTimer({ source: this.options.source.name });
-    await Promise.all(jobs.map(([pipeline, checkpoint]) => this.flushPartition(pipeline, checkpoint)));
+    await Promise.all(checkpoints.map((checkpoint) => this.flushPartition(checkpoint)));
     timer();
   }
 
-  private async flushPartition(pipeline: PartitionPipeline, checkpoint: PartitionCheckpoint): Promise<void> {
+  private async flushPartition(checkpoint: PackedCheckpoint): Promise<void> {
     const { producer, redis } = this.options;
+    const { partition, header } = checkpoint;
     // Dead letters and late events first: if we crash after this, replay sends them again (at least once),
     // but never counts an event it did not also keep.
-    if (checkpoint.deadLetters.length > 0) await producer.send({ topic: this.dlqTopic, messages: checkpoint.deadLetters });
-    if (checkpoint.late.length > 0) await producer.send({ topic: this.lateTopic, messages: checkpoint.late });
+    if (checkpoint.deadLetters.length > 0) await producer.send({ topic: this.dlqTopic, messages: checkpoint.deadLetters.map(toKafkaMessage) });
+    if (checkpoint.late.length > 0) await producer.send({ topic: this.lateTopic, messages: checkpoint.late.map(toKafkaMessage) });
 
+    const ops = Buffer.from(checkpoint.ops.buffer, checkpoint.ops.byteOffset, checkpoint.ops.byteLength);
     let outcome;
     for (let attempt = 1; ; attempt++) {
       try {
-        outcome = await runFlush(redis, checkpoint.header, checkpoint.program);
+        outcome = await runFlush(redis, header, { keys: checkpoint.keys, ops });
         break;
       } catch (error) {
         if (attempt > this.options.flushRetries) {
-          const fatal = new BraidError(ErrorCode.REDIS_UNREACHABLE, `flush of ${this.options.topic}[${pipeline.partition}] failed ${attempt} times: ${(error as Error).message}`, {
+          const fatal = new BraidError(ErrorCode.REDIS_UNREACHABLE, `flush of ${this.options.topic}[${partition}] failed ${attempt} times: ${(error as Error).message}`, {
             cause: error,
-            fields: { topic: this.options.topic, partition: pipeline.partition },
+            fields: { topic: this.options.topic, partition },
           });
           this.options.onFatal(fatal);
           throw fatal;
         }
-        this.log.warn({ err: error, partition: pipeline.partition, attempt }, 'flush failed; retrying');
+        this.log.warn({ err: error, partition, attempt }, 'flush failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
     }
 
     if (outcome.applied) {
-      for (const view of checkpoint.program.touchedViews) {
-        redis.publish(this.options.keys.updates(view), checkpoint.header.nextOffset).catch(() => undefined);
+      for (const view of checkpoint.touchedViews) {
+        redis.publish(this.options.keys.updates(view), header.nextOffset).catch(() => undefined);
       }
       await this.consumer
-        .commitOffsets([{ topic: this.options.topic, partition: pipeline.partition, offset: checkpoint.header.nextOffset }])
-        .catch((error: unknown) => this.log.debug({ err: error, partition: pipeline.partition }, 'Kafka offset commit skipped (partition moved?)'));
+        .commitOffsets([{ topic: this.options.topic, partition, offset: header.nextOffset }])
+        .catch((error: unknown) => this.log.debug({ err: error, partition }, 'Kafka offset commit skipped (partition moved?)'));
       return;
     }
     // Another worker moved this partition on since we read it: drop what we hold, restore, and re-read from there.
     this.options.metrics.flushRejected.inc({ source: this.options.source.name });
-    this.log.info({ partition: pipeline.partition, expected: checkpoint.header.expectedOffset, stored: outcome.storedOffset }, 'flush refused (partition moved on); restoring');
-    pipeline.restoring = true;
+    this.log.info({ partition, expected: header.expectedOffset, stored: outcome.storedOffset }, 'flush refused (partition moved on); restoring');
+    const state = this.partitions.get(partition);
+    if (!state) return; // dropped after a rebalance meanwhile
+    state.restoring = true;
     try {
-      await pipeline.restore(redis);
+      await this.restore(state);
     } finally {
-      pipeline.restoring = false;
+      state.restoring = false;
     }
-    if (pipeline.nextOffset !== null) this.seek(pipeline, pipeline.nextOffset);
+    if (state.next !== null) this.seek(state, String(state.next));
   }
 
   private async dropUnassigned(assigned: Set<number>): Promise<void> {
-    const gone = [...this.pipelines.keys()].filter((partition) => !assigned.has(partition));
+    const gone = [...this.partitions.keys()].filter((partition) => !assigned.has(partition));
     if (gone.length === 0) return;
     // Best effort: write what we have; a refused flush is harmless (the new owner re-reads it).
     await this.flush().catch((error: unknown) => this.log.warn({ err: error }, 'flush before dropping partitions failed'));
-    for (const partition of gone) {
-      this.pipelines.get(partition)?.close();
-      this.pipelines.delete(partition);
-    }
+    for (const partition of gone) this.partitions.delete(partition);
+    await this.host?.close(gone).catch((error: unknown) => this.log.warn({ err: error }, 'closing dropped partitions failed'));
     this.log.info({ partitions: gone }, 'partitions dropped after rebalance');
   }
 
-  private reportCounts(): void {
+  private reportCounts(counts: ThreadCounts): void {
     const { metrics, source } = this.options;
-    const counts = this.counts;
     if (counts.eventsIn > 0) metrics.eventsIn.inc({ source: source.name }, counts.eventsIn);
     if (counts.deadLettered > 0) metrics.deadLettered.inc({ source: source.name }, counts.deadLettered);
     this.options.views.forEach((view, index) => {
       if (counts.eventsPerView[index]! > 0) metrics.eventsPerView.inc({ view: view.name }, counts.eventsPerView[index]!);
       if (counts.latePerView[index]! > 0) metrics.late.inc({ view: view.name }, counts.latePerView[index]!);
     });
-    counts.eventsIn = 0;
-    counts.deadLettered = 0;
-    counts.eventsPerView.fill(0);
-    counts.latePerView.fill(0);
   }
 
   /** Stops fetching, flushes everything, commits, leaves the group. */
@@ -268,7 +323,13 @@ export class SourceConsumer {
       await this.flush();
     } finally {
       await this.consumer.disconnect();
-      for (const pipeline of this.pipelines.values()) pipeline.close();
+      await this.host?.stop();
     }
   }
+}
+
+/** A dead-letter or late message as kafkajs sends it. */
+function toKafkaMessage(message: OutgoingMessage): Message {
+  const buffer = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return { key: buffer(message.key), value: buffer(message.value), headers: message.headers };
 }

@@ -95,6 +95,7 @@ export class SpeedWorker {
             settings,
             views,
             keys,
+            redisUrl: config.redis.url,
             group,
             logger,
             metrics,

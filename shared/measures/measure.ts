@@ -191,3 +191,35 @@ export function topEntries(counts: Iterable<[string, number]>, k: number): TopKE
     .slice(0, k)
     .map(([value, n]) => ({ value, count: n }));
 }
+
+/** What identifies a measure: its kind, field and (topK) k — the plain-data form of a {@link Measure}. */
+export interface MeasureData {
+  readonly kind: MeasureKind;
+  readonly field: string | undefined;
+  readonly k?: number;
+}
+
+/** The measure a {@link MeasureData} describes (the inverse of reading `kind`, `field` and `k` off a measure). */
+export function measureFromData(data: MeasureData): Measure {
+  const field = (): string => {
+    if (data.field === undefined) throw new RangeError(`${data.kind}() needs a field`);
+    return data.field;
+  };
+  switch (data.kind) {
+    case 'count':
+      return count() as Measure;
+    case 'sum':
+      return sum(field()) as Measure;
+    case 'min':
+      return min(field()) as Measure;
+    case 'max':
+      return max(field()) as Measure;
+    case 'avg':
+      return avg(field()) as Measure;
+    case 'approxDistinct':
+      return approxDistinct(field()) as Measure;
+    case 'topK':
+      if (data.k === undefined) throw new RangeError('topK() needs k');
+      return topK(field(), data.k) as Measure;
+  }
+}

@@ -112,12 +112,14 @@ export class FixedWindowOperator implements Operator {
           return true;
         },
       };
-      for (const [groupKey, cell] of byKey) {
-        emitRowCount(program, hashKey, groupKey, cell.rows);
-        target.groupKey = groupKey;
-        for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
-          target.measureName = measures[measureIndex]!.name;
-          this.ops[measureIndex]!.emit(program, target, cell.deltas[measureIndex]);
+      // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
+      for (const [groupKey, cell] of byKey) emitRowCount(program, hashKey, groupKey, cell.rows);
+      for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
+        target.measureName = measures[measureIndex]!.name;
+        const ops = this.ops[measureIndex]!;
+        for (const [groupKey, cell] of byKey) {
+          target.groupKey = groupKey;
+          ops.emit(program, target, cell.deltas[measureIndex]);
         }
       }
       program.pExpire(hashKey, view.retentionMs);

@@ -220,6 +220,8 @@ export class SessionWindowOperator implements Operator {
     const closed = this.closed;
     if (this.dirty.size === 0 && this.removed.size === 0 && closed.size === 0) return;
 
+    // Key by key (sessions, index, open set), so the flush script sees long runs of one kind of op on one key.
+    const fresh: Session[] = [];
     for (const [id, session] of this.dirty) {
       const stored: StoredSession = {
         k: session.groupKey,
@@ -229,19 +231,17 @@ export class SessionWindowOperator implements Operator {
         m: view.measures.map(({ measure }, index) => measure.serialize(session.states[index])),
       };
       program.hSet(hashKey, id, JSON.stringify(stored));
-      if (!session.indexed && !closed.has(id)) {
-        program.zAdd(indexKey, session.start, id);
-        program.hSet(openKey, id, '1');
-        session.indexed = true;
-      } else if (!session.indexed) {
-        program.zAdd(indexKey, session.start, id);
-      }
+      if (!session.indexed) fresh.push(session);
     }
-    for (const id of this.removed) {
-      program.hDel(hashKey, id);
-      program.zRem(indexKey, id);
-      program.hDel(openKey, id);
+    for (const id of this.removed) program.hDel(hashKey, id);
+    for (const session of fresh) program.zAdd(indexKey, session.start, session.id);
+    for (const id of this.removed) program.zRem(indexKey, id);
+    for (const session of fresh) {
+      if (closed.has(session.id)) continue;
+      program.hSet(openKey, session.id, '1');
+      session.indexed = true;
     }
+    for (const id of this.removed) program.hDel(openKey, id);
     for (const id of closed) program.hDel(openKey, id);
     if (Number.isFinite(partitionWatermarkMs)) {
       program.expireSessionsBefore(indexKey, hashKey, partitionWatermarkMs - view.retentionMs);

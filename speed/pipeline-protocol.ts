@@ -1,0 +1,95 @@
+import type { ViewData } from '../shared/views/index.ts';
+import type { FlushHeader } from './scripts.ts';
+
+/**
+ * The messages between a source consumer (main thread: Kafka, Redis flushes,
+ * offsets) and its pipeline thread (decode, every view, checkpoints). The
+ * thread handles requests one at a time in the order sent, so a checkpoint
+ * holds exactly the batches sent before it.
+ */
+
+/** `workerData` of a pipeline thread. */
+export interface PipelineThreadInit {
+  readonly views: readonly ViewData[];
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  readonly group: string;
+  readonly topic: string;
+  readonly maxOutOfOrdernessMs: number;
+}
+
+/**
+ * One Kafka batch of one partition, packed for transfer: the message values
+ * back to back in one buffer, likewise the keys; a length of -1 marks a null.
+ */
+export interface PackedBatch {
+  readonly partition: number;
+  readonly nowMs: number;
+  readonly offsets: Float64Array;
+  readonly values: Uint8Array;
+  readonly valueLengths: Int32Array;
+  readonly keys: Uint8Array;
+  readonly keyLengths: Int32Array;
+}
+
+export type PipelineRequest =
+  | { readonly type: 'restore'; readonly partition: number }
+  | { readonly type: 'batch'; readonly batch: PackedBatch }
+  | { readonly type: 'checkpoint'; readonly nowMs: number; readonly partitions: readonly number[] }
+  | { readonly type: 'close'; readonly partitions: readonly number[] }
+  | { readonly type: 'shutdown' };
+
+/** Counts since the previous reply, per view by the view's position. */
+export interface ThreadCounts {
+  readonly eventsIn: number;
+  readonly deadLettered: number;
+  readonly eventsPerView: readonly number[];
+  readonly latePerView: readonly number[];
+}
+
+export interface RestoreResult {
+  readonly nextOffset: number | null;
+  readonly maxEventTimeMs: number | null;
+}
+
+export interface BatchResult {
+  readonly maxEventTimeMs: number | null;
+  /** Whether the batch held a valid event (idleness). */
+  readonly sawEvent: boolean;
+  /** Pending cells over every partition of the thread. */
+  readonly pendingCells: number;
+  readonly counts: ThreadCounts;
+}
+
+/** A Kafka message bound for the dead-letter or late topic (bytes copied out of the batch). */
+export interface OutgoingMessage {
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: Record<string, string>;
+}
+
+/** One partition's flush: header, keys, the ops packed for the flush script, and what goes to `.dlq` and `.late`. */
+export interface PackedCheckpoint {
+  readonly partition: number;
+  readonly header: FlushHeader;
+  readonly keys: readonly string[];
+  readonly ops: Uint8Array;
+  readonly touchedViews: readonly string[];
+  readonly deadLetters: readonly OutgoingMessage[];
+  readonly late: readonly OutgoingMessage[];
+}
+
+export interface CheckpointResult {
+  readonly checkpoints: readonly PackedCheckpoint[];
+  readonly pendingCells: number;
+}
+
+export type PipelineReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'result'; readonly id: number; readonly result: unknown }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly stack: string | undefined };
+
+export interface PipelineEnvelope {
+  readonly id: number;
+  readonly request: PipelineRequest;
+}

@@ -1,0 +1,158 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Message } from 'kafkajs';
+import { createRedisClient } from '../shared/clients/index.ts';
+import { viewsFromData } from '../shared/views/index.ts';
+import { PartitionPipeline, pipelineCounts, type IncomingMessage } from './partition-pipeline.ts';
+import type {
+  BatchResult,
+  CheckpointResult,
+  OutgoingMessage,
+  PackedBatch,
+  PackedCheckpoint,
+  PipelineEnvelope,
+  PipelineReply,
+  PipelineRequest,
+  PipelineThreadInit,
+  RestoreResult,
+  ThreadCounts,
+} from './pipeline-protocol.ts';
+import { SpeedKeys } from './redis-keys.ts';
+
+/**
+ * A source consumer's pipeline thread (started by pipeline-host.ts): owns the
+ * PartitionPipelines of the consumer's partitions, and runs requests strictly
+ * one after another, in the order the consumer sent them.
+ */
+const init = workerData as PipelineThreadInit;
+const port = parentPort!;
+const views = viewsFromData(init.views);
+const source = views[0]!.source;
+const keys = new SpeedKeys(init.keyPrefix);
+const redis = createRedisClient(init.redisUrl, { name: 'braid-speed-pipeline' });
+const counts = pipelineCounts(views.length);
+const pipelines = new Map<number, PartitionPipeline>();
+
+function pipelineOf(partition: number): PartitionPipeline {
+  let pipeline = pipelines.get(partition);
+  if (pipeline === undefined) {
+    pipeline = new PartitionPipeline(source, views, {
+      keys,
+      group: init.group,
+      topic: init.topic,
+      partition,
+      maxOutOfOrdernessMs: init.maxOutOfOrdernessMs,
+      counts,
+    });
+    pipelines.set(partition, pipeline);
+  }
+  return pipeline;
+}
+
+function pendingCells(): number {
+  let cells = 0;
+  for (const pipeline of pipelines.values()) cells += pipeline.pendingCells;
+  return cells;
+}
+
+function takeCounts(): ThreadCounts {
+  const taken: ThreadCounts = {
+    eventsIn: counts.eventsIn,
+    deadLettered: counts.deadLettered,
+    eventsPerView: [...counts.eventsPerView],
+    latePerView: [...counts.latePerView],
+  };
+  counts.eventsIn = 0;
+  counts.deadLettered = 0;
+  counts.eventsPerView.fill(0);
+  counts.latePerView.fill(0);
+  return taken;
+}
+
+function processBatch(batch: PackedBatch): BatchResult {
+  const pipeline = pipelineOf(batch.partition);
+  const values = Buffer.from(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
+  const keyBytes = Buffer.from(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);
+  const { offsets, valueLengths, keyLengths, nowMs } = batch;
+  const eventsBefore = counts.eventsIn;
+  // One message object, refilled: the pipeline keeps only the key and value buffers (for dead letters and late events).
+  const message: { key: Buffer | null; value: Buffer | null } = { key: null, value: null };
+  let valueAt = 0;
+  let keyAt = 0;
+  for (let index = 0; index < offsets.length; index++) {
+    const valueLength = valueLengths[index]!;
+    const keyLength = keyLengths[index]!;
+    message.value = valueLength < 0 ? null : values.subarray(valueAt, (valueAt += valueLength));
+    message.key = keyLength < 0 ? null : keyBytes.subarray(keyAt, (keyAt += keyLength));
+    pipeline.process(message as IncomingMessage, offsets[index]!, nowMs);
+  }
+  return { maxEventTimeMs: pipeline.maxEventTimeMs, sawEvent: counts.eventsIn > eventsBefore, pendingCells: pendingCells(), counts: takeCounts() };
+}
+
+/** Copies out of the batch buffer, so only these bytes cross back to the consumer. */
+function outgoing(message: Message): OutgoingMessage {
+  const bytes = (value: Message['value']) => (value === null || value === undefined ? null : new Uint8Array(typeof value === 'string' ? Buffer.from(value) : value));
+  return { key: bytes(message.key ?? null), value: bytes(message.value), headers: message.headers as Record<string, string> };
+}
+
+function checkpoint(nowMs: number, partitions: readonly number[], transfer: ArrayBuffer[]): CheckpointResult {
+  const checkpoints: PackedCheckpoint[] = [];
+  for (const partition of partitions) {
+    const taken = pipelines.get(partition)?.checkpoint(nowMs);
+    if (!taken) continue;
+    const packed = taken.program.pack();
+    // Its own exactly sized buffer, moved (not copied) to the consumer.
+    const ops = new Uint8Array(packed.ops.length);
+    ops.set(packed.ops);
+    transfer.push(ops.buffer);
+    checkpoints.push({
+      partition,
+      header: taken.header,
+      keys: packed.keys,
+      ops,
+      touchedViews: [...taken.program.touchedViews],
+      deadLetters: taken.deadLetters.map(outgoing),
+      late: taken.late.map(outgoing),
+    });
+  }
+  return { checkpoints, pendingCells: pendingCells() };
+}
+
+async function handle(request: PipelineRequest, transfer: ArrayBuffer[]): Promise<unknown> {
+  switch (request.type) {
+    case 'batch':
+      return processBatch(request.batch);
+    case 'restore': {
+      const pipeline = pipelineOf(request.partition);
+      await pipeline.restore(redis);
+      return { nextOffset: pipeline.nextOffsetNumber, maxEventTimeMs: pipeline.maxEventTimeMs } satisfies RestoreResult;
+    }
+    case 'checkpoint':
+      return checkpoint(request.nowMs, request.partitions, transfer);
+    case 'close':
+      for (const partition of request.partitions) {
+        pipelines.get(partition)?.close();
+        pipelines.delete(partition);
+      }
+      return null;
+    case 'shutdown':
+      for (const pipeline of pipelines.values()) pipeline.close();
+      pipelines.clear();
+      await redis.quit().catch(() => redis.disconnect());
+      return null;
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+port.on('message', ({ id, request }: PipelineEnvelope) => {
+  queue = queue.then(async () => {
+    const transfer: ArrayBuffer[] = [];
+    let reply: PipelineReply;
+    try {
+      reply = { type: 'result', id, result: await handle(request, transfer) };
+    } catch (error) {
+      reply = { type: 'failed', id, message: (error as Error).message ?? String(error), stack: (error as Error).stack };
+    }
+    port.postMessage(reply, transfer);
+  });
+});
+port.postMessage({ type: 'ready' } satisfies PipelineReply);
