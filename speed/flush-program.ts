@@ -49,12 +49,24 @@ export class FlushProgram {
     this.ops.push('>', this.key(key), field, String(value));
   }
   pfAdd(key: string, elements: Iterable<string>): void {
-    const all = [...elements];
-    for (let offset = 0; offset < all.length; offset += PFADD_CHUNK) {
-      const chunk = all.slice(offset, offset + PFADD_CHUNK);
-      this.ops.push('P', this.key(key), String(chunk.length), ...chunk);
+    const index = this.key(key);
+    const ops = this.ops;
+    let countAt = -1;
+    let count = 0;
+    for (const element of elements) {
+      if (count === 0) {
+        ops.push('P', index, '');
+        countAt = ops.length - 1;
+      }
+      ops.push(element);
+      if (++count === PFADD_CHUNK) {
+        ops[countAt] = String(count);
+        count = 0;
+      }
     }
+    if (count > 0) ops[countAt] = String(count);
   }
+
   zIncrBy(key: string, member: string, by: number): void {
     this.ops.push('Z', this.key(key), member, String(by));
   }

@@ -3,6 +3,7 @@ import type { Message } from 'kafkajs';
 import type { Source } from '../shared/sources/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { FlushProgram } from './flush-program.ts';
+import type { SketchTtls } from './operators/index.ts';
 import { SpeedKeys } from './redis-keys.ts';
 import type { FlushHeader } from './scripts.ts';
 import { createViewPipeline, type ViewPipeline } from './view-pipeline.ts';
@@ -59,9 +60,18 @@ export class PartitionPipeline {
   constructor(
     readonly source: Source,
     views: readonly View[],
-    private readonly options: { keys: SpeedKeys; group: string; topic: string; partition: number; maxOutOfOrdernessMs: number; counts: PipelineCounts },
+    private readonly options: {
+      keys: SpeedKeys;
+      group: string;
+      topic: string;
+      partition: number;
+      maxOutOfOrdernessMs: number;
+      counts: PipelineCounts;
+      /** Per view, the sketch-TTL registry its operators share across partitions (default: one per operator). */
+      sketchTtls?: (view: View) => SketchTtls;
+    },
   ) {
-    this.views = views.map((view) => createViewPipeline(view, options));
+    this.views = views.map((view) => createViewPipeline(view, { ...options, sketchTtls: options.sketchTtls?.(view) }));
   }
 
   /** Offset after the last message processed (null before the first one). */

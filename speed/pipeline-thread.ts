@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Message } from 'kafkajs';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { viewsFromData } from '../shared/views/index.ts';
+import { SketchTtls } from './operators/index.ts';
 import { PartitionPipeline, pipelineCounts, type IncomingMessage } from './partition-pipeline.ts';
 import type {
   BatchResult,
@@ -31,6 +32,8 @@ const keys = new SpeedKeys(init.keyPrefix);
 const redis = createRedisClient(init.redisUrl, { name: 'braid-speed-pipeline' });
 const counts = pipelineCounts(views.length);
 const pipelines = new Map<number, PartitionPipeline>();
+/** Per view: one sketch-TTL registry for its operators on all of this thread's partitions. */
+const sketchTtls = new Map(views.map((view) => [view.name, new SketchTtls()]));
 
 function pipelineOf(partition: number): PartitionPipeline {
   let pipeline = pipelines.get(partition);
@@ -42,6 +45,7 @@ function pipelineOf(partition: number): PartitionPipeline {
       partition,
       maxOutOfOrdernessMs: init.maxOutOfOrdernessMs,
       counts,
+      sketchTtls: (view) => sketchTtls.get(view.name)!,
     });
     pipelines.set(partition, pipeline);
   }
@@ -122,6 +126,8 @@ async function handle(request: PipelineRequest, transfer: ArrayBuffer[]): Promis
     case 'batch':
       return processBatch(request.batch);
     case 'restore': {
+      // The partition's last flush may have been refused, TTLs it was to set with it: let them be set again.
+      for (const registry of sketchTtls.values()) registry.clear();
       const pipeline = pipelineOf(request.partition);
       await pipeline.restore(redis);
       return { nextOffset: pipeline.nextOffsetNumber, maxEventTimeMs: pipeline.maxEventTimeMs } satisfies RestoreResult;

@@ -1,7 +1,7 @@
 import type { View } from '../shared/views/index.ts';
 import { compileJsPredicate } from '../shared/views/index.ts';
 import { compileGroupKey } from './group-key.ts';
-import { createOperator, type Operator } from './operators/index.ts';
+import { createOperator, type Operator, type SketchTtls } from './operators/index.ts';
 import type { SpeedKeys } from './redis-keys.ts';
 
 /** One view's path through a partition: filter → key → window operator. */
@@ -12,7 +12,10 @@ export interface ViewPipeline {
   readonly operator: Operator;
 }
 
-export function createViewPipeline(view: View, context: { keys: SpeedKeys; group: string; topic: string; partition: number }): ViewPipeline {
+export function createViewPipeline(
+  view: View,
+  context: { keys: SpeedKeys; group: string; topic: string; partition: number; sketchTtls?: SketchTtls | undefined },
+): ViewPipeline {
   return {
     view,
     filter: view.filter ? compileJsPredicate(view.filter) : undefined,

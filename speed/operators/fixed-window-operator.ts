@@ -3,7 +3,7 @@ import type { WindowSpec } from '../../shared/views/index.ts';
 import { alignDown } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
 import { deltaOpsFor, emitRowCount, type DeltaOps } from '../measure-deltas.ts';
-import { windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
+import { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Cell {
   rows: number;
@@ -23,13 +23,8 @@ export class FixedWindowOperator implements Operator {
   private readonly fields: Array<string | undefined>;
   private pending = new Map<number, Map<string, Cell>>();
   private cells = 0;
-  /**
-   * Sketch keys (HLL, top-k) already given their TTL by this worker, per window.
-   * A window takes writes only until its end + lateness, so a TTL set at first
-   * write (retention ≥ window + lateness) never needs renewing; windows leave
-   * this map once the watermark closes them.
-   */
-  private sketchTtlSet = new Map<number, Set<string>>();
+  /** Sketch keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
+  private readonly sketchTtls: SketchTtls;
 
   constructor(
     private readonly context: OperatorContext,
@@ -40,6 +35,7 @@ export class FixedWindowOperator implements Operator {
     this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
     this.ops = context.view.measures.map(({ measure }) => deltaOpsFor(measure));
     this.fields = context.view.measures.map(({ measure }) => measure.field);
+    this.sketchTtls = context.sketchTtls ?? new SketchTtls();
   }
 
   get pendingCells(): number {
@@ -83,9 +79,7 @@ export class FixedWindowOperator implements Operator {
   }
 
   onCheckpoint(program: FlushProgram, partitionWatermarkMs: number): void {
-    for (const start of this.sketchTtlSet.keys()) {
-      if (!windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketchTtlSet.delete(start);
-    }
+    this.sketchTtls.forget((start) => !windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs));
     if (this.cells === 0) return;
     const { view, keys, group } = this.context;
     const windowsKey = keys.windows(view.name);
@@ -93,7 +87,6 @@ export class FixedWindowOperator implements Operator {
     for (const [start, byKey] of this.pending) {
       const hashKey = keys.window(view.name, start);
       program.zAdd(windowsKey, start, String(start));
-      let ttlSet = this.sketchTtlSet.get(start);
       // One target per window, pointed at each cell and measure in turn: no closures per cell.
       let measureIndex = 0;
       const target = {
@@ -105,12 +98,7 @@ export class FixedWindowOperator implements Operator {
           measures[measureIndex]!.measure.kind === 'topK'
             ? keys.topK(view.name, start, target.measureName, target.groupKey)
             : keys.hll(view.name, start, target.measureName, target.groupKey),
-        needsTtl: (sketchKey: string) => {
-          if (ttlSet === undefined) this.sketchTtlSet.set(start, (ttlSet = new Set()));
-          if (ttlSet.has(sketchKey)) return false;
-          ttlSet.add(sketchKey);
-          return true;
-        },
+        needsTtl: (sketchKey: string) => this.sketchTtls.claim(start, sketchKey),
       };
       // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
       for (const [groupKey, cell] of byKey) emitRowCount(program, hashKey, groupKey, cell.rows);
@@ -133,7 +121,7 @@ export class FixedWindowOperator implements Operator {
 
   onClose(): void {
     this.pending.clear();
-    this.sketchTtlSet.clear();
+    if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
     this.cells = 0;
   }
 }

@@ -1,4 +1,4 @@
 export { createOperator } from './registry.ts';
-export { windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
+export { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 export { FixedWindowOperator } from './fixed-window-operator.ts';
 export { SessionWindowOperator, sessionId, type StoredSession } from './session-window.ts';

@@ -11,6 +11,43 @@ export interface OperatorContext {
   readonly group: string;
   readonly topic: string;
   readonly partition: number;
+  /**
+   * Sketch keys given their TTL, shared by this view's operators on every partition one
+   * thread holds (each would otherwise set the TTL of the same key once per partition).
+   * Default: the operator's own.
+   */
+  readonly sketchTtls?: SketchTtls | undefined;
+}
+
+/**
+ * Sketch keys (HyperLogLog, top-k) already given their TTL, per window start.
+ * A window takes writes only until its end + allowed lateness, so a TTL set at
+ * first write (retention ≥ window + lateness) never needs renewing; windows are
+ * forgotten once closed. Forgetting more than needed only renews a TTL.
+ * A TTL lost with a refused flush is why the owner clears this when a partition
+ * is restored; a sketch that still misses one is given one when the batch layer
+ * hands its window over.
+ */
+export class SketchTtls {
+  private readonly byWindow = new Map<number, Set<string>>();
+
+  /** True the first time `key` of the window starting at `startMs` is seen: its TTL is to be set. */
+  claim(startMs: number, key: string): boolean {
+    let keys = this.byWindow.get(startMs);
+    if (keys === undefined) this.byWindow.set(startMs, (keys = new Set()));
+    if (keys.has(key)) return false;
+    keys.add(key);
+    return true;
+  }
+
+  /** Forgets the windows for which `closed(startMs)` holds. */
+  forget(closed: (startMs: number) => boolean): void {
+    for (const startMs of this.byWindow.keys()) if (closed(startMs)) this.byWindow.delete(startMs);
+  }
+
+  clear(): void {
+    this.byWindow.clear();
+  }
 }
 
 /**

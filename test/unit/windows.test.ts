@@ -2,7 +2,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { describe, expect, it } from 'vitest';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { count, sum } from '../../shared/measures/index.ts';
+import { approxDistinct, count, sum } from '../../shared/measures/index.ts';
 import {
   alignDown,
   defineView,
@@ -16,7 +16,7 @@ import {
   type WindowSpec,
 } from '../../shared/views/index.ts';
 import { FlushProgram } from '../../speed/flush-program.ts';
-import { createOperator, SessionWindowOperator, sessionId, type Operator, type StoredSession } from '../../speed/operators/index.ts';
+import { createOperator, SessionWindowOperator, sessionId, SketchTtls, type Operator, type StoredSession } from '../../speed/operators/index.ts';
 import { SpeedKeys } from '../../speed/redis-keys.ts';
 
 const MINUTE_MS = 60_000;
@@ -483,3 +483,51 @@ function catchError(run: () => unknown): unknown {
   }
   throw new Error('expected an error');
 }
+
+describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
+  it('splits a PFADD into chunks of 1,000 elements, in order, and writes nothing for no elements', () => {
+    const program = new FlushProgram(keys.partitions('g'));
+    const elements = Array.from({ length: 2_500 }, (_, index) => `u${index}`);
+    program.pfAdd('t:hll', new Set(elements));
+    program.pfAdd('t:empty', []);
+    const ops = opsOf(program);
+    expect(ops.map((op) => [op.code, op.key, op.args.length])).toEqual([
+      ['P', 't:hll', 1_001],
+      ['P', 't:hll', 1_001],
+      ['P', 't:hll', 501],
+    ]);
+    expect(ops.flatMap((op) => op.args.slice(1))).toEqual(elements);
+    expect(ops.map((op) => op.args[0])).toEqual(['1000', '1000', '500']);
+  });
+
+  it('SketchTtls: a key is claimed once per window; forgotten windows and clear() let it be claimed again', () => {
+    const ttls = new SketchTtls();
+    expect(ttls.claim(0, 'a')).toBe(true);
+    expect(ttls.claim(0, 'a')).toBe(false);
+    expect(ttls.claim(60_000, 'a')).toBe(true);
+    ttls.forget((start) => start < 60_000);
+    expect(ttls.claim(0, 'a')).toBe(true);
+    expect(ttls.claim(60_000, 'a')).toBe(false);
+    ttls.clear();
+    expect(ttls.claim(60_000, 'a')).toBe(true);
+  });
+
+  it("operators of one view on two partitions sharing a registry set a sketch's TTL once; on their own, once each", () => {
+    const view = defineView({
+      name: 'test_visitors',
+      source: 'clickstream',
+      groupBy: ['url'],
+      window: tumbling('1m'),
+      measures: { visitors: approxDistinct('user_id') },
+    });
+    const ttlOps = (sketchTtls: () => SketchTtls | undefined) =>
+      [0, 1].map((partition) => {
+        const operator = createOperator({ ...contextFor(view), partition, sketchTtls: sketchTtls() });
+        operator.process(clickstreamEvent(`u${partition}`, T0), '/', T0, T0 - MINUTE_MS);
+        return checkpoint(operator, T0 - MINUTE_MS).filter((op) => op.code === 'T' && op.key.includes(':h:visitors:')).length;
+      });
+    const shared = new SketchTtls();
+    expect(ttlOps(() => shared)).toEqual([1, 0]);
+    expect(ttlOps(() => undefined)).toEqual([1, 1]);
+  });
+});
