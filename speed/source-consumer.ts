@@ -28,6 +28,8 @@ export interface SourceConsumerOptions {
   maxPendingCells: number;
   flushRetries: number;
   sessionTimeoutMs: number;
+  /** Pipeline threads sharing the partitions (decoding, views, building flushes). */
+  pipelineThreads: number;
   /** Called when the consumer cannot go on (e.g. Redis unreachable past retries). */
   onFatal: (error: Error) => void;
 }
@@ -63,11 +65,12 @@ export class SourceConsumer {
   readonly dlqTopic: string;
   readonly lateTopic: string;
   private flushing: Promise<void> | null = null;
-  private host: PipelineHost | undefined;
+  /** The pipeline threads; a partition lives in `hosts[partition % hosts.length]`. */
+  private hosts: PipelineHost[] = [];
   /** Replies of batches still in the pipeline thread, oldest first. */
   private inFlight: Array<Promise<unknown>> = [];
-  /** Pending cells in the pipeline thread, as of its last reply. */
-  private pendingCellsReported = 0;
+  /** Pending cells in each pipeline thread, as of its last reply. */
+  private pendingCellsReported: number[] = [];
   /** Batches handed to the thread so far, and how many of them the last flush took. */
   private batchesSent = 0;
   private batchesFlushed = 0;
@@ -95,17 +98,16 @@ export class SourceConsumer {
 
   async start(): Promise<void> {
     const { consumer, options } = this;
-    this.host = await PipelineHost.start(
-      {
-        views: options.views.map(viewToData),
-        redisUrl: options.redisUrl,
-        keyPrefix: options.keys.prefix,
-        group: options.group,
-        topic: options.topic,
-        maxOutOfOrdernessMs: options.settings.maxOutOfOrdernessMs,
-      },
-      options.onFatal,
-    );
+    const init = {
+      views: options.views.map(viewToData),
+      redisUrl: options.redisUrl,
+      keyPrefix: options.keys.prefix,
+      group: options.group,
+      topic: options.topic,
+      maxOutOfOrdernessMs: options.settings.maxOutOfOrdernessMs,
+    };
+    this.hosts = await Promise.all(Array.from({ length: options.pipelineThreads }, () => PipelineHost.start(init, options.onFatal)));
+    this.pendingCellsReported = this.hosts.map(() => 0);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.options.topic] ?? []);
       this.log.info({ partitions: [...assigned].sort((a, b) => a - b) }, 'partitions assigned');
@@ -128,7 +130,6 @@ export class SourceConsumer {
   private async eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     const { partition, messages } = batch;
     if (messages.length === 0) return;
-    const host = this.host!;
     let state = this.partitions.get(partition);
     if (!state) {
       state = { partition, next: null, maxEventTimeMs: null, lastEventWallMs: 0, restoring: false, soughtTo: null };
@@ -151,7 +152,8 @@ export class SourceConsumer {
     if (packed) {
       state.next = packed.lastOffset + 1;
       const sequence = ++this.batchesSent;
-      const pending = host.process(packed.batch).then((result) => this.onBatchDone(state, sequence, result, now));
+      const pending = this.hostOf(partition)
+        .process(packed.batch).then((result) => this.onBatchDone(state, sequence, result, now));
       this.inFlight.push(pending);
       pending.then(
         () => this.inFlight.splice(this.inFlight.indexOf(pending), 1),
@@ -167,7 +169,7 @@ export class SourceConsumer {
     // pending, a flush starts, and fetching goes on while it is written unless the next flush's worth is
     // pending too. So at most two flushes' worth of cells are held: one being written, one being built.
     while (this.inFlight.length > MAX_BATCHES_IN_FLIGHT) await this.inFlight[0]!.catch(() => undefined);
-    if (this.pendingCellsReported >= this.options.maxPendingCells) {
+    if (this.pendingCells() >= this.options.maxPendingCells) {
       if (this.flushing) await this.flushing.catch(() => undefined);
       else this.flush().catch((error: unknown) => this.log.error({ err: error }, 'flush failed'));
     }
@@ -176,7 +178,7 @@ export class SourceConsumer {
 
   private onBatchDone(state: PartitionState, sequence: number, result: BatchResult, nowMs: number): void {
     // A batch the running flush took reports cells that flush holds now, not the thread.
-    if (sequence > this.batchesFlushed) this.pendingCellsReported = result.pendingCells;
+    if (sequence > this.batchesFlushed) this.pendingCellsReported[state.partition % this.hosts.length] = result.pendingCells;
     this.reportCounts(result.counts);
     if (this.partitions.get(state.partition) !== state) return; // dropped after a rebalance meanwhile
     state.maxEventTimeMs = result.maxEventTimeMs;
@@ -185,7 +187,7 @@ export class SourceConsumer {
 
   /** Restores the partition's pipeline from Redis and takes its offset and max event time. */
   private async restore(state: PartitionState): Promise<void> {
-    const restored = await this.host!.restore(state.partition);
+    const restored = await this.hostOf(state.partition).restore(state.partition);
     state.next = restored.nextOffset;
     state.maxEventTimeMs = restored.maxEventTimeMs;
   }
@@ -195,9 +197,15 @@ export class SourceConsumer {
     this.consumer.seek({ topic: this.options.topic, partition: state.partition, offset });
   }
 
-  /** Pending cells in the pipeline thread, as of its last reply. */
+  private hostOf(partition: number): PipelineHost {
+    return this.hosts[partition % this.hosts.length]!;
+  }
+
+  /** Pending cells in the pipeline threads, as of their last replies. */
   pendingCells(): number {
-    return this.pendingCellsReported;
+    let cells = 0;
+    for (const reported of this.pendingCellsReported) cells += reported;
+    return cells;
   }
 
   /** Worker watermark: the minimum over assigned partitions that saw an event within the idle timeout. */
@@ -224,15 +232,16 @@ export class SourceConsumer {
   }
 
   private async flushRound(): Promise<void> {
-    const host = this.host;
-    if (!host) return;
+    if (this.hosts.length === 0) return;
     const now = Date.now();
-    const partitions: number[] = [];
-    for (const state of this.partitions.values()) if (!state.restoring) partitions.push(state.partition);
+    const byHost: number[][] = this.hosts.map(() => []);
+    for (const state of this.partitions.values()) if (!state.restoring) byHost[state.partition % this.hosts.length]!.push(state.partition);
     this.batchesFlushed = this.batchesSent;
-    this.pendingCellsReported = 0;
-    const { checkpoints, pendingCells } = partitions.length === 0 ? { checkpoints: [], pendingCells: 0 } : await host.checkpoint(now, partitions);
-    this.pendingCellsReported = pendingCells;
+    this.pendingCellsReported.fill(0);
+    const results = await Promise.all(this.hosts.map((host, index) => (byHost[index]!.length === 0 ? null : host.checkpoint(now, byHost[index]!))));
+    const checkpoints = results.flatMap((result) => result?.checkpoints ?? []);
+    results.forEach((result, index) => (this.pendingCellsReported[index] = result?.pendingCells ?? 0));
+    const pendingCells = this.pendingCells();
     this.options.metrics.pendingCells.set({ source: this.options.source.name }, pendingCells);
     const watermark = this.watermarkMs(now);
     if (watermark !== null) {
@@ -302,7 +311,12 @@ export class SourceConsumer {
     // Best effort: write what we have; a refused flush is harmless (the new owner re-reads it).
     await this.flush().catch((error: unknown) => this.log.warn({ err: error }, 'flush before dropping partitions failed'));
     for (const partition of gone) this.partitions.delete(partition);
-    await this.host?.close(gone).catch((error: unknown) => this.log.warn({ err: error }, 'closing dropped partitions failed'));
+    await Promise.all(
+      this.hosts.map((host, index) => {
+        const mine = gone.filter((partition) => partition % this.hosts.length === index);
+        return mine.length === 0 ? undefined : host.close(mine);
+      }),
+    ).catch((error: unknown) => this.log.warn({ err: error }, 'closing dropped partitions failed'));
     this.log.info({ partitions: gone }, 'partitions dropped after rebalance');
   }
 
@@ -323,7 +337,7 @@ export class SourceConsumer {
       await this.flush();
     } finally {
       await this.consumer.disconnect();
-      await this.host?.stop();
+      await Promise.all(this.hosts.map((host) => host.stop()));
     }
   }
 }

@@ -102,6 +102,7 @@ export class SpeedWorker {
             maxPendingCells: config.speed.maxPendingCells,
             flushRetries: config.speed.flushRetries,
             sessionTimeoutMs: config.speed.sessionTimeoutMs,
+            pipelineThreads: config.speed.pipelineThreads,
             onFatal: (error) => worker?.fail(error),
           }),
         );

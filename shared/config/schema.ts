@@ -151,6 +151,8 @@ export const ConfigSchema = z.strictObject({
       flushRetries: z.number().int().min(0).max(20).default(5),
       /** Consumer-group session timeout: how soon the group notices a dead worker and hands its partitions on. */
       sessionTimeoutMs: durationMs.default(30_000),
+      /** Worker threads per source that decode and run the views, sharing the worker's partitions (more use more cores). */
+      pipelineThreads: z.number().int().min(1).max(32).default(1),
     })
     .prefault({}),
   archive: z

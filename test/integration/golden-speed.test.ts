@@ -9,7 +9,7 @@ const scenarios = loadScenarios();
 describe.each(scenarios)('golden scenario $name through the speed layer', (scenario) => {
   it.each([
     ['straight through', undefined],
-    ['with a restart part-way, restoring from Redis', Math.ceil(scenario.messages.length / 2)],
+    ['with a restart part-way, restoring from Redis (two pipeline threads sharing the partitions)', Math.ceil(scenario.messages.length / 2)],
   ] as const)('%s', async (_label, restartAfter) => {
     const kafka = testKafka();
     await using topic = await createTopic(kafka, { prefix: `golden-${scenario.name}`, partitions: scenario.partitions });
@@ -22,6 +22,7 @@ describe.each(scenarios)('golden scenario $name through the speed layer', (scena
       'sources.clickstream.maxOutOfOrdernessMs': scenario.maxOutOfOrdernessMs,
       'sources.clickstream.idleTimeoutMs': scenario.idleTimeoutMs,
       'speed.flushIntervalMs': 100,
+      'speed.pipelineThreads': restartAfter ? 2 : 1,
     });
     try {
       const outcome = await runThroughSpeed({ scenario, kafka, redis, config, topic: topic.topic, ...(restartAfter ? { restartAfter } : {}) });
