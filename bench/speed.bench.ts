@@ -173,7 +173,7 @@ function drivePartitionPipeline(views: readonly View[], messages: readonly Incom
   let flushOps = 0;
   const now = Date.now();
   for (let index = 0; index < messages.length; index++) {
-    pipeline.process(messages[index]!, index, now);
+    pipeline.process(messages[index]!, index);
     if ((index + 1) % CHECKPOINT_EVERY === 0) flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
   }
   flushOps += pipeline.checkpoint(now)?.program.size ?? 0;

@@ -46,12 +46,6 @@ export class PartitionPipeline {
   /** Offset after the last message processed (null before the first one), as a number: set per message, so no string per message. */
   private next: number | null = null;
   maxEventTimeMs: number | null = null;
-  /** Wall clock of the last event seen (idleness). */
-  lastEventWallMs = 0;
-  /** Set while the partition restores after a failed compare-and-set; its messages are skipped meanwhile. */
-  restoring = false;
-  /** Offset this pipeline last asked the consumer to seek to. */
-  soughtTo: string | null = null;
   private sawEvents = false;
   private deadLetters: Message[] = [];
   private late: Message[] = [];
@@ -123,7 +117,7 @@ export class PartitionPipeline {
   }
 
   /** Processes one message, the one at `offset`. */
-  process(message: IncomingMessage, offset: number, nowMs: number): void {
+  process(message: IncomingMessage, offset: number): void {
     const { counts, topic, partition } = this.options;
     this.next = offset + 1;
     const decoded = this.source.decode(message.value);
@@ -172,7 +166,6 @@ export class PartitionPipeline {
     }
     if (this.maxEventTimeMs === null || eventTimeMs > this.maxEventTimeMs) this.maxEventTimeMs = eventTimeMs;
     this.sawEvents = true;
-    this.lastEventWallMs = nowMs;
   }
 
   /**
@@ -182,7 +175,7 @@ export class PartitionPipeline {
    */
   checkpoint(nowMs: number): PartitionCheckpoint | null {
     const nextOffset = this.nextOffset;
-    if (this.restoring || nextOffset === null || nextOffset === this.expectedOffset) return null;
+    if (nextOffset === null || nextOffset === this.expectedOffset) return null;
     const { keys, group, topic, partition } = this.options;
     const program = new FlushProgram(keys.partitions(group));
     const watermarkMs = this.watermarkMs();

@@ -127,7 +127,7 @@ export class PipelineHost {
  * Packs the messages of a batch at or after `fromOffset` for {@link PipelineHost.process}:
  * values and keys copied back to back into buffers of their own. Null when none is.
  */
-export function packBatch(partition: number, messages: readonly KafkaMessage[], fromOffset: number | null, nowMs: number): { batch: PackedBatch; lastOffset: number } | null {
+export function packBatch(partition: number, messages: readonly KafkaMessage[], fromOffset: number | null): { batch: PackedBatch; lastOffset: number } | null {
   let first = 0;
   if (fromOffset !== null) {
     while (first < messages.length && Number(messages[first]!.offset) < fromOffset) first++;
@@ -165,5 +165,5 @@ export function packBatch(partition: number, messages: readonly KafkaMessage[], 
       keyAt += key.copy(keys, keyAt);
     }
   }
-  return { batch: { partition, nowMs, offsets, values, valueLengths, keys, keyLengths }, lastOffset: offsets[count - 1]! };
+  return { batch: { partition, offsets, values, valueLengths, keys, keyLengths }, lastOffset: offsets[count - 1]! };
 }

@@ -24,7 +24,6 @@ export interface PipelineThreadInit {
  */
 export interface PackedBatch {
   readonly partition: number;
-  readonly nowMs: number;
   readonly offsets: Float64Array;
   readonly values: Uint8Array;
   readonly valueLengths: Int32Array;

@@ -76,7 +76,7 @@ function processBatch(batch: PackedBatch): BatchResult {
   const pipeline = pipelineOf(batch.partition);
   const values = Buffer.from(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
   const keyBytes = Buffer.from(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);
-  const { offsets, valueLengths, keyLengths, nowMs } = batch;
+  const { offsets, valueLengths, keyLengths } = batch;
   const eventsBefore = counts.eventsIn;
   // One message object, refilled: the pipeline keeps only the key and value buffers (for dead letters and late events).
   const message: { key: Buffer | null; value: Buffer | null } = { key: null, value: null };
@@ -87,7 +87,7 @@ function processBatch(batch: PackedBatch): BatchResult {
     const keyLength = keyLengths[index]!;
     message.value = valueLength < 0 ? null : values.subarray(valueAt, (valueAt += valueLength));
     message.key = keyLength < 0 ? null : keyBytes.subarray(keyAt, (keyAt += keyLength));
-    pipeline.process(message as IncomingMessage, offsets[index]!, nowMs);
+    pipeline.process(message as IncomingMessage, offsets[index]!);
   }
   return { maxEventTimeMs: pipeline.maxEventTimeMs, sawEvent: counts.eventsIn > eventsBefore, pendingCells: pendingCells(), counts: takeCounts() };
 }

@@ -148,7 +148,7 @@ export class SourceConsumer {
     // The loop below does not yield, so nothing can make the batch stale halfway through it.
     if (!isRunning() || isStale()) return;
     const now = Date.now();
-    const packed = packBatch(partition, messages, state.next, now);
+    const packed = packBatch(partition, messages, state.next);
     if (packed) {
       state.next = packed.lastOffset + 1;
       const sequence = ++this.batchesSent;
