@@ -38,7 +38,7 @@ export interface SourceConsumerOptions {
 const MAX_BATCHES_IN_FLIGHT = 4;
 
 /** What this thread knows of an assigned partition; its pipeline (views, pending state) lives in the pipeline thread. */
-export interface PartitionState {
+interface PartitionState {
   readonly partition: number;
   /** Offset after the last message handed to the pipeline (null before the first one and before any offset is stored). */
   next: number | null;
@@ -153,7 +153,8 @@ export class SourceConsumer {
       state.next = packed.lastOffset + 1;
       const sequence = ++this.batchesSent;
       const pending = this.hostOf(partition)
-        .process(packed.batch).then((result) => this.onBatchDone(state, sequence, result, now));
+        .process(packed.batch)
+        .then((result) => this.onBatchDone(state, sequence, result, now));
       this.inFlight.push(pending);
       pending.then(
         () => this.inFlight.splice(this.inFlight.indexOf(pending), 1),
@@ -178,7 +179,7 @@ export class SourceConsumer {
 
   private onBatchDone(state: PartitionState, sequence: number, result: BatchResult, nowMs: number): void {
     // A batch the running flush took reports cells that flush holds now, not the thread.
-    if (sequence > this.batchesFlushed) this.pendingCellsReported[state.partition % this.hosts.length] = result.pendingCells;
+    if (sequence > this.batchesFlushed) this.pendingCellsReported[this.hostIndex(state.partition)] = result.pendingCells;
     this.reportCounts(result.counts);
     if (this.partitions.get(state.partition) !== state) return; // dropped after a rebalance meanwhile
     state.maxEventTimeMs = result.maxEventTimeMs;
@@ -197,8 +198,13 @@ export class SourceConsumer {
     this.consumer.seek({ topic: this.options.topic, partition: state.partition, offset });
   }
 
+  /** Which pipeline thread holds `partition`. */
+  private hostIndex(partition: number): number {
+    return partition % this.hosts.length;
+  }
+
   private hostOf(partition: number): PipelineHost {
-    return this.hosts[partition % this.hosts.length]!;
+    return this.hosts[this.hostIndex(partition)]!;
   }
 
   /** Pending cells in the pipeline threads, as of their last replies. */
@@ -235,7 +241,7 @@ export class SourceConsumer {
     if (this.hosts.length === 0) return;
     const now = Date.now();
     const byHost: number[][] = this.hosts.map(() => []);
-    for (const state of this.partitions.values()) if (!state.restoring) byHost[state.partition % this.hosts.length]!.push(state.partition);
+    for (const state of this.partitions.values()) if (!state.restoring) byHost[this.hostIndex(state.partition)]!.push(state.partition);
     this.batchesFlushed = this.batchesSent;
     this.pendingCellsReported.fill(0);
     const results = await Promise.all(this.hosts.map((host, index) => (byHost[index]!.length === 0 ? null : host.checkpoint(now, byHost[index]!))));
@@ -313,7 +319,7 @@ export class SourceConsumer {
     for (const partition of gone) this.partitions.delete(partition);
     await Promise.all(
       this.hosts.map((host, index) => {
-        const mine = gone.filter((partition) => partition % this.hosts.length === index);
+        const mine = gone.filter((partition) => this.hostIndex(partition) === index);
         return mine.length === 0 ? undefined : host.close(mine);
       }),
     ).catch((error: unknown) => this.log.warn({ err: error }, 'closing dropped partitions failed'));
