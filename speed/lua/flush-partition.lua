@@ -18,31 +18,32 @@
     ARGV[5]    max event time of the partition so far (ms; '' = none)
     ARGV[6]    last-seen field (s:<topic>:<partition>)
     ARGV[7]    wall clock now (ms), or '' when this flush saw no events
-    ARGV[8]    the ops as one MessagePack array of strings (speed/scripts.ts
-               packStrings; Redis's cmsgpack unpacks it), each op an opcode,
-               a key index, then its arguments:
-      I k field n        add an integer (as HINCRBY)
-      F k field x        add a double (as HINCRBYFLOAT, but in double precision, written
-                         so it reads back as the same double)
-      < k field x        keep the minimum
-      > k field x        keep the maximum
-      P k count e1..en   PFADD
-      Z k member n       ZINCRBY
-      S k field value    HSET
-      D k field          HDEL
-      A k score member   ZADD
-      R k member         ZREM
-      T k ms             PEXPIRE
-      E k value          SET (records which consumer group computes a view)
-      X kIdx kHash cutoff   remove sessions whose start < cutoff from index kIdx and hash kHash
+    ARGV[8]    the ops as one MessagePack array (speed/flush-program.ts; Redis's
+               cmsgpack unpacks it) of runs. A run is an opcode, a key index, a
+               count n, then n entries of the opcode's width (WIDTH below):
+      I k n (field, integer)*       add integers (as HINCRBY)
+      F k n (field, number)*        add doubles (as HINCRBYFLOAT, but in double precision,
+                                    written so they read back as the same doubles)
+      < k n (field, number)*        keep the minimum
+      > k n (field, number)*        keep the maximum
+      P k n element*                PFADD
+      Z k n (member, number)*       ZINCRBY
+      S k n (field, value)*         HSET
+      D k n field*                  HDEL
+      A k n (score, member)*        ZADD
+      R k n member*                 ZREM
+      T 0 n (key index, ms)*        PEXPIRE (the run spans keys: each entry names its key)
+      E k n value*                  SET (records which consumer group computes a view)
+      X k n (hash index, cutoff)*   remove sessions whose start < cutoff from index k and hash
 
-  Consecutive ops of one kind (I/F/</>, S, A, D, R) on one key are applied
-  together (see below); their effect is that of applying them one by one.
+  Consecutive I/F/</> runs on one key are applied together as one HMGET and
+  one HSET per chunk of fields; S, A, D, R and P runs as variadic commands.
+  Their effect is that of applying the ops one by one.
 
   Output:
      1                  applied
     {-1, stored}        offset mismatch (stored offset, '' when none): nothing changed
-    error               unknown opcode (a bug): nothing changed
+    error               malformed program (a bug): nothing changed
 ]]
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if stored == false then stored = '' end
@@ -53,26 +54,31 @@ end
 -- One argument instead of one per op string: far less for the client to encode and Redis to parse.
 local ops = cmsgpack.unpack(ARGV[8])
 
--- Validate every opcode before writing anything, so a bad program changes nothing.
-local known = {I=4, F=4, ['<']=4, ['>']=4, Z=4, S=4, D=3, A=4, R=3, T=3, E=3, X=4}
-local i = 1
+local WIDTH = {I=2, F=2, ['<']=2, ['>']=2, P=1, Z=2, S=2, D=1, A=2, R=1, T=2, E=1, X=2}
+local NUMERIC = {I=true, F=true, ['<']=true, ['>']=true}
+local VARIADIC = {S='HSET', A='ZADD', D='HDEL', R='ZREM', P='PFADD'}
+
+-- Validate every run header before writing anything, so a malformed program changes nothing.
 local n = #ops
+local i = 1
 while i <= n do
-  local op = ops[i]
-  if op == 'P' then
-    i = i + 3 + tonumber(ops[i + 2])
-  elseif known[op] then
-    i = i + known[op]
-  else
+  local op, count = ops[i], ops[i + 2]
+  local width = WIDTH[op]
+  if width == nil then
     return redis.error_reply('braid flush-partition: unknown opcode ' .. tostring(op) .. ' at ' .. i)
   end
+  if type(count) ~= 'number' or (op ~= 'T' and KEYS[ops[i + 1]] == nil) then
+    return redis.error_reply('braid flush-partition: bad run header at ' .. i)
+  end
+  i = i + 3 + width * count
+end
+if i ~= n + 1 then
+  return redis.error_reply('braid flush-partition: program ends inside a run')
 end
 
--- Runs of consecutive ops of one kind on one key become one or two commands (HMGET + HSET, variadic
--- HSET/ZADD/HDEL/ZREM): a command called from Lua costs microseconds, and a flush holds tens of
--- thousands of ops, mostly in runs (an operator writes a window's or a view's cells together).
--- Within a run the ops commute, so the result is that of running them one by one.
-local CHUNK = 500 -- pairs per variadic call: unpack() is bounded by Lua's C stack
+-- A command called from Lua costs microseconds, and a flush holds tens of thousands of ops, mostly in
+-- long runs (an operator writes a window's or a view's cells together): a run is one command per chunk.
+local CHUNK = 500 -- arguments per variadic call: unpack() is bounded by Lua's C stack
 
 local function number_text(value)
   -- The shortest of 15, 16 or 17 significant digits that reads back as the same double.
@@ -91,7 +97,7 @@ local function combine_fields(key, fields, deltas, kinds)
     local current = redis.call('HMGET', key, unpack(fields, from, to))
     local pairs_out = {}
     for j = from, to do
-      local field, delta, kind = fields[j], deltas[j], kinds[j]
+      local delta, kind = deltas[j], kinds[j]
       local stored = current[j - from + 1]
       local value
       if kind == 'I' then
@@ -102,7 +108,7 @@ local function combine_fields(key, fields, deltas, kinds)
         value = number_text(delta)
       end
       if value then
-        pairs_out[#pairs_out + 1] = field
+        pairs_out[#pairs_out + 1] = fields[j]
         pairs_out[#pairs_out + 1] = value
       end
     end
@@ -110,91 +116,72 @@ local function combine_fields(key, fields, deltas, kinds)
   end
 end
 
--- Variadic commands over a list of arguments, in chunks of `per` arguments.
-local function variadic(command, key, args, per)
-  for from = 1, #args, per do
-    redis.call(command, key, unpack(args, from, math.min(#args, from + per - 1)))
-  end
-end
+-- The numeric fields gathered from consecutive I/F/</> runs on one key.
+local num_key = nil
+local num_fields, num_deltas, num_kinds, num_index = {}, {}, {}, {}
 
-local RUN_KIND = {I = 'inc', F = 'inc', ['<'] = 'inc', ['>'] = 'inc', S = 'S', A = 'A', D = 'D', R = 'R'}
-local WIDTH = {I = 2, F = 2, ['<'] = 2, ['>'] = 2, S = 2, A = 2, D = 1, R = 1}
-
--- The run being gathered: kind, key, and its arguments.
-local run_kind, run_key = nil, nil
-local run_fields, run_deltas, run_kinds, run_index, run_args = {}, {}, {}, {}, {}
-
-local function end_run()
-  if run_kind == 'inc' then
-    combine_fields(run_key, run_fields, run_deltas, run_kinds)
-  elseif run_kind == 'S' then
-    variadic('HSET', run_key, run_args, 2 * CHUNK)
-  elseif run_kind == 'A' then
-    variadic('ZADD', run_key, run_args, 2 * CHUNK)
-  elseif run_kind == 'D' then
-    variadic('HDEL', run_key, run_args, CHUNK)
-  elseif run_kind == 'R' then
-    variadic('ZREM', run_key, run_args, CHUNK)
-  end
-  run_kind, run_key = nil, nil
-  run_fields, run_deltas, run_kinds, run_index, run_args = {}, {}, {}, {}, {}
+local function end_numeric()
+  if num_key == nil then return end
+  combine_fields(num_key, num_fields, num_deltas, num_kinds)
+  num_key = nil
+  num_fields, num_deltas, num_kinds, num_index = {}, {}, {}, {}
 end
 
 i = 1
 while i <= n do
-  local op = ops[i]
-  local key = KEYS[tonumber(ops[i + 1])]
-  local kind = RUN_KIND[op]
-  if kind then
-    if kind ~= run_kind or key ~= run_key then
-      end_run()
-      run_kind, run_key = kind, key
+  local op, count = ops[i], ops[i + 2]
+  local from = i + 3
+  local to = i + 2 + WIDTH[op] * count
+  local key = KEYS[ops[i + 1]]
+  if NUMERIC[op] then
+    if key ~= num_key then
+      end_numeric()
+      num_key = key
     end
-    if kind == 'inc' then
-      local field, delta = ops[i + 2], tonumber(ops[i + 3])
-      local at = run_index[field]
+    for j = from, to, 2 do
+      local field, delta = ops[j], ops[j + 1]
+      local at = num_index[field]
       if at == nil then
-        at = #run_fields + 1
-        run_index[field] = at
-        run_fields[at] = field
-        run_kinds[at] = op
-        run_deltas[at] = delta
+        at = #num_fields + 1
+        num_index[field] = at
+        num_fields[at] = field
+        num_kinds[at] = op
+        num_deltas[at] = delta
       elseif op == 'I' or op == 'F' then
-        run_deltas[at] = run_deltas[at] + delta
-      elseif (op == '<' and delta < run_deltas[at]) or (op == '>' and delta > run_deltas[at]) then
-        run_deltas[at] = delta
+        num_deltas[at] = num_deltas[at] + delta
+      elseif (op == '<' and delta < num_deltas[at]) or (op == '>' and delta > num_deltas[at]) then
+        num_deltas[at] = delta
       end
-    else
-      for j = 2, WIDTH[op] + 1 do run_args[#run_args + 1] = ops[i + j] end
     end
-    i = i + 2 + WIDTH[op]
   else
-    end_run()
-    if op == 'P' then
-      local count = tonumber(ops[i + 2])
-      redis.call('PFADD', key, unpack(ops, i + 3, i + 2 + count))
-      i = i + 3 + count
-    elseif op == 'Z' then
-      redis.call('ZINCRBY', key, ops[i + 3], ops[i + 2])
-      i = i + 4
-    elseif op == 'T' then
-      redis.call('PEXPIRE', key, ops[i + 2])
-      i = i + 3
-    elseif op == 'E' then
-      redis.call('SET', key, ops[i + 2])
-      i = i + 3
-    elseif op == 'X' then
-      local hash = KEYS[tonumber(ops[i + 2])]
-      local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. ops[i + 3], 'LIMIT', 0, 500)
-      for _, member in ipairs(old) do
-        redis.call('HDEL', hash, member)
-        redis.call('ZREM', key, member)
+    end_numeric()
+    local command = VARIADIC[op]
+    if command then
+      -- Whole entries per call: a chunk of pairs for S and A.
+      local per = CHUNK * WIDTH[op]
+      for a = from, to, per do
+        redis.call(command, key, unpack(ops, a, math.min(to, a + per - 1)))
       end
-      i = i + 4
+    elseif op == 'T' then
+      for j = from, to, 2 do redis.call('PEXPIRE', KEYS[ops[j]], ops[j + 1]) end
+    elseif op == 'Z' then
+      for j = from, to, 2 do redis.call('ZINCRBY', key, ops[j + 1], ops[j]) end
+    elseif op == 'E' then
+      for j = from, to do redis.call('SET', key, ops[j]) end
+    elseif op == 'X' then
+      for j = from, to, 2 do
+        local hash = KEYS[ops[j]]
+        local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. ops[j + 1], 'LIMIT', 0, 500)
+        for _, member in ipairs(old) do
+          redis.call('HDEL', hash, member)
+          redis.call('ZREM', key, member)
+        end
+      end
     end
   end
+  i = to + 1
 end
-end_run()
+end_numeric()
 
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 if ARGV[5] ~= '' then

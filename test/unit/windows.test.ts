@@ -16,6 +16,7 @@ import {
   type WindowSpec,
 } from '../../shared/views/index.ts';
 import { FlushProgram } from '../../speed/flush-program.ts';
+import { opsOf, runsOf, type FlushOp } from '../harness/flush-ops.ts';
 import { createOperator, SessionWindowOperator, sessionId, SketchTtls, type Operator, type StoredSession } from '../../speed/operators/index.ts';
 import { SpeedKeys } from '../../speed/redis-keys.ts';
 
@@ -174,32 +175,7 @@ function clickstreamEvent(userId: string, timeMs: number, revenue: number | null
   return { ts: timeMs, user_id: userId, session_id: `${userId}-s`, url: '/', country: 'US', device: 'mobile', revenue };
 }
 
-interface Op {
-  code: string;
-  key: string;
-  args: string[];
-}
-
-/** Decodes a FlushProgram's flat op list (see speed/lua/flush-partition.lua) with key indexes resolved. */
-function opsOf(program: FlushProgram): Op[] {
-  const argCount: Record<string, number> = { I: 2, F: 2, '<': 2, '>': 2, Z: 2, S: 2, A: 2, X: 2, D: 1, R: 1, T: 1, E: 1 };
-  const ops: Op[] = [];
-  const raw = program.ops;
-  let i = 0;
-  while (i < raw.length) {
-    const code = raw[i]!;
-    const key = program.keys[Number(raw[i + 1]) - 1]!;
-    let n: number;
-    if (code === 'P') n = 1 + Number(raw[i + 2]);
-    else if (argCount[code] !== undefined) n = argCount[code];
-    else throw new Error(`unknown opcode ${code} at ${i}`);
-    ops.push({ code, key, args: raw.slice(i + 2, i + 2 + n) });
-    i += 2 + n;
-  }
-  return ops;
-}
-
-function checkpoint(operator: Operator, watermarkMs: number): Op[] {
+function checkpoint(operator: Operator, watermarkMs: number): FlushOp[] {
   const program = new FlushProgram(keys.partitions('g'));
   operator.onCheckpoint(program, watermarkMs);
   return opsOf(program);
@@ -225,12 +201,12 @@ describe('session windows (SessionWindowOperator)', () => {
   const operator = () => createOperator(contextFor(view));
 
   /** The sessions the checkpoint wrote, by id. */
-  function writtenSessions(ops: Op[]): Map<string, StoredSession> {
+  function writtenSessions(ops: FlushOp[]): Map<string, StoredSession> {
     const sessions = new Map<string, StoredSession>();
     for (const op of ops) if (op.code === 'S' && op.key === sessionsKey) sessions.set(op.args[0]!, JSON.parse(op.args[1]!) as StoredSession);
     return sessions;
   }
-  function deletedSessions(ops: Op[]): { hash: string[]; index: string[]; open: string[] } {
+  function deletedSessions(ops: FlushOp[]): { hash: string[]; index: string[]; open: string[] } {
     return {
       hash: ops.filter((op) => op.code === 'D' && op.key === sessionsKey).map((op) => op.args[0]!),
       index: ops.filter((op) => op.code === 'R' && op.key === indexKey).map((op) => op.args[0]!),
@@ -411,7 +387,7 @@ describe('fixed windows (createOperator), lateness', () => {
   });
 
   /** Window starts whose hash received a row-count increment (`I` op). */
-  function incrementedWindows(view: View, ops: Op[]): number[] {
+  function incrementedWindows(view: View, ops: FlushOp[]): number[] {
     const prefix = keys.window(view.name, 0).replace(/0$/, '');
     return [...new Set(ops.filter((op) => op.code === 'I' && op.key.startsWith(prefix)).map((op) => Number(op.key.slice(prefix.length))))].sort(
       (a, b) => a - b,
@@ -485,19 +461,13 @@ function catchError(run: () => unknown): unknown {
 }
 
 describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
-  it('splits a PFADD into chunks of 1,000 elements, in order, and writes nothing for no elements', () => {
+  it('writes a PFADD as one run of its elements, in order, and nothing for no elements', () => {
     const program = new FlushProgram(keys.partitions('g'));
     const elements = Array.from({ length: 2_500 }, (_, index) => `u${index}`);
     program.pfAdd('t:hll', new Set(elements));
     program.pfAdd('t:empty', []);
-    const ops = opsOf(program);
-    expect(ops.map((op) => [op.code, op.key, op.args.length])).toEqual([
-      ['P', 't:hll', 1_001],
-      ['P', 't:hll', 1_001],
-      ['P', 't:hll', 501],
-    ]);
-    expect(ops.flatMap((op) => op.args.slice(1))).toEqual(elements);
-    expect(ops.map((op) => op.args[0])).toEqual(['1000', '1000', '500']);
+    expect(runsOf(program).map((run) => [run.code, program.keys[run.keyIndex - 1], run.items.length])).toEqual([['P', 't:hll', 2_500]]);
+    expect(opsOf(program)).toEqual([{ code: 'P', key: 't:hll', args: elements }]);
   });
 
   it('SketchTtls: a key is claimed once per window; forgotten windows and clear() let it be claimed again', () => {

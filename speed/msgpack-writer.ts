@@ -1,0 +1,122 @@
+/** The longest string MessagePack's one-byte-header form (fixstr) holds, in bytes. */
+const FIXSTR_MAX = 31;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Writes MessagePack into one growing buffer, for what Redis's Lua
+ * `cmsgpack.unpack` reads: strings, numbers, and arrays whose length is
+ * patched in once known ({@link placeholder} / {@link patch}), so a flush
+ * program is encoded as it is built, with no list of values in between.
+ *
+ * Strings are UTF-8 exactly as Buffer (and so ioredis) writes them — lone
+ * surrogates become U+FFFD — so PFADD sees the very bytes it would have seen
+ * as a plain command argument, and the batch layer's HyperLogLog still
+ * matches. (msgpackr writes short strings' lone surrogates as raw surrogate
+ * bytes, hence this small writer.) Integers that fit in 32 bits are written as
+ * integers, every other number as a float64: Lua numbers are doubles anyway.
+ *
+ * @example
+ * const writer = new MsgpackWriter();
+ * const length = writer.placeholder();
+ * writer.string('a');
+ * writer.number(1.5);
+ * writer.patch(length, 2);
+ * await redis.eval('return cmsgpack.unpack(ARGV[1])[1]', 0, writer.bytes()); // 'a'
+ */
+export class MsgpackWriter {
+  private buffer: Buffer;
+  private at = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Bytes written so far (a view, valid until the next write). */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.at);
+  }
+
+  get length(): number {
+    return this.at;
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.at + bytes));
+    this.buffer.copy(bigger, 0, 0, this.at);
+    this.buffer = bigger;
+  }
+
+  /** An array header (array 32) whose length {@link patch} sets later; returns its position. */
+  placeholder(): number {
+    this.room(5);
+    const position = this.at;
+    this.buffer[position] = 0xdd;
+    this.at += 5;
+    return position;
+  }
+
+  /** Sets the length of the array header at `position`. */
+  patch(position: number, length: number): void {
+    this.buffer.writeUInt32BE(length, position + 1);
+  }
+
+  /** A count that {@link patchCount} sets later (uint 32); returns its position. */
+  countPlaceholder(): number {
+    this.room(5);
+    const position = this.at;
+    this.buffer[position] = 0xce;
+    this.at += 5;
+    return position;
+  }
+
+  patchCount(position: number, count: number): void {
+    this.buffer.writeUInt32BE(count, position + 1);
+  }
+
+  string(text: string): void {
+    const length = text.length;
+    this.room(5 + length * 3);
+    const buffer = this.buffer;
+    const at = this.at;
+    if (length <= FIXSTR_MAX) {
+      // Short ASCII (opcodes, fields, most members): copied by hand behind a one-byte header.
+      let index = 0;
+      for (; index < length; index++) {
+        const code = text.charCodeAt(index);
+        if (code >= 0x80) break;
+        buffer[at + 1 + index] = code;
+      }
+      if (index === length) {
+        buffer[at] = 0xa0 | length;
+        this.at = at + 1 + length;
+        return;
+      }
+    }
+    const written = buffer.write(text, at + 5, 'utf8');
+    buffer[at] = 0xdb; // str 32
+    buffer.writeUInt32BE(written, at + 1);
+    this.at = at + 5 + written;
+  }
+
+  number(value: number): void {
+    this.room(9);
+    const buffer = this.buffer;
+    const at = this.at;
+    if (Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX && !Object.is(value, -0)) {
+      if (value >= 0 && value < 0x80) {
+        buffer[at] = value; // positive fixint
+        this.at = at + 1;
+        return;
+      }
+      buffer[at] = 0xd2; // int 32
+      buffer.writeInt32BE(value, at + 1);
+      this.at = at + 5;
+      return;
+    }
+    buffer[at] = 0xcb; // float 64
+    buffer.writeDoubleBE(value, at + 1);
+    this.at = at + 9;
+  }
+}
