@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { RedisHll, topEntries, type AvgState } from '../shared/measures/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
-import type { StoredSession } from './operators/index.ts';
+import { decodeStoredSession } from './operators/index.ts';
 import { cellField, FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from './redis-keys.ts';
 
 export interface SpeedRow {
@@ -271,9 +271,10 @@ async function readSessions(target: SpeedViewSource, view: View, query: SpeedRea
   if (ids.length === 0) return [];
   const stored = await redis.hmget(keys.sessions(view.name), ...ids);
   const rows: SpeedRow[] = [];
-  for (const text of stored) {
-    if (text === null) continue;
-    const session = JSON.parse(text) as StoredSession;
+  for (let index = 0; index < ids.length; index++) {
+    const text = stored[index];
+    if (text === null || text === undefined) continue;
+    const session = decodeStoredSession(ids[index]!, text);
     const dimensions = decodeGroupKey(view.dimensions, session.k);
     if (!matches(dimensions, query.where)) continue;
     const measures: Record<string, unknown> = {};

@@ -16,7 +16,7 @@ interface Session {
   states: unknown[];
 }
 
-/** What a session looks like in Redis (`view:<v>:sessions` hash value). */
+/** A session read back from Redis (see {@link encodeStoredSession}). */
 export interface StoredSession {
   /** group key */
   k: string;
@@ -29,6 +29,27 @@ export interface StoredSession {
 
 export function sessionId(groupKey: string, startMs: number): string {
   return `${groupKey}${FIELD_SEPARATOR}${startMs}`;
+}
+
+/**
+ * A session's value in the `view:<v>:sessions` hash, whose field is the
+ * session's id (group key and start): `[end, rows, ...serialized measure
+ * states]` as JSON. Every open session is rewritten at every flush, so the
+ * value carries nothing the id already says.
+ */
+export function encodeStoredSession(endMs: number, rows: number, states: readonly string[]): string {
+  let text = `[${endMs},${rows}`;
+  for (const state of states) text += `,${JSON.stringify(state)}`;
+  return `${text}]`;
+}
+
+/** The session stored under `id` with value `text`. */
+export function decodeStoredSession(id: string, text: string): StoredSession {
+  const value = JSON.parse(text) as unknown;
+  // An earlier version stored the whole session as an object.
+  if (!Array.isArray(value)) return value as StoredSession;
+  const at = id.lastIndexOf(FIELD_SEPARATOR);
+  return { k: id.slice(0, at), s: Number(id.slice(at + 1)), e: value[0] as number, n: value[1] as number, m: value.slice(2) as string[] };
 }
 
 /**
@@ -74,9 +95,10 @@ export class SessionWindowOperator implements Operator {
     const ids = await redis.hkeys(keys.openSessions(view.name, topic, partition));
     if (ids.length === 0) return;
     const stored = await redis.hmget(keys.sessions(view.name), ...ids);
-    for (const text of stored) {
-      if (text === null) continue;
-      const session = JSON.parse(text) as StoredSession;
+    for (let index = 0; index < ids.length; index++) {
+      const text = stored[index];
+      if (text === null || text === undefined) continue;
+      const session = decodeStoredSession(ids[index]!, text);
       const list = this.byKey.get(session.k) ?? [];
       list.push({
         id: sessionId(session.k, session.s),
@@ -222,15 +244,11 @@ export class SessionWindowOperator implements Operator {
 
     // Key by key (sessions, index, open set), so the flush script sees long runs of one kind of op on one key.
     const fresh: Session[] = [];
+    const measures = view.measures;
+    const states: string[] = new Array<string>(measures.length);
     for (const [id, session] of this.dirty) {
-      const stored: StoredSession = {
-        k: session.groupKey,
-        s: session.start,
-        e: session.end,
-        n: session.rows,
-        m: view.measures.map(({ measure }, index) => measure.serialize(session.states[index])),
-      };
-      program.hSet(hashKey, id, JSON.stringify(stored));
+      for (let index = 0; index < measures.length; index++) states[index] = measures[index]!.measure.serialize(session.states[index]);
+      program.hSet(hashKey, id, encodeStoredSession(session.end, session.rows, states));
       if (!session.indexed) fresh.push(session);
     }
     for (const id of this.removed) program.hDel(hashKey, id);

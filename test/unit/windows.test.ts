@@ -17,7 +17,7 @@ import {
 } from '../../shared/views/index.ts';
 import { FlushProgram } from '../../speed/flush-program.ts';
 import { opsOf, runsOf, type FlushOp } from '../harness/flush-ops.ts';
-import { createOperator, SessionWindowOperator, sessionId, SketchTtls, type Operator, type StoredSession } from '../../speed/operators/index.ts';
+import { createOperator, decodeStoredSession, encodeStoredSession, SessionWindowOperator, sessionId, SketchTtls, type Operator, type StoredSession } from '../../speed/operators/index.ts';
 import { SpeedKeys } from '../../speed/redis-keys.ts';
 
 const MINUTE_MS = 60_000;
@@ -181,6 +181,21 @@ function checkpoint(operator: Operator, watermarkMs: number): FlushOp[] {
   return opsOf(program);
 }
 
+describe('stored sessions', () => {
+  it('round-trip through the compact value, the group key and start taken from the id (even a key holding the separator)', () => {
+    const groupKey = `US${'\x1f'}mobile`;
+    const id = sessionId(groupKey, T0);
+    const text = encodeStoredSession(T0 + 30 * MINUTE_MS, 4, ['4', '12.5', 'with "quotes" and , commas']);
+    expect(text.length).toBeLessThan(80);
+    expect(decodeStoredSession(id, text)).toEqual({ k: groupKey, s: T0, e: T0 + 30 * MINUTE_MS, n: 4, m: ['4', '12.5', 'with "quotes" and , commas'] });
+  });
+
+  it('still reads the whole-object value an earlier version wrote', () => {
+    const old = { k: 'u1', s: T0, e: T0 + 1, n: 2, m: ['2', ''] };
+    expect(decodeStoredSession(sessionId('u1', T0), JSON.stringify(old))).toEqual(old);
+  });
+});
+
 describe('session windows (SessionWindowOperator)', () => {
   const GAP_MS = 10 * MINUTE_MS;
   const LATENESS_MS = MINUTE_MS;
@@ -203,7 +218,7 @@ describe('session windows (SessionWindowOperator)', () => {
   /** The sessions the checkpoint wrote, by id. */
   function writtenSessions(ops: FlushOp[]): Map<string, StoredSession> {
     const sessions = new Map<string, StoredSession>();
-    for (const op of ops) if (op.code === 'S' && op.key === sessionsKey) sessions.set(op.args[0]!, JSON.parse(op.args[1]!) as StoredSession);
+    for (const op of ops) if (op.code === 'S' && op.key === sessionsKey) sessions.set(op.args[0]!, decodeStoredSession(op.args[0]!, op.args[1]!));
     return sessions;
   }
   function deletedSessions(ops: FlushOp[]): { hash: string[]; index: string[]; open: string[] } {
