@@ -11,6 +11,11 @@ import { createViewPipeline, type ViewPipeline } from './view-pipeline.ts';
 export interface IncomingMessage {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /**
+   * The value as UTF-8 text, when the caller has it: decoded from the text,
+   * the value's bytes are only read for dead letters and late events.
+   */
+  readonly text?: string | null;
 }
 
 /** Counts for metrics since they were last reported; per view by the view's position in the pipeline's view list. */
@@ -120,7 +125,7 @@ export class PartitionPipeline {
   process(message: IncomingMessage, offset: number): void {
     const { counts, topic, partition } = this.options;
     this.next = offset + 1;
-    const decoded = this.source.decode(message.value);
+    const decoded = this.source.decode(message.text !== undefined ? message.text : message.value);
     if (!decoded.ok) {
       counts.deadLettered++;
       this.deadLetters.push({

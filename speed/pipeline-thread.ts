@@ -72,22 +72,55 @@ function takeCounts(): ThreadCounts {
   return taken;
 }
 
+/**
+ * The message at the cursor of a packed batch: its value's text for decoding,
+ * and its key and value bytes only when asked (dead letters, late events), so
+ * the hot path makes no Buffer per message.
+ */
+class BatchCursor implements IncomingMessage {
+  text: string | null = null;
+  valueStart = 0;
+  valueEnd = -1;
+  keyStart = 0;
+  keyEnd = -1;
+
+  constructor(
+    private readonly values: Buffer,
+    private readonly keyBytes: Buffer,
+  ) {}
+
+  get value(): Buffer | null {
+    return this.valueEnd < 0 ? null : this.values.subarray(this.valueStart, this.valueEnd);
+  }
+
+  get key(): Buffer | null {
+    return this.keyEnd < 0 ? null : this.keyBytes.subarray(this.keyStart, this.keyEnd);
+  }
+}
+
 function processBatch(batch: PackedBatch): BatchResult {
   const pipeline = pipelineOf(batch.partition);
   const values = Buffer.from(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
   const keyBytes = Buffer.from(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);
   const { offsets, valueLengths, keyLengths } = batch;
   const eventsBefore = counts.eventsIn;
-  // One message object, refilled: the pipeline keeps only the key and value buffers (for dead letters and late events).
-  const message: { key: Buffer | null; value: Buffer | null } = { key: null, value: null };
+  const message = new BatchCursor(values, keyBytes);
   let valueAt = 0;
   let keyAt = 0;
   for (let index = 0; index < offsets.length; index++) {
     const valueLength = valueLengths[index]!;
     const keyLength = keyLengths[index]!;
-    message.value = valueLength < 0 ? null : values.subarray(valueAt, (valueAt += valueLength));
-    message.key = keyLength < 0 ? null : keyBytes.subarray(keyAt, (keyAt += keyLength));
-    pipeline.process(message as IncomingMessage, offsets[index]!);
+    message.valueStart = valueAt;
+    if (valueLength < 0) {
+      message.valueEnd = -1;
+      message.text = null;
+    } else {
+      message.valueEnd = valueAt += valueLength;
+      message.text = values.toString('utf8', message.valueStart, valueAt);
+    }
+    message.keyStart = keyAt;
+    message.keyEnd = keyLength < 0 ? -1 : (keyAt += keyLength);
+    pipeline.process(message, offsets[index]!);
   }
   return { maxEventTimeMs: pipeline.maxEventTimeMs, sawEvent: counts.eventsIn > eventsBefore, pendingCells: pendingCells(), counts: takeCounts() };
 }

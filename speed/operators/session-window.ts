@@ -14,6 +14,10 @@ interface Session {
   end: number;
   rows: number;
   states: unknown[];
+  /** In `dirty` (to be written at the next checkpoint): a flag, so the hot path does no map update per event. */
+  dirty: boolean;
+  /** Replaced by a merged session: skipped where `dirty` still lists it. */
+  replaced: boolean;
 }
 
 /** A session read back from Redis (see {@link encodeStoredSession}). */
@@ -69,7 +73,8 @@ export function decodeStoredSession(id: string, text: string): StoredSession {
 export class SessionWindowOperator implements Operator {
   private readonly gapMs: number;
   private byKey = new Map<string, Session[]>();
-  private dirty = new Map<string, Session>();
+  /** Sessions to write at the next checkpoint (those since replaced by a merge are skipped there). */
+  private dirty: Session[] = [];
   private removed = new Set<string>();
   /** Ids closed since the last checkpoint (to leave the partition's open set). */
   private closed = new Set<string>();
@@ -86,7 +91,7 @@ export class SessionWindowOperator implements Operator {
   }
 
   get pendingCells(): number {
-    return this.dirty.size + this.removed.size + this.closed.size;
+    return this.dirty.length + this.removed.size + this.closed.size;
   }
 
   async onStart(redis: Redis): Promise<void> {
@@ -108,6 +113,8 @@ export class SessionWindowOperator implements Operator {
         end: session.e,
         rows: session.n,
         states: view.measures.map(({ measure }, index) => measure.deserialize(session.m[index]!)),
+        dirty: false,
+        replaced: false,
       });
       list.sort((a, b) => a.start - b.start);
       this.byKey.set(session.k, list);
@@ -143,7 +150,10 @@ export class SessionWindowOperator implements Operator {
           const measure = measures[index]!.measure;
           hit!.states[index] = measure.add(hit!.states[index], measure.field === undefined ? undefined : event[measure.field]);
         }
-        this.dirty.set(hit!.id, hit!);
+        if (!hit!.dirty) {
+          hit!.dirty = true;
+          this.dirty.push(hit!);
+        }
         return true;
       }
     }
@@ -182,20 +192,19 @@ export class SessionWindowOperator implements Operator {
       end,
       rows,
       states,
+      dirty: true,
+      replaced: false,
     };
     const kept = (list ?? []).filter((session) => !overlapping.includes(session));
     for (const old of overlapping) {
-      const oldId = old.id;
-      if (oldId !== mergedId) {
-        this.removed.add(oldId);
-        this.dirty.delete(oldId);
-      }
+      old.replaced = true;
+      if (old.id !== mergedId) this.removed.add(old.id);
     }
     kept.push(merged);
     kept.sort((a, b) => a.start - b.start);
     this.earliestEndMs = Math.min(this.earliestEndMs, end);
     this.byKey.set(groupKey, kept);
-    this.dirty.set(mergedId, merged);
+    this.dirty.push(merged);
     this.removed.delete(mergedId);
     return true;
   }
@@ -240,13 +249,16 @@ export class SessionWindowOperator implements Operator {
       this.earliestEndMs = earliest;
     }
     const closed = this.closed;
-    if (this.dirty.size === 0 && this.removed.size === 0 && closed.size === 0) return;
+    if (this.dirty.length === 0 && this.removed.size === 0 && closed.size === 0) return;
 
     // Key by key (sessions, index, open set), so the flush script sees long runs of one kind of op on one key.
     const fresh: Session[] = [];
     const measures = view.measures;
     const states: string[] = new Array<string>(measures.length);
-    for (const [id, session] of this.dirty) {
+    for (const session of this.dirty) {
+      if (session.replaced) continue;
+      session.dirty = false;
+      const id = session.id;
       for (let index = 0; index < measures.length; index++) states[index] = measures[index]!.measure.serialize(session.states[index]);
       program.hSet(hashKey, id, encodeStoredSession(session.end, session.rows, states));
       if (!session.indexed) fresh.push(session);
@@ -266,7 +278,7 @@ export class SessionWindowOperator implements Operator {
     }
     program.set(keys.viewGroup(view.name), group);
     program.touchedViews.add(view.name);
-    this.dirty = new Map();
+    this.dirty = [];
     this.removed = new Set();
     this.closed = new Set();
   }
@@ -274,7 +286,7 @@ export class SessionWindowOperator implements Operator {
   onClose(): void {
     this.earliestEndMs = Infinity;
     this.byKey = new Map();
-    this.dirty = new Map();
+    this.dirty = [];
     this.removed = new Set();
     this.closed = new Set();
   }
