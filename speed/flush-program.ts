@@ -69,7 +69,7 @@ export class FlushProgram {
 
   private endRun(): void {
     if (this.runOpcode === null) return;
-    this.writer.patchCount(this.runCountAt, this.runCount);
+    this.writer.patch(this.runCountAt, this.runCount);
     this.runOpcode = null;
     this.runKey = -1;
     this.runCount = 0;

@@ -48,31 +48,28 @@ export class MsgpackWriter {
     this.buffer = bigger;
   }
 
+  /** A type byte and four bytes that {@link patch} fills in later; returns its position. */
+  private reserve(typeByte: number): number {
+    this.room(5);
+    const position = this.at;
+    this.buffer[position] = typeByte;
+    this.at += 5;
+    return position;
+  }
+
   /** An array header (array 32) whose length {@link patch} sets later; returns its position. */
   placeholder(): number {
-    this.room(5);
-    const position = this.at;
-    this.buffer[position] = 0xdd;
-    this.at += 5;
-    return position;
+    return this.reserve(0xdd);
   }
 
-  /** Sets the length of the array header at `position`. */
-  patch(position: number, length: number): void {
-    this.buffer.writeUInt32BE(length, position + 1);
-  }
-
-  /** A count that {@link patchCount} sets later (uint 32); returns its position. */
+  /** A count (uint 32) that {@link patch} sets later; returns its position. */
   countPlaceholder(): number {
-    this.room(5);
-    const position = this.at;
-    this.buffer[position] = 0xce;
-    this.at += 5;
-    return position;
+    return this.reserve(0xce);
   }
 
-  patchCount(position: number, count: number): void {
-    this.buffer.writeUInt32BE(count, position + 1);
+  /** Sets the array length or count reserved at `position`. */
+  patch(position: number, value: number): void {
+    this.buffer.writeUInt32BE(value, position + 1);
   }
 
   string(text: string): void {
