@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type LogEntry, type logCreator, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type LogEntry, type logCreator, type Producer } from 'kafkajs';
 import type { Logger } from '../logging/index.ts';
 
 const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -43,6 +43,25 @@ export function createKafkaClient(options: {
 }
 
 /**
+ * kafkajs's default (Java-compatible, murmur2) partitioner, made deterministic
+ * for keyless messages: they are placed by a hash of their value instead of
+ * round-robin. kafkajs retries a failed multi-partition request by placing its
+ * messages again; round-robin would then give a partition a different batch
+ * than the one the broker already accepted, and the idempotent producer's
+ * sequence numbers would no longer match (OUT_OF_ORDER_SEQUENCE_NUMBER, fatal
+ * for that producer). A keyed message's partition depends on its key only.
+ */
+export const StablePartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const { message } = args;
+    const keyless = (message.key === null || message.key === undefined) && (message.partition === null || message.partition === undefined);
+    if (!keyless || message.value === null) return partitioner(args);
+    return partitioner({ ...args, message: { ...message, key: message.value } });
+  };
+};
+
+/**
  * Braid's Kafka producer: idempotent, so a retried send (e.g. after "not the
  * leader" while a new topic settles) never writes a message twice — without it
  * kafkajs resends a whole multi-partition request, duplicating what the broker
@@ -50,7 +69,7 @@ export function createKafkaClient(options: {
  */
 export function createProducer(kafka: Kafka, options: { allowAutoTopicCreation?: boolean } = {}): Producer {
   return kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: StablePartitioner,
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
