@@ -12,6 +12,8 @@ import { cellField, ROW_COUNT } from './redis-keys.ts';
 export interface DeltaOps {
   zero(): unknown;
   add(delta: unknown, value: unknown): unknown;
+  /** `into` with `from` merged in (`into` may be updated in place; `from` is left as it is). */
+  merge(into: unknown, from: unknown): unknown;
   emit(program: FlushProgram, target: DeltaTarget, delta: unknown): void;
 }
 
@@ -33,12 +35,14 @@ const countOps: DeltaOps = {
   // count() is the cell's row count, which every cell keeps anyway.
   zero: () => 0,
   add: () => 0,
+  merge: () => 0,
   emit: () => undefined,
 };
 
 const sumOps: DeltaOps = {
   zero: () => null,
   add: (delta, value) => (isAbsent(value) ? delta : ((delta as number | null) ?? 0) + Number(value)),
+  merge: (into, from) => (from === null ? into : into === null ? from : (into as number) + (from as number)),
   emit: (program, target, delta) => {
     if (delta !== null) program.incrByFloat(target.hashKey, cellField(target.groupKey, target.measureName), delta as number);
   },
@@ -49,6 +53,7 @@ function extremeOps(kind: 'min' | 'max'): DeltaOps {
   return {
     zero: () => null,
     add: (delta, value) => (isAbsent(value) ? delta : delta === null ? Number(value) : pick(delta as number, Number(value))),
+    merge: (into, from) => (from === null ? into : into === null ? from : pick(into as number, from as number)),
     emit: (program, target, delta) => {
       if (delta === null) return;
       const field = cellField(target.groupKey, target.measureName);
@@ -67,6 +72,12 @@ const avgOps: DeltaOps = {
     state[1] += 1;
     return state;
   },
+  merge: (into, from) => {
+    const state = into as [number, number];
+    state[0] += (from as [number, number])[0];
+    state[1] += (from as [number, number])[1];
+    return state;
+  },
   emit: (program, target, delta) => {
     const [total, n] = delta as [number, number];
     if (n === 0) return;
@@ -80,6 +91,10 @@ const distinctOps: DeltaOps = {
   add: (delta, value) => {
     if (!isAbsent(value)) (delta as Set<string>).add(String(value));
     return delta;
+  },
+  merge: (into, from) => {
+    for (const value of from as Set<string>) (into as Set<string>).add(value);
+    return into;
   },
   emit: (program, target, delta) => {
     const values = delta as Set<string>;
@@ -97,6 +112,11 @@ const topKOps: DeltaOps = {
     const counts = delta as Map<string, number>;
     const key = String(value);
     counts.set(key, (counts.get(key) ?? 0) + 1);
+    return counts;
+  },
+  merge: (into, from) => {
+    const counts = into as Map<string, number>;
+    for (const [key, n] of from as Map<string, number>) counts.set(key, (counts.get(key) ?? 0) + n);
     return counts;
   },
   emit: (program, target, delta) => {

@@ -11,17 +11,29 @@ interface Cell {
 }
 
 /**
+ * The pending cells of one pane (`[start, start+slide)`): by the index of the
+ * first of the pane's windows that still accepted the events (0 for all of them,
+ * the common case), then by group key.
+ */
+type Pane = Array<Map<string, Cell> | undefined>;
+
+/**
  * Tumbling and sliding windows are the same shape: fixed `[start, start+size)`
- * windows starting every `slide` (slide = size for tumbling). Each event adds
- * to every window containing it that still accepts events; pending deltas per
- * window and group key are merged into Redis at the next flush.
+ * windows starting every `slide` (slide = size for tumbling). Events are kept
+ * per pane, the slide-long slice of time that all size/slide windows containing
+ * an event share, so an event updates one cell however many windows it is in;
+ * a checkpoint merges each pane into its windows and writes the windows' deltas.
+ * Each window is judged for lateness on its own (as Flink does): an event late
+ * for a pane's earlier windows is kept apart and goes only to the later ones.
  */
 export class FixedWindowOperator implements Operator {
   private readonly sizeMs: number;
   private readonly slideMs: number;
+  /** Windows per pane: size / slide. */
+  private readonly windowsPerPane: number;
   private readonly ops: DeltaOps[];
   private readonly fields: Array<string | undefined>;
-  private pending = new Map<number, Map<string, Cell>>();
+  private pending = new Map<number, Pane>();
   private cells = 0;
   /** Sketch keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
   private readonly sketchTtls: SketchTtls;
@@ -33,11 +45,13 @@ export class FixedWindowOperator implements Operator {
     if (window.type === 'session') throw new Error('FixedWindowOperator takes tumbling or sliding windows');
     this.sizeMs = window.sizeMs;
     this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
+    this.windowsPerPane = this.sizeMs / this.slideMs;
     this.ops = context.view.measures.map(({ measure }) => deltaOpsFor(measure));
     this.fields = context.view.measures.map(({ measure }) => measure.field);
     this.sketchTtls = context.sketchTtls ?? new SketchTtls();
   }
 
+  /** Pending cells (pane × key; a pane is one window when tumbling). */
   get pendingCells(): number {
     return this.cells;
   }
@@ -48,30 +62,66 @@ export class FixedWindowOperator implements Operator {
 
   process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean {
     const lateness = this.context.view.allowedLatenessMs;
-    const last = alignDown(eventTimeMs, this.slideMs);
-    let accepted = false;
-    for (let start = last - this.sizeMs + this.slideMs; start <= last; start += this.slideMs) {
-      if (!windowAcceptsAt(start + this.sizeMs, lateness, partitionWatermarkMs)) continue;
-      accepted = true;
-      let byKey = this.pending.get(start);
-      if (byKey === undefined) {
-        byKey = new Map();
-        this.pending.set(start, byKey);
-      }
-      let cell = byKey.get(groupKey);
-      if (cell === undefined) {
-        cell = { rows: 0, deltas: this.ops.map((ops) => ops.zero()) };
-        byKey.set(groupKey, cell);
-        this.cells++;
-      }
-      cell.rows++;
-      const deltas = cell.deltas;
-      for (let index = 0; index < deltas.length; index++) {
-        const field = this.fields[index];
-        deltas[index] = this.ops[index]!.add(deltas[index], field === undefined ? undefined : event[field]);
+    const paneStart = alignDown(eventTimeMs, this.slideMs);
+    // The pane's windows start at paneStart − size + slide, … paneStart; a later one accepts for longer.
+    let first = 0;
+    let end = paneStart + this.slideMs;
+    while (first < this.windowsPerPane && !windowAcceptsAt(end, lateness, partitionWatermarkMs)) {
+      first++;
+      end += this.slideMs;
+    }
+    if (first === this.windowsPerPane) return false;
+    let pane = this.pending.get(paneStart);
+    if (pane === undefined) {
+      pane = [];
+      this.pending.set(paneStart, pane);
+    }
+    let byKey = pane[first];
+    if (byKey === undefined) pane[first] = byKey = new Map();
+    let cell = byKey.get(groupKey);
+    if (cell === undefined) {
+      cell = { rows: 0, deltas: this.ops.map((ops) => ops.zero()) };
+      byKey.set(groupKey, cell);
+      this.cells++;
+    }
+    cell.rows++;
+    const deltas = cell.deltas;
+    for (let index = 0; index < deltas.length; index++) {
+      const field = this.fields[index];
+      deltas[index] = this.ops[index]!.add(deltas[index], field === undefined ? undefined : event[field]);
+    }
+    return true;
+  }
+
+  /** The pending cells by window start: panes as they are when tumbling, else each pane merged into its windows. */
+  private windows(): Map<number, Map<string, Cell>> {
+    if (this.windowsPerPane === 1) {
+      const windows = new Map<number, Map<string, Cell>>();
+      for (const [start, pane] of this.pending) windows.set(start, pane[0]!);
+      return windows;
+    }
+    const windows = new Map<number, Map<string, Cell>>();
+    const ops = this.ops;
+    for (const [paneStart, pane] of this.pending) {
+      const firstStart = paneStart - this.sizeMs + this.slideMs;
+      for (let first = 0; first < pane.length; first++) {
+        const byKey = pane[first];
+        if (byKey === undefined) continue;
+        for (let index = first; index < this.windowsPerPane; index++) {
+          const start = firstStart + index * this.slideMs;
+          let window = windows.get(start);
+          if (window === undefined) windows.set(start, (window = new Map()));
+          for (const [groupKey, cell] of byKey) {
+            let merged = window.get(groupKey);
+            if (merged === undefined) window.set(groupKey, (merged = { rows: 0, deltas: ops.map((op) => op.zero()) }));
+            merged.rows += cell.rows;
+            for (let measure = 0; measure < ops.length; measure++) merged.deltas[measure] = ops[measure]!.merge(merged.deltas[measure], cell.deltas[measure]);
+          }
+        }
       }
     }
-    return accepted;
+    // In window order, as a flush of cells kept per window would be.
+    return new Map([...windows].sort((a, b) => a[0] - b[0]));
   }
 
   onWatermark(_partitionWatermarkMs: number): void {
@@ -84,7 +134,7 @@ export class FixedWindowOperator implements Operator {
     const { view, keys, group } = this.context;
     const windowsKey = keys.windows(view.name);
     const measures = view.measures;
-    for (const [start, byKey] of this.pending) {
+    for (const [start, byKey] of this.windows()) {
       const hashKey = keys.window(view.name, start);
       program.zAdd(windowsKey, start, String(start));
       // One target per window, pointed at each cell and measure in turn: no closures per cell.

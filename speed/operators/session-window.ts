@@ -126,21 +126,27 @@ export class SessionWindowOperator implements Operator {
     const { view } = this.context;
     // Sessions the watermark has closed are gone before this event is merged. Deciding it here, from
     // the event sequence alone (the watermark only rises), keeps merges independent of when flushes happen.
-    const list = this.evictClosed(groupKey, partitionWatermarkMs);
+    let list = this.byKey.get(groupKey);
 
-    // Fast path, the common case: the event falls inside one open session that starts no later than it.
-    // Updated in place: no new session, no re-sort, no id change.
+    // Fast path, the common case: none of the key's sessions is closed, and the event falls inside one
+    // of them that starts no later than it. One scan; updated in place: no new session, no re-sort, no id change.
     if (list !== undefined) {
       let hit: Session | undefined;
       let overlaps = 0;
+      let anyClosed = false;
       for (let index = 0; index < list.length; index++) {
         const session = list[index]!;
+        if (!windowAcceptsAt(session.end, view.allowedLatenessMs, partitionWatermarkMs)) {
+          anyClosed = true;
+          break;
+        }
         if (session.start < eventTimeMs + this.gapMs && eventTimeMs < session.end) {
           overlaps++;
           hit = session;
         }
       }
-      if (overlaps === 1 && hit!.start <= eventTimeMs) {
+      if (anyClosed) list = this.evictClosed(groupKey, partitionWatermarkMs);
+      else if (overlaps === 1 && hit!.start <= eventTimeMs) {
         const end = Math.max(hit!.end, eventTimeMs + this.gapMs);
         if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
         hit!.end = end;

@@ -2,7 +2,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { describe, expect, it } from 'vitest';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { approxDistinct, count, sum } from '../../shared/measures/index.ts';
+import { approxDistinct, avg, count, max, min, sum } from '../../shared/measures/index.ts';
 import {
   alignDown,
   defineView,
@@ -461,8 +461,81 @@ describe('fixed windows (createOperator), lateness', () => {
     const op = createOperator(contextFor(slidingView));
     const eventTimeMs = T0 + 4 * MINUTE_MS;
     expect(op.process(clickstreamEvent('u1', eventTimeMs), 'US', eventTimeMs, T0)).toBe(true);
-    expect(op.pendingCells).toBe(5);
+    // Kept once, in its pane; the checkpoint writes it to each window.
+    expect(op.pendingCells).toBe(1);
     expect(incrementedWindows(slidingView, checkpoint(op, T0))).toEqual([0, 1, 2, 3, 4].map((m) => T0 + m * MINUTE_MS));
+  });
+
+  it.each([
+    ['sliding 5m every 1m', sliding('5m', '1m')],
+    ['sliding 6m every 2m', sliding('6m', '2m')],
+    ['tumbling 1m', tumbling('1m')],
+  ])('%s: panes merged at checkpoints write what each window would get event by event, lateness included', (_label, window) => {
+    const view = defineView({
+      name: 'test_panes',
+      source: 'clickstream',
+      groupBy: ['country'],
+      window,
+      measures: { views: count(), revenue: sum('revenue'), low: min('revenue'), high: max('revenue'), mean: avg('revenue'), users: approxDistinct('user_id') },
+      allowedLateness: '30s',
+    });
+    const spec = view.window as Exclude<WindowSpec, { type: 'session' }>;
+    const slideMs = spec.type === 'sliding' ? spec.slideMs : spec.sizeMs;
+    const random = xoroshiro128plus(7);
+    const op = createOperator(contextFor(view));
+    // Expected, event by event: per window hash and field, the value the flush must carry; per HLL key, the elements.
+    type Expected = { fields: Map<string, Map<string, number>>; elements: Map<string, Set<string>> };
+    const fresh = (): Expected => ({ fields: new Map(), elements: new Map() });
+    const field = (expected: Expected, hash: string, name: string, value: number, merge: (a: number, b: number) => number) => {
+      const fields = expected.fields.get(hash) ?? new Map<string, number>();
+      expected.fields.set(hash, fields);
+      fields.set(name, fields.has(name) ? merge(fields.get(name)!, value) : value);
+    };
+    const actual = (ops: FlushOp[]): Expected => {
+      const seen = fresh();
+      for (const o of ops) {
+        if (o.code === 'P') {
+          const elements = seen.elements.get(o.key) ?? new Set<string>();
+          seen.elements.set(o.key, elements);
+          for (const element of o.args) elements.add(element);
+        } else if (['I', 'F', '<', '>'].includes(o.code)) {
+          const fields = seen.fields.get(o.key) ?? new Map<string, number>();
+          seen.fields.set(o.key, fields);
+          // Each (hash, field) is written once per flush.
+          expect(fields.has(o.args[0]!), `${o.key} ${o.args[0]} written twice`).toBe(false);
+          fields.set(o.args[0]!, Number(o.args[1]));
+        }
+      }
+      return seen;
+    };
+    let watermark = T0;
+    for (let flush = 0; flush < 6; flush++) {
+      const expected = fresh();
+      for (let index = 0; index < 300; index++) {
+        watermark += uniformInt(random, 0, 2_000);
+        // Up to 8 minutes behind the watermark: some on time, some late for some or all of their windows.
+        const eventTimeMs = watermark - uniformInt(random, -60_000, 8 * MINUTE_MS);
+        const country = ['US', 'DE', 'FR'][uniformInt(random, 0, 2)]!;
+        const user = `u${uniformInt(random, 0, 40)}`;
+        const revenue = uniformInt(random, 0, 3) === 0 ? null : uniformInt(random, 1, 500);
+        const starts = windowStartsFor(view.window, eventTimeMs).filter((start) => start + spec.sizeMs + 30_000 > watermark);
+        expect(op.process({ ...clickstreamEvent(user, eventTimeMs, revenue), country }, country, eventTimeMs, watermark)).toBe(starts.length > 0);
+        for (const start of starts) {
+          const hash = keys.window(view.name, start);
+          field(expected, hash, `${country}\x1f#`, 1, (a, b) => a + b);
+          expected.elements.set(keys.hll(view.name, start, 'users', country), (expected.elements.get(keys.hll(view.name, start, 'users', country)) ?? new Set()).add(user));
+          if (revenue === null) continue;
+          field(expected, hash, `${country}\x1frevenue`, revenue, (a, b) => a + b);
+          field(expected, hash, `${country}\x1flow`, revenue, Math.min);
+          field(expected, hash, `${country}\x1fhigh`, revenue, Math.max);
+          field(expected, hash, `${country}\x1fmean.s`, revenue, (a, b) => a + b);
+          field(expected, hash, `${country}\x1fmean.c`, 1, (a, b) => a + b);
+        }
+      }
+      expect(slideMs).toBeGreaterThan(0);
+      expect(actual(checkpoint(op, watermark))).toEqual(expected);
+      expect(op.pendingCells).toBe(0);
+    }
   });
 });
 
