@@ -1,5 +1,7 @@
 /** The longest string MessagePack's one-byte-header form (fixstr) holds, in bytes. */
 const FIXSTR_MAX = 31;
+/** The longest string its two-byte-header form (str 8) holds, in bytes. */
+const STR8_MAX = 255;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -77,17 +79,23 @@ export class MsgpackWriter {
     this.room(5 + length * 3);
     const buffer = this.buffer;
     const at = this.at;
-    if (length <= FIXSTR_MAX) {
-      // Short ASCII (opcodes, fields, most members): copied by hand behind a one-byte header.
+    if (length <= STR8_MAX) {
+      // ASCII up to 255 characters (opcodes, fields, members, session values): copied by hand behind a
+      // one-byte (fixstr) or two-byte (str 8) header; cheaper than a call into Buffer.write for short text.
+      const header = length <= FIXSTR_MAX ? 1 : 2;
       let index = 0;
       for (; index < length; index++) {
         const code = text.charCodeAt(index);
         if (code >= 0x80) break;
-        buffer[at + 1 + index] = code;
+        buffer[at + header + index] = code;
       }
       if (index === length) {
-        buffer[at] = 0xa0 | length;
-        this.at = at + 1 + length;
+        if (header === 1) buffer[at] = 0xa0 | length;
+        else {
+          buffer[at] = 0xd9;
+          buffer[at + 1] = length;
+        }
+        this.at = at + header + length;
         return;
       }
     }

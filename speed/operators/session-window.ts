@@ -43,8 +43,17 @@ export function sessionId(groupKey: string, startMs: number): string {
  */
 export function encodeStoredSession(endMs: number, rows: number, states: readonly string[]): string {
   let text = `[${endMs},${rows}`;
-  for (const state of states) text += `,${JSON.stringify(state)}`;
+  for (const state of states) text += isPlainJsonText(state) ? `,"${state}"` : `,${JSON.stringify(state)}`;
   return `${text}]`;
+}
+
+/** True when `text` is printable ASCII with no quote or backslash: JSON then quotes it as it is (most measure states). */
+function isPlainJsonText(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
 }
 
 /** The session stored under `id` with value `text`. */

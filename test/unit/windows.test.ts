@@ -190,6 +190,11 @@ describe('stored sessions', () => {
     expect(decodeStoredSession(id, text)).toEqual({ k: groupKey, s: T0, e: T0 + 30 * MINUTE_MS, n: 4, m: ['4', '12.5', 'with "quotes" and , commas'] });
   });
 
+  it('round-trips measure states that JSON must escape (backslash, control characters, non-ASCII)', () => {
+    const states = ['3', 'back\\slash', 'tab\there', 'ünï 😀', '', '[1,"x"]'];
+    expect(decodeStoredSession(sessionId('u1', T0), encodeStoredSession(T0 + 1, 2, states)).m).toEqual(states);
+  });
+
   it('still reads the whole-object value an earlier version wrote', () => {
     const old = { k: 'u1', s: T0, e: T0 + 1, n: 2, m: ['2', ''] };
     expect(decodeStoredSession(sessionId('u1', T0), JSON.stringify(old))).toEqual(old);
