@@ -50,14 +50,19 @@ export function createKafkaClient(options: {
  * than the one the broker already accepted, and the idempotent producer's
  * sequence numbers would no longer match (OUT_OF_ORDER_SEQUENCE_NUMBER, fatal
  * for that producer). A keyed message's partition depends on its key only.
+ * Like a keyed one, a keyless message then waits for its partition's leader
+ * rather than going to another partition that has one. This covers retries on
+ * a fixed set of leaders (Braid's single-broker stack); kafkajs can still skip
+ * a partition whose leader moved to a broker that already answered the send.
  */
 export const StablePartitioner: ICustomPartitioner = () => {
   const partitioner = Partitioners.DefaultPartitioner();
   return (args) => {
     const { message } = args;
     const keyless = (message.key === null || message.key === undefined) && (message.partition === null || message.partition === undefined);
-    if (!keyless || message.value === null) return partitioner(args);
-    return partitioner({ ...args, message: { ...message, key: message.value } });
+    if (!keyless) return partitioner(args);
+    // A message with neither key nor value (a keyless tombstone in a dead-letter topic) hashes as ''.
+    return partitioner({ ...args, message: { ...message, key: message.value ?? '' } });
   };
 };
 

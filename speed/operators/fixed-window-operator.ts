@@ -46,14 +46,18 @@ export class FixedWindowOperator implements Operator {
     this.sizeMs = window.sizeMs;
     this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
     this.windowsPerPane = this.sizeMs / this.slideMs;
+    if (!Number.isInteger(this.windowsPerPane)) throw new Error(`view ${context.view.name}: window size is not a whole multiple of its slide`);
     this.ops = context.view.measures.map(({ measure }) => deltaOpsFor(measure));
     this.fields = context.view.measures.map(({ measure }) => measure.field);
     this.sketchTtls = context.sketchTtls ?? new SketchTtls();
   }
 
-  /** Pending cells (pane × key; a pane is one window when tumbling). */
+  /**
+   * Window × key cells the next flush writes, at most: each pane cell goes to
+   * size/slide windows (so the memory bound also bounds a flush's size).
+   */
   get pendingCells(): number {
-    return this.cells;
+    return this.cells * this.windowsPerPane;
   }
 
   async onStart(_redis: Redis): Promise<void> {
@@ -120,8 +124,7 @@ export class FixedWindowOperator implements Operator {
         }
       }
     }
-    // In window order, as a flush of cells kept per window would be.
-    return new Map([...windows].sort((a, b) => a[0] - b[0]));
+    return windows;
   }
 
   onWatermark(_partitionWatermarkMs: number): void {

@@ -118,7 +118,7 @@ describe('flush-partition.lua (real Redis)', () => {
 
   it('packs strings so Redis unpacks exactly the bytes Buffer would have sent, lone surrogates included, and numbers as numbers', async () => {
     await using redis = testRedis();
-    const strings = ['', 'I', '42', 'a'.repeat(31), 'b'.repeat(32), 'd'.repeat(255), 'e'.repeat(256), `${'f'.repeat(200)}é`, 'c'.repeat(70_000), 'ünï', '日本', '😀', 'lone \uD800 high', '\uDC00', 'x\u0000y', '-1.5e-7'];
+    const strings = ['', 'I', '42', 'a'.repeat(31), 'b'.repeat(32), 'd'.repeat(255), 'e'.repeat(256), Array.from({ length: 255 }, (_, index) => String.fromCharCode(32 + (index % 95))).join(''), Array.from({ length: 40 }, (_, index) => String.fromCharCode(index % 128)).join(''), `${'f'.repeat(200)}é`, 'c'.repeat(70_000), 'ünï', '日本', '😀', 'lone \uD800 high', '\uDC00', 'x\u0000y', '-1.5e-7'];
     const writer = new MsgpackWriter(16);
     const length = writer.placeholder();
     for (const text of strings) writer.string(text);

@@ -19,6 +19,19 @@ describe('StablePartitioner', () => {
     expect(new Set(placed)).toEqual(new Set([0, 1, 2]));
   });
 
+  it('places a keyless message the same whether its value is a string or its bytes, and a message with no value at all always alike', () => {
+    const stable = StablePartitioner();
+    const other = StablePartitioner();
+    for (const value of values) {
+      const args = { topic: 't', partitionMetadata: metadata([0, 0, 0]) };
+      expect(stable({ ...args, message: { key: null, value: Buffer.from(value) } })).toBe(stable({ ...args, message: { key: null, value } }));
+    }
+    const empty = Array.from({ length: 20 }, (_, index) =>
+      (index % 2 === 0 ? stable : other)({ topic: 't', partitionMetadata: metadata(index % 3 === 0 ? [0, -1, 0] : [0, 0, 0]), message: { key: null, value: null } }),
+    );
+    expect(new Set(empty).size).toBe(1);
+  });
+
   it('places keyed messages exactly as kafkajs does, and keeps an explicit partition', () => {
     const stable = StablePartitioner();
     const kafkajs = Partitioners.DefaultPartitioner();
