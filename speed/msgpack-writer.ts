@@ -39,10 +39,6 @@ export class MsgpackWriter {
     return this.buffer.subarray(0, this.at);
   }
 
-  get length(): number {
-    return this.at;
-  }
-
   private room(bytes: number): void {
     if (this.at + bytes <= this.buffer.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.at + bytes));

@@ -84,7 +84,7 @@ export class FixedWindowOperator implements Operator {
     if (byKey === undefined) pane[first] = byKey = new Map();
     let cell = byKey.get(groupKey);
     if (cell === undefined) {
-      cell = { rows: 0, deltas: this.ops.map((ops) => ops.zero()) };
+      cell = this.emptyCell();
       byKey.set(groupKey, cell);
       this.cells++;
     }
@@ -97,14 +97,17 @@ export class FixedWindowOperator implements Operator {
     return true;
   }
 
+  private emptyCell(): Cell {
+    return { rows: 0, deltas: this.ops.map((ops) => ops.zero()) };
+  }
+
   /** The pending cells by window start: panes as they are when tumbling, else each pane merged into its windows. */
   private windows(): Map<number, Map<string, Cell>> {
+    const windows = new Map<number, Map<string, Cell>>();
     if (this.windowsPerPane === 1) {
-      const windows = new Map<number, Map<string, Cell>>();
       for (const [start, pane] of this.pending) windows.set(start, pane[0]!);
       return windows;
     }
-    const windows = new Map<number, Map<string, Cell>>();
     const ops = this.ops;
     for (const [paneStart, pane] of this.pending) {
       const firstStart = paneStart - this.sizeMs + this.slideMs;
@@ -117,7 +120,7 @@ export class FixedWindowOperator implements Operator {
           if (window === undefined) windows.set(start, (window = new Map()));
           for (const [groupKey, cell] of byKey) {
             let merged = window.get(groupKey);
-            if (merged === undefined) window.set(groupKey, (merged = { rows: 0, deltas: ops.map((op) => op.zero()) }));
+            if (merged === undefined) window.set(groupKey, (merged = this.emptyCell()));
             merged.rows += cell.rows;
             for (let measure = 0; measure < ops.length; measure++) merged.deltas[measure] = ops[measure]!.merge(merged.deltas[measure], cell.deltas[measure]);
           }
