@@ -81,7 +81,8 @@ export function decodeStoredSession(id: string, text: string): StoredSession {
  */
 export class SessionWindowOperator implements Operator {
   private readonly gapMs: number;
-  private byKey = new Map<string, Session[]>();
+  /** A key's open sessions, by start: the session itself when it is the only one (most keys), saving a load per event. */
+  private byKey = new Map<string, Session | Session[]>();
   /** Sessions to write at the next checkpoint (those since replaced by a merge are skipped there). */
   private dirty: Session[] = [];
   private removed = new Set<string>();
@@ -113,7 +114,7 @@ export class SessionWindowOperator implements Operator {
       const text = stored[index];
       if (text === null || text === undefined) continue;
       const session = decodeStoredSession(ids[index]!, text);
-      const list = this.byKey.get(session.k) ?? [];
+      const list = this.listOf(session.k) ?? [];
       list.push({
         id: sessionId(session.k, session.s),
         indexed: true,
@@ -126,7 +127,7 @@ export class SessionWindowOperator implements Operator {
         replaced: false,
       });
       list.sort((a, b) => a.start - b.start);
-      this.byKey.set(session.k, list);
+      this.keep(session.k, list);
       this.earliestEndMs = Math.min(this.earliestEndMs, session.e);
     }
   }
@@ -135,10 +136,24 @@ export class SessionWindowOperator implements Operator {
     const { view } = this.context;
     // Sessions the watermark has closed are gone before this event is merged. Deciding it here, from
     // the event sequence alone (the watermark only rises), keeps merges independent of when flushes happen.
-    let list = this.byKey.get(groupKey);
+    const entry = this.byKey.get(groupKey);
 
-    // Fast path, the common case: none of the key's sessions is closed, and the event falls inside one
-    // of them that starts no later than it. One scan; updated in place: no new session, no re-sort, no id change.
+    // Fastest path, the most common case: the key's one session is open and holds the event, which is
+    // no earlier than its start. Updated in place: no new session, no re-sort, no id change.
+    if (entry !== undefined && !Array.isArray(entry)) {
+      const session = entry as Session;
+      if (
+        session.start <= eventTimeMs &&
+        eventTimeMs < session.end &&
+        windowAcceptsAt(session.end, view.allowedLatenessMs, partitionWatermarkMs)
+      ) {
+        return this.extend(session, event, eventTimeMs, partitionWatermarkMs);
+      }
+    }
+    let list: Session[] | undefined = entry === undefined ? undefined : Array.isArray(entry) ? entry : [entry];
+
+    // Fast path: none of the key's sessions is closed, and the event falls inside one of them that
+    // starts no later than it. One scan; updated in place as above.
     if (list !== undefined) {
       let hit: Session | undefined;
       let overlaps = 0;
@@ -155,22 +170,7 @@ export class SessionWindowOperator implements Operator {
         }
       }
       if (anyClosed) list = this.evictClosed(groupKey, partitionWatermarkMs);
-      else if (overlaps === 1 && hit!.start <= eventTimeMs) {
-        const end = Math.max(hit!.end, eventTimeMs + this.gapMs);
-        if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
-        hit!.end = end;
-        hit!.rows++;
-        const measures = view.measures;
-        for (let index = 0; index < measures.length; index++) {
-          const measure = measures[index]!.measure;
-          hit!.states[index] = measure.add(hit!.states[index], measure.field === undefined ? undefined : event[measure.field]);
-        }
-        if (!hit!.dirty) {
-          hit!.dirty = true;
-          this.dirty.push(hit!);
-        }
-        return true;
-      }
+      else if (overlaps === 1 && hit!.start <= eventTimeMs) return this.extend(hit!, event, eventTimeMs, partitionWatermarkMs);
     }
 
     let start = eventTimeMs;
@@ -218,15 +218,45 @@ export class SessionWindowOperator implements Operator {
     kept.push(merged);
     kept.sort((a, b) => a.start - b.start);
     this.earliestEndMs = Math.min(this.earliestEndMs, end);
-    this.byKey.set(groupKey, kept);
+    this.keep(groupKey, kept);
     this.dirty.push(merged);
     this.removed.delete(mergedId);
     return true;
   }
 
+  /** Adds an event to `session`, which holds it and starts no later than it; false if that would extend it past the lateness bound. */
+  private extend(session: Session, event: Record<string, unknown>, eventTimeMs: number, partitionWatermarkMs: number): boolean {
+    const { view } = this.context;
+    const end = Math.max(session.end, eventTimeMs + this.gapMs);
+    if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
+    session.end = end;
+    session.rows++;
+    const measures = view.measures;
+    for (let index = 0; index < measures.length; index++) {
+      const measure = measures[index]!.measure;
+      session.states[index] = measure.add(session.states[index], measure.field === undefined ? undefined : event[measure.field]);
+    }
+    if (!session.dirty) {
+      session.dirty = true;
+      this.dirty.push(session);
+    }
+    return true;
+  }
+
+  /** A key's open sessions as a list (a new one-element list for a single session), or undefined. */
+  private listOf(groupKey: string): Session[] | undefined {
+    const entry = this.byKey.get(groupKey);
+    return entry === undefined ? undefined : Array.isArray(entry) ? entry : [entry];
+  }
+
+  /** Stores a key's open sessions (non-empty, sorted by start): the session alone when there is one. */
+  private keep(groupKey: string, list: Session[]): void {
+    this.byKey.set(groupKey, list.length === 1 ? list[0]! : list);
+  }
+
   /** Drops a key's sessions whose end + allowed lateness the watermark has reached; returns those left open. */
   private evictClosed(groupKey: string, partitionWatermarkMs: number): Session[] | undefined {
-    const list = this.byKey.get(groupKey);
+    const list = this.listOf(groupKey);
     if (!list) return undefined;
     const lateness = this.context.view.allowedLatenessMs;
     let anyClosed = false;
@@ -241,7 +271,7 @@ export class SessionWindowOperator implements Operator {
     if (open.length === list.length) return list;
     for (const session of list) if (!open.includes(session)) this.closed.add(session.id);
     if (open.length === 0) this.byKey.delete(groupKey);
-    else this.byKey.set(groupKey, open);
+    else this.keep(groupKey, open);
     return open.length === 0 ? undefined : open;
   }
 

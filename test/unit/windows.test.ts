@@ -389,6 +389,73 @@ describe('session windows (SessionWindowOperator)', () => {
     expect(deletedSessions(ops).open).toEqual([sessionId('u1', T0)]);
     expect(deletedSessions(ops).hash).toEqual([]);
   });
+
+  it('matches a naive model on random disordered events with random flushes (single-session and several-session keys alike)', () => {
+    // The model: the documented semantics, event by event, with plain lists and no fast paths.
+    interface ModelSession {
+      start: number;
+      end: number;
+      rows: number;
+      revenue: number;
+    }
+    const rng = xoroshiro128plus(7);
+    const int = (from: number, to: number) => uniformInt(rng, from, to);
+    for (let round = 0; round < 20; round++) {
+      const op = operator();
+      const open = new Map<string, ModelSession[]>();
+      const stored = new Map<string, StoredSession>();
+      const openSet = new Set<string>();
+      const expected = new Map<string, ModelSession & { key: string }>();
+      const evict = (key: string, watermark: number) => {
+        const kept = (open.get(key) ?? []).filter((s) => s.end + LATENESS_MS > watermark);
+        if (kept.length === 0) open.delete(key);
+        else open.set(key, kept);
+      };
+      let maxTime = T0;
+      for (let index = 0; index < 300; index++) {
+        const key = `u${int(1, 4)}`;
+        // Mostly forward in time, sometimes far back (bridges, backward extensions, lateness).
+        maxTime += int(0, 4) * MINUTE_MS;
+        const time = int(0, 9) === 0 ? maxTime - int(0, 40) * MINUTE_MS : maxTime - int(0, 3) * MINUTE_MS;
+        const watermark = maxTime - 5 * MINUTE_MS;
+        const revenue = int(0, 9);
+        evict(key, watermark);
+        const overlapping = (open.get(key) ?? []).filter((s) => s.start < time + GAP_MS && time < s.end);
+        const merged: ModelSession = { start: time, end: time + GAP_MS, rows: 1, revenue };
+        for (const s of overlapping) {
+          merged.start = Math.min(merged.start, s.start);
+          merged.end = Math.max(merged.end, s.end);
+          merged.rows += s.rows;
+          merged.revenue += s.revenue;
+        }
+        const accepted = merged.end + LATENESS_MS > watermark;
+        expect(op.process(clickstreamEvent(key, time, revenue), key, time, watermark), `round ${round}, event ${index}`).toBe(accepted);
+        if (accepted) {
+          const kept = (open.get(key) ?? []).filter((s) => !overlapping.includes(s));
+          kept.push(merged);
+          open.set(key, kept);
+          for (const s of overlapping) expected.delete(sessionId(key, s.start));
+          expected.set(sessionId(key, merged.start), { key, ...merged });
+        }
+        if (int(0, 19) === 0 || index === 299) {
+          for (const key of [...open.keys()]) evict(key, watermark);
+          for (const flushed of checkpoint(op, watermark)) {
+            const [id, value] = flushed.args;
+            if (flushed.key === sessionsKey && flushed.code === 'S') stored.set(id!, decodeStoredSession(id!, value!));
+            if (flushed.key === sessionsKey && flushed.code === 'D') stored.delete(id!);
+            if (flushed.key === openKey && flushed.code === 'S') openSet.add(id!);
+            if (flushed.key === openKey && flushed.code === 'D') openSet.delete(id!);
+          }
+          const openIds = [...open].flatMap(([key, sessions]) => sessions.map((s) => sessionId(key, s.start)));
+          expect([...openSet].sort(), `round ${round}, open sessions after event ${index}`).toEqual(openIds.sort());
+        }
+      }
+      expect(stored.size).toBe(expected.size);
+      for (const [id, s] of expected) {
+        expect(stored.get(id), `round ${round}, session ${id}`).toEqual({ k: s.key, s: s.start, e: s.end, n: s.rows, m: [String(s.rows), String(s.revenue)] });
+      }
+    }
+  });
 });
 
 describe('fixed windows (createOperator), lateness', () => {
