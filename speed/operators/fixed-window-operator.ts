@@ -34,6 +34,9 @@ export class FixedWindowOperator implements Operator {
   private readonly ops: DeltaOps[];
   private readonly fields: Array<string | undefined>;
   private pending = new Map<number, Pane>();
+  /** The pane the last event went to (a value of `pending`), NaN when none. */
+  private lastPaneStart = Number.NaN;
+  private lastPane: Pane | undefined;
   private cells = 0;
   /** Sketch keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
   private readonly sketchTtls: SketchTtls;
@@ -75,11 +78,14 @@ export class FixedWindowOperator implements Operator {
       end += this.slideMs;
     }
     if (first === this.windowsPerPane) return false;
-    let pane = this.pending.get(paneStart);
+    // Most events fall in the pane of the event before: no map lookup for them.
+    let pane = paneStart === this.lastPaneStart ? this.lastPane! : this.pending.get(paneStart);
     if (pane === undefined) {
       pane = [];
       this.pending.set(paneStart, pane);
     }
+    this.lastPaneStart = paneStart;
+    this.lastPane = pane;
     let byKey = pane[first];
     if (byKey === undefined) pane[first] = byKey = new Map();
     let cell = byKey.get(groupKey);
@@ -95,6 +101,11 @@ export class FixedWindowOperator implements Operator {
       deltas[index] = this.ops[index]!.add(deltas[index], field === undefined ? undefined : event[field]);
     }
     return true;
+  }
+
+  private forgetLastPane(): void {
+    this.lastPaneStart = Number.NaN;
+    this.lastPane = undefined;
   }
 
   private emptyCell(): Cell {
@@ -172,11 +183,13 @@ export class FixedWindowOperator implements Operator {
     program.set(keys.viewGroup(view.name), group);
     program.touchedViews.add(view.name);
     this.pending = new Map();
+    this.forgetLastPane();
     this.cells = 0;
   }
 
   onClose(): void {
     this.pending.clear();
+    this.forgetLastPane();
     if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
     this.cells = 0;
   }
