@@ -20,6 +20,11 @@ interface Session {
   replaced: boolean;
 }
 
+/** A `byKey` entry as a list (a new one-element list for a single session), or undefined. */
+function asList(entry: Session | Session[] | undefined): Session[] | undefined {
+  return entry === undefined ? undefined : Array.isArray(entry) ? entry : [entry];
+}
+
 /** A session read back from Redis (see {@link encodeStoredSession}). */
 export interface StoredSession {
   /** group key */
@@ -141,7 +146,7 @@ export class SessionWindowOperator implements Operator {
     // Fastest path, the most common case: the key's one session is open and holds the event, which is
     // no earlier than its start. Updated in place: no new session, no re-sort, no id change.
     if (entry !== undefined && !Array.isArray(entry)) {
-      const session = entry as Session;
+      const session = entry;
       if (
         session.start <= eventTimeMs &&
         eventTimeMs < session.end &&
@@ -150,7 +155,7 @@ export class SessionWindowOperator implements Operator {
         return this.extend(session, event, eventTimeMs, partitionWatermarkMs);
       }
     }
-    let list: Session[] | undefined = entry === undefined ? undefined : Array.isArray(entry) ? entry : [entry];
+    let list = asList(entry);
 
     // Fast path: none of the key's sessions is closed, and the event falls inside one of them that
     // starts no later than it. One scan; updated in place as above.
@@ -245,8 +250,7 @@ export class SessionWindowOperator implements Operator {
 
   /** A key's open sessions as a list (a new one-element list for a single session), or undefined. */
   private listOf(groupKey: string): Session[] | undefined {
-    const entry = this.byKey.get(groupKey);
-    return entry === undefined ? undefined : Array.isArray(entry) ? entry : [entry];
+    return asList(this.byKey.get(groupKey));
   }
 
   /** Stores a key's open sessions (non-empty, sorted by start): the session alone when there is one. */
