@@ -95,7 +95,7 @@ const avgOps: DeltaOps = {
 const distinctOps: DeltaOps = {
   zero: () => [] as string[],
   add: (delta, value) => {
-    if (!isAbsent(value)) (delta as string[]).push(typeof value === 'string' ? value : String(value));
+    if (!isAbsent(value)) (delta as string[]).push(String(value));
     return delta;
   },
   merge: (into, from) => {
