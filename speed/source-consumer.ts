@@ -30,6 +30,11 @@ export interface SourceConsumerOptions {
   sessionTimeoutMs: number;
   /** Pipeline threads sharing the partitions (decoding, views, building flushes). */
   pipelineThreads: number;
+  /**
+   * Once every assigned partition has been read to its end, the pending deltas are flushed this soon after the
+   * previous flush started instead of at the next `flushIntervalMs` tick: nothing more is coming to batch them with.
+   */
+  minFlushIntervalMs: number;
   /** Called when the consumer cannot go on (e.g. Redis unreachable past retries). */
   onFatal: (error: Error) => void;
 }
@@ -50,6 +55,10 @@ interface PartitionState {
   restoring: boolean;
   /** Offset this consumer last asked Kafka to seek to. */
   soughtTo: string | null;
+  /** False while the last batch handed on ended before the partition's high watermark (more to read). */
+  caughtUp: boolean;
+  /** Settles once the partition's offset and pipeline are restored from Redis (started when it is assigned). */
+  restored: Promise<void>;
 }
 
 /**
@@ -65,6 +74,11 @@ export class SourceConsumer {
   readonly dlqTopic: string;
   readonly lateTopic: string;
   private flushing: Promise<void> | null = null;
+  /** The one flush queued behind the running one, shared by everyone who asks meanwhile. */
+  private followUp: Promise<void> | null = null;
+  private lastFlushStartMs = 0;
+  /** A flush scheduled because every partition is caught up. */
+  private promptFlush: NodeJS.Timeout | undefined;
   /** The pipeline threads; a partition lives in `hosts[partition % hosts.length]`. */
   private hosts: PipelineHost[] = [];
   /** Replies of batches still in the pipeline thread, oldest first. */
@@ -111,6 +125,8 @@ export class SourceConsumer {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.options.topic] ?? []);
       this.log.info({ partitions: [...assigned].sort((a, b) => a - b) }, 'partitions assigned');
+      // Restore every new partition now, all at once, rather than one by one as their first batches arrive.
+      for (const partition of assigned) this.stateOf(partition);
       void this.dropUnassigned(assigned);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -130,14 +146,9 @@ export class SourceConsumer {
   private async eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     const { partition, messages } = batch;
     if (messages.length === 0) return;
-    let state = this.partitions.get(partition);
-    if (!state) {
-      state = { partition, next: null, maxEventTimeMs: null, lastEventWallMs: 0, restoring: false, soughtTo: null };
-      this.partitions.set(partition, state);
-      await this.restore(state);
-      this.log.info({ partition, offset: state.next, maxEventTimeMs: state.maxEventTimeMs }, 'partition restored from Redis');
-    }
-    if (state.restoring) return;
+    const state = this.stateOf(partition);
+    await state.restored;
+    if (state.restoring || this.partitions.get(partition) !== state) return;
 
     const first = Number(messages[0]!.offset);
     if (state.next !== null && first > state.next && state.soughtTo !== String(state.next)) {
@@ -166,6 +177,8 @@ export class SourceConsumer {
     resolveOffset(messages[messages.length - 1]!.offset);
     const lag = Number(batch.highWatermark) - (state.next ?? first);
     this.options.metrics.consumerLag.set({ topic: this.options.topic, partition: String(partition) }, Math.max(0, lag));
+    state.caughtUp = lag <= 0;
+    if (state.caughtUp) this.flushIfCaughtUp();
     // Backpressure, so memory stays bounded: fetching waits while the thread is behind; once enough is
     // pending, a flush starts, and fetching goes on while it is written unless the next flush's worth is
     // pending too. So at most two flushes' worth of cells are held: one being written, one being built.
@@ -184,6 +197,48 @@ export class SourceConsumer {
     if (this.partitions.get(state.partition) !== state) return; // dropped after a rebalance meanwhile
     state.maxEventTimeMs = result.maxEventTimeMs;
     if (result.sawEvent) state.lastEventWallMs = nowMs;
+  }
+
+  /** The partition's state, created (and its restore from Redis started) on first sight. */
+  private stateOf(partition: number): PartitionState {
+    const known = this.partitions.get(partition);
+    if (known) return known;
+    const state: PartitionState = {
+      partition,
+      next: null,
+      maxEventTimeMs: null,
+      lastEventWallMs: 0,
+      restoring: false,
+      soughtTo: null,
+      // Until a batch shows it behind: kafkajs hands over no empty batches, so an empty partition never says so.
+      caughtUp: true,
+      restored: Promise.resolve(),
+    };
+    state.restored = this.restore(state).then(
+      () => this.log.info({ partition, offset: state.next, maxEventTimeMs: state.maxEventTimeMs }, 'partition restored from Redis'),
+      (error: unknown) => {
+        // Forgotten, so that its next batch tries again; this batch's handler gets the error.
+        if (this.partitions.get(partition) === state) this.partitions.delete(partition);
+        throw error;
+      },
+    );
+    state.restored.catch(() => undefined); // eachBatch awaits it: no unhandled rejection before then
+    this.partitions.set(partition, state);
+    return state;
+  }
+
+  /**
+   * Flushes soon once every assigned partition has been read to its end: waiting for the next tick would only
+   * delay the results (and, after a backlog, the moment the worker is caught up in Redis).
+   */
+  private flushIfCaughtUp(): void {
+    if (this.promptFlush !== undefined) return;
+    for (const state of this.partitions.values()) if (!state.caughtUp) return;
+    const delayMs = Math.max(0, this.lastFlushStartMs + this.options.minFlushIntervalMs - Date.now());
+    this.promptFlush = setTimeout(() => {
+      this.promptFlush = undefined;
+      this.flush().catch((error: unknown) => this.log.error({ err: error }, 'flush failed'));
+    }, delayMs);
   }
 
   /** Restores the partition's pipeline from Redis and takes its offset and max event time. */
@@ -207,6 +262,11 @@ export class SourceConsumer {
     return this.hosts[this.hostIndex(partition)]!;
   }
 
+  /** Batches handed to the pipeline threads since the consumer started. */
+  get batchesHandedOn(): number {
+    return this.batchesSent;
+  }
+
   /** Pending cells in the pipeline threads, as of their last replies. */
   pendingCells(): number {
     let cells = 0;
@@ -228,9 +288,18 @@ export class SourceConsumer {
     return Number.isFinite(any) ? any : null;
   }
 
-  /** Flushes every partition's pending state; one flush round at a time. */
+  /** Flushes every partition's pending state; one flush round at a time, and at most one more queued behind it. */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => this.flush());
+    if (this.flushing) {
+      this.followUp ??= this.flushing
+        .catch(() => undefined)
+        .then(() => {
+          this.followUp = null;
+          return this.flush();
+        });
+      return this.followUp;
+    }
+    this.lastFlushStartMs = Date.now();
     this.flushing = this.flushRound().finally(() => {
       this.flushing = null;
     });
@@ -339,6 +408,8 @@ export class SourceConsumer {
   /** Stops fetching, flushes everything, commits, leaves the group. */
   async stop(): Promise<void> {
     await this.consumer.stop();
+    clearTimeout(this.promptFlush);
+    this.promptFlush = undefined;
     try {
       await this.flush();
     } finally {

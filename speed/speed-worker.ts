@@ -100,6 +100,7 @@ export class SpeedWorker {
             logger,
             metrics,
             maxPendingCells: config.speed.maxPendingCells,
+            minFlushIntervalMs: config.speed.minFlushIntervalMs,
             flushRetries: config.speed.flushRetries,
             sessionTimeoutMs: config.speed.sessionTimeoutMs,
             pipelineThreads: config.speed.pipelineThreads,
