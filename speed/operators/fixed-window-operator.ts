@@ -40,6 +40,13 @@ export class FixedWindowOperator implements Operator {
   private cells = 0;
   /** Sketch keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
   private readonly sketchTtls: SketchTtls;
+  /**
+   * The partition watermark at the previous checkpoint: windows closed by then are forgotten by the
+   * registry. Not the current one: the registry may be shared, and the partitions checkpointed after
+   * this one in the same round may still hold cells of a window this one has just closed (which would
+   * then claim, and PEXPIRE, all its keys again).
+   */
+  private previousCheckpointWatermarkMs = -Infinity;
 
   constructor(
     private readonly context: OperatorContext,
@@ -146,7 +153,9 @@ export class FixedWindowOperator implements Operator {
   }
 
   onCheckpoint(program: FlushProgram, partitionWatermarkMs: number): void {
-    this.sketchTtls.forget((start) => !windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs));
+    const forgetAtMs = this.previousCheckpointWatermarkMs;
+    this.previousCheckpointWatermarkMs = partitionWatermarkMs;
+    this.sketchTtls.forget((start) => !windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, forgetAtMs));
     if (this.cells === 0) return;
     const { view, keys, group } = this.context;
     const windowsKey = keys.windows(view.name);

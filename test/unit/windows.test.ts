@@ -630,8 +630,8 @@ describe('fixed windows (createOperator), lateness', () => {
       expect(actual(checkpoint(op, watermark))).toEqual(expected);
       expect(op.pendingCells).toBe(0);
     }
-    // (A window that closed during its last flush round is forgotten before that flush writes it, so its
-    // sketches may have their TTL set again: harmless, it only renews it.)
+    // (A window forgotten by the registry and written again has its sketches' TTL set again: harmless, it
+    // only renews it.)
     expect(new Set(expiredKeys.filter((key) => sketchKeys.has(key)))).toEqual(sketchKeys);
   });
 });
@@ -684,5 +684,23 @@ describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
     const shared = new SketchTtls();
     expect(ttlOps(() => shared)).toEqual([1, 0]);
     expect(ttlOps(() => undefined)).toEqual([1, 1]);
+  });
+
+  it('a window that closes in a flush round keeps its sketch TTLs for the partitions flushed after the first (regression: 4 in 10 PEXPIREs repeated one)', () => {
+    const view = defineView({
+      name: 'test_visitors',
+      source: 'clickstream',
+      groupBy: ['url'],
+      window: tumbling('1m'),
+      measures: { visitors: approxDistinct('user_id') },
+    });
+    // Both partitions took an event of [T0, T0 + 1m); by this round's checkpoints the window has closed for both.
+    const shared = new SketchTtls();
+    const ttlOps = [0, 1].map((partition) => {
+      const operator = createOperator({ ...contextFor(view), partition, sketchTtls: shared });
+      expect(operator.process(clickstreamEvent(`u${partition}`, T0), '/', T0, T0 - MINUTE_MS)).toBe(true);
+      return checkpoint(operator, T0 + 3 * MINUTE_MS).filter((op) => op.code === 'T' && op.key.includes(':h:visitors:')).length;
+    });
+    expect(ttlOps).toEqual([1, 0]);
   });
 });
