@@ -667,40 +667,30 @@ describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
     expect(ttls.claim(60_000, 'a')).toBe(true);
   });
 
-  it("operators of one view on two partitions sharing a registry set a sketch's TTL once; on their own, once each", () => {
-    const view = defineView({
-      name: 'test_visitors',
-      source: 'clickstream',
-      groupBy: ['url'],
-      window: tumbling('1m'),
-      measures: { visitors: approxDistinct('user_id') },
+  const visitorsView = defineView({
+    name: 'test_visitors',
+    source: 'clickstream',
+    groupBy: ['url'],
+    window: tumbling('1m'),
+    measures: { visitors: approxDistinct('user_id') },
+  });
+  /** Per partition 0 and 1, in turn: an event of [T0, T0 + 1m), then a checkpoint at `watermarkMs`; the sketch TTLs each set. */
+  const sketchTtlOps = (sketchTtls: () => SketchTtls | undefined, watermarkMs: number) =>
+    [0, 1].map((partition) => {
+      const operator = createOperator({ ...contextFor(visitorsView), partition, sketchTtls: sketchTtls() });
+      expect(operator.process(clickstreamEvent(`u${partition}`, T0), '/', T0, T0 - MINUTE_MS)).toBe(true);
+      return checkpoint(operator, watermarkMs).filter((op) => op.code === 'T' && op.key.includes(':h:visitors:')).length;
     });
-    const ttlOps = (sketchTtls: () => SketchTtls | undefined) =>
-      [0, 1].map((partition) => {
-        const operator = createOperator({ ...contextFor(view), partition, sketchTtls: sketchTtls() });
-        operator.process(clickstreamEvent(`u${partition}`, T0), '/', T0, T0 - MINUTE_MS);
-        return checkpoint(operator, T0 - MINUTE_MS).filter((op) => op.code === 'T' && op.key.includes(':h:visitors:')).length;
-      });
+
+  it("operators of one view on two partitions sharing a registry set a sketch's TTL once; on their own, once each", () => {
     const shared = new SketchTtls();
-    expect(ttlOps(() => shared)).toEqual([1, 0]);
-    expect(ttlOps(() => undefined)).toEqual([1, 1]);
+    expect(sketchTtlOps(() => shared, T0 - MINUTE_MS)).toEqual([1, 0]);
+    expect(sketchTtlOps(() => undefined, T0 - MINUTE_MS)).toEqual([1, 1]);
   });
 
   it('a window that closes in a flush round keeps its sketch TTLs for the partitions flushed after the first (regression: 4 in 10 PEXPIREs repeated one)', () => {
-    const view = defineView({
-      name: 'test_visitors',
-      source: 'clickstream',
-      groupBy: ['url'],
-      window: tumbling('1m'),
-      measures: { visitors: approxDistinct('user_id') },
-    });
-    // Both partitions took an event of [T0, T0 + 1m); by this round's checkpoints the window has closed for both.
+    // By this round's checkpoints the window has closed for both partitions.
     const shared = new SketchTtls();
-    const ttlOps = [0, 1].map((partition) => {
-      const operator = createOperator({ ...contextFor(view), partition, sketchTtls: shared });
-      expect(operator.process(clickstreamEvent(`u${partition}`, T0), '/', T0, T0 - MINUTE_MS)).toBe(true);
-      return checkpoint(operator, T0 + 3 * MINUTE_MS).filter((op) => op.code === 'T' && op.key.includes(':h:visitors:')).length;
-    });
-    expect(ttlOps).toEqual([1, 0]);
+    expect(sketchTtlOps(() => shared, T0 + 3 * MINUTE_MS)).toEqual([1, 0]);
   });
 });
