@@ -41,9 +41,11 @@ describe('RedisHll against Redis', () => {
     await pfaddAll(redis, key, values);
 
     const { sketch: fromRedis, encoding } = await readSketch(redis, key);
-    // Redis keeps small sketches sparse and promotes past hll-sparse-max-bytes
-    // (3000 by default): both decoders are exercised.
-    expect(encoding).toBe(n <= 1000 ? SPARSE : DENSE);
+    // Redis keeps small sketches sparse and promotes them past hll-sparse-max-bytes, so both decoders are
+    // exercised. 1,000 elements need about 2,000 bytes sparse: dense under Braid's stack (1000), sparse under
+    // Redis's default (3000); the test holds for either.
+    if (n <= 100) expect(encoding).toBe(SPARSE);
+    if (n >= 5_000) expect(encoding).toBe(DENSE);
 
     const ours = sketchOf(values);
     expect(Buffer.from(ours.registers()).equals(Buffer.from(fromRedis.registers()))).toBe(true);
