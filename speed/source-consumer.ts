@@ -31,8 +31,9 @@ export interface SourceConsumerOptions {
   /** Pipeline threads sharing the partitions (decoding, views, building flushes). */
   pipelineThreads: number;
   /**
-   * Once every assigned partition has been read to its end, the pending deltas are flushed this soon after the
-   * previous flush started instead of at the next `flushIntervalMs` tick: nothing more is coming to batch them with.
+   * Once every assigned partition has been read to its end, the pending deltas are flushed as soon as this long has
+   * passed since the previous flush started, instead of at the next `flushIntervalMs` tick: nothing more is coming
+   * to batch them with.
    */
   minFlushIntervalMs: number;
   /** Called when the consumer cannot go on (e.g. Redis unreachable past retries). */

@@ -145,7 +145,7 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** How often pending window deltas are written to Redis (and live results move). */
       flushIntervalMs: durationMs.default(500),
-      /** Once every partition is read to its end, pending deltas are flushed this long after the previous flush started, not at the next tick. */
+      /** Once every partition is read to its end, pending deltas are flushed as soon as this long has passed since the previous flush started, not at the next tick. */
       minFlushIntervalMs: durationMs.default(100),
       /** Pending window × key cells (each pane cell counted as the windows it goes to), changed sessions, dead letters and late events that force a flush and pause fetching until it is done (bounded memory). */
       maxPendingCells: z.number().int().min(100).default(50_000),
