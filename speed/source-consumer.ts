@@ -326,11 +326,28 @@ export class SourceConsumer {
     }
     if (checkpoints.length === 0) return;
     const timer = this.options.metrics.flushSeconds.startTimer({ source: this.options.source.name });
-    await Promise.all(checkpoints.map((checkpoint) => this.flushPartition(checkpoint)));
+    const outcomes = await Promise.all(checkpoints.map((checkpoint) => this.flushPartition(checkpoint)));
+    const applied = checkpoints.filter((_, index) => outcomes[index]);
+    if (applied.length > 0) await this.announce(applied);
     timer();
   }
 
-  private async flushPartition(checkpoint: PackedCheckpoint): Promise<void> {
+  /**
+   * After a round's scripts: one update notification per view the round touched (the serving layer re-reads
+   * the speed progress on it), and one Kafka offset commit for every partition written, so lag shows in
+   * standard tools. Once per round, not per partition: a caught-up worker flushes up to ten times a second.
+   */
+  private async announce(applied: readonly PackedCheckpoint[]): Promise<void> {
+    const { redis, keys } = this.options;
+    const views = new Set(applied.flatMap((checkpoint) => checkpoint.touchedViews));
+    for (const view of views) redis.publish(keys.updates(view), String(Date.now())).catch(() => undefined);
+    await this.consumer
+      .commitOffsets(applied.map(({ partition, header }) => ({ topic: this.options.topic, partition, offset: header.nextOffset })))
+      .catch((error: unknown) => this.log.debug({ err: error }, 'Kafka offset commit skipped (partitions moved?)'));
+  }
+
+  /** Writes one partition's checkpoint; true when the flush script applied it. */
+  private async flushPartition(checkpoint: PackedCheckpoint): Promise<boolean> {
     const { producer, redis } = this.options;
     const { partition, header } = checkpoint;
     // Dead letters and late events first: if we crash after this, replay sends them again (at least once),
@@ -358,20 +375,12 @@ export class SourceConsumer {
       }
     }
 
-    if (outcome.applied) {
-      for (const view of checkpoint.touchedViews) {
-        redis.publish(this.options.keys.updates(view), header.nextOffset).catch(() => undefined);
-      }
-      await this.consumer
-        .commitOffsets([{ topic: this.options.topic, partition, offset: header.nextOffset }])
-        .catch((error: unknown) => this.log.debug({ err: error, partition }, 'Kafka offset commit skipped (partition moved?)'));
-      return;
-    }
+    if (outcome.applied) return true;
     // Another worker moved this partition on since we read it: drop what we hold, restore, and re-read from there.
     this.options.metrics.flushRejected.inc({ source: this.options.source.name });
     this.log.info({ partition, expected: header.expectedOffset, stored: outcome.storedOffset }, 'flush refused (partition moved on); restoring');
     const state = this.partitions.get(partition);
-    if (!state) return; // dropped after a rebalance meanwhile
+    if (!state) return false; // dropped after a rebalance meanwhile
     state.restoring = true;
     try {
       await this.restore(state);
@@ -379,6 +388,7 @@ export class SourceConsumer {
       state.restoring = false;
     }
     if (state.next !== null) this.seek(state, String(state.next));
+    return false;
   }
 
   private async dropUnassigned(assigned: Set<number>): Promise<void> {

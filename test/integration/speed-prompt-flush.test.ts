@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
-import { SpeedWorker } from '../../speed/index.ts';
-import { createTopic, produceClickstream, testConfig, testKafka, testLogger, testRedis, uniqueName, waitUntilSpeedCaughtUp } from '../harness/index.ts';
+import { SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { createTopic, produceClickstream, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 
 const START_MS = Date.parse('2026-03-01T00:00:00Z');
 /** Far longer than the test may take: only the caught-up flush can bring the offsets into Redis in time. */
@@ -34,6 +34,23 @@ describe('speed worker: flush once every partition is read to its end', () => {
       await produce(100, 2, START_MS + 60_000);
       await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews, CAUGHT_UP_WITHIN_MS);
       expect(Date.now() - started).toBeLessThan(FLUSH_INTERVAL_MS);
+
+      // Kafka's committed offsets follow (one commit per flush round), so standard tools show no lag.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const ends = await admin.fetchTopicOffsets(topic.topic);
+        const groupId = speedGroupId(config.kafka.clientId, 'clickstream', demoViews, demoViews);
+        await waitFor(
+          async () => {
+            const [committed] = await admin.fetchOffsets({ groupId, topics: [topic.topic] });
+            return ends.every(({ partition, high }) => committed!.partitions.find((entry) => entry.partition === partition)?.offset === high);
+          },
+          { timeoutMs: 10_000, what: 'Kafka offsets committed up to the ends of the topic' },
+        );
+      } finally {
+        await admin.disconnect();
+      }
     } finally {
       await worker.stop();
     }
