@@ -33,8 +33,8 @@ export function speedGroupId(clientId: string, source: string, views: readonly V
  * A speed worker: one consumer-group member per source, computing every
  * selected view of that source in one pass over each message, flushing to
  * Redis every `speed.flushIntervalMs`, and sooner (`speed.minFlushIntervalMs`
- * after the previous flush) once it has read everything its partitions hold. Start several (processes, machines)
- * and they share the partitions.
+ * after the previous flush) once it has read everything its partitions hold.
+ * Start several (processes, machines) and they share the partitions.
  *
  * @example
  * const worker = await SpeedWorker.start({ config, views: registry.forSource('clickstream'), logger, registry: metrics });
