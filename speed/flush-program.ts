@@ -1,7 +1,7 @@
 /**
- * Builds the argument list of one `flush-partition` script call: the keys it
+ * Builds the argument list of one `flush-partitions` script call: the keys it
  * touches, and its ops encoded as they come as one MessagePack array of runs
- * (see speed/lua/flush-partition.lua).
+ * (see speed/lua/flush-partitions.lua).
  */
 import { MsgpackWriter } from './msgpack-writer.ts';
 import type { PackedFlush } from './scripts.ts';
@@ -19,6 +19,11 @@ export type Opcode = keyof typeof RUN_WIDTH;
  * so Redis unpacks about half the values it did with one string per op part,
  * and applies a run of hash writes or PFADD elements as one variadic command.
  * Operators emit their ops field by field and key by key to make runs long.
+ *
+ * One program holds a flush round of several partitions, whose operators add to
+ * the same sketches: PFADD elements are gathered per key and written at
+ * {@link pack} as one run per key, and PEXPIREs last (once per key), after the
+ * PFADDs that create their keys.
  */
 export class FlushProgram {
   readonly keys: string[];
@@ -34,6 +39,12 @@ export class FlushProgram {
   private runKey = -1;
   private runCountAt = -1;
   private runCount = 0;
+  /** PFADD elements per key index, written at pack(). */
+  private sketchElements = new Map<number, Array<readonly string[]>>();
+  /** PEXPIRE ms per key index, written at pack() after everything else. */
+  private expiries = new Map<number, number>();
+  /** Ops gathered for pack() and not written yet (counted in size). */
+  private deferredOps = 0;
 
   constructor(partitionStateKey: string) {
     this.keys = [partitionStateKey];
@@ -77,6 +88,23 @@ export class FlushProgram {
 
   /** The keys and the ops packed for the flush script (a view of the program's buffer). */
   pack(): PackedFlush {
+    for (const [index, lists] of this.sketchElements) {
+      for (const elements of lists) {
+        for (const element of elements) {
+          this.entry('P', index);
+          this.writer.string(element);
+          this.deferredOps--;
+        }
+      }
+    }
+    this.sketchElements = new Map();
+    for (const [index, ms] of this.expiries) {
+      this.entry('T', 0);
+      this.writer.number(index);
+      this.writer.number(ms);
+      this.deferredOps--;
+    }
+    this.expiries = new Map();
     this.endRun();
     this.writer.patch(this.lengthAt, this.items);
     return { keys: this.keys, ops: this.writer.bytes() };
@@ -84,7 +112,7 @@ export class FlushProgram {
 
   /** Ops written (a PFADD element counts as one). */
   get size(): number {
-    return this.ops;
+    return this.ops + this.deferredOps;
   }
 
   incrBy(key: string, field: string, by: number): void {
@@ -107,12 +135,14 @@ export class FlushProgram {
     this.writer.string(field);
     this.writer.number(value);
   }
-  pfAdd(key: string, elements: Iterable<string>): void {
+  /** Adds `elements` (not copied: left unchanged until pack()) to the HyperLogLog at `key`. */
+  pfAdd(key: string, elements: readonly string[]): void {
+    if (elements.length === 0) return;
     const index = this.key(key);
-    for (const element of elements) {
-      this.entry('P', index);
-      this.writer.string(element);
-    }
+    const lists = this.sketchElements.get(index);
+    if (lists === undefined) this.sketchElements.set(index, [elements]);
+    else lists.push(elements);
+    this.deferredOps += elements.length;
   }
   zIncrBy(key: string, member: string, by: number): void {
     this.entry('Z', this.key(key));
@@ -137,12 +167,15 @@ export class FlushProgram {
     this.entry('R', this.key(key));
     this.writer.string(member);
   }
-  /** PEXPIRE runs span keys: each entry names its key (the run's own key index is 0). */
+  /**
+   * PEXPIRE, written at pack() after every other op (once per key: the longest asked for). PEXPIRE runs span
+   * keys: each entry names its key (the run's own key index is 0).
+   */
   pExpire(key: string, ms: number): void {
     const index = this.key(key);
-    this.entry('T', 0);
-    this.writer.number(index);
-    this.writer.number(Math.max(1, Math.round(ms)));
+    const known = this.expiries.get(index);
+    if (known === undefined) this.deferredOps++;
+    this.expiries.set(index, Math.max(known ?? 0, Math.max(1, Math.round(ms))));
   }
   set(key: string, value: string): void {
     this.entry('E', this.key(key));

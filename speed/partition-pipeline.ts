@@ -175,14 +175,15 @@ export class PartitionPipeline {
 
   /**
    * Moves everything pending into one flush (synchronously, so events that
-   * arrive while it is written go to the next one). Null when there is nothing
-   * new since the last flush.
+   * arrive while it is written go to the next one): into `program` when given
+   * (a round of several partitions), else into a program of its own. Null,
+   * and nothing written, when there is nothing new since the last flush.
    */
-  checkpoint(nowMs: number): PartitionCheckpoint | null {
+  checkpoint(nowMs: number, program?: FlushProgram): PartitionCheckpoint | null {
     const nextOffset = this.nextOffset;
     if (nextOffset === null || nextOffset === this.expectedOffset) return null;
     const { keys, group, topic, partition } = this.options;
-    const program = new FlushProgram(keys.partitions(group));
+    program ??= new FlushProgram(keys.partitions(group));
     const watermarkMs = this.watermarkMs();
     for (const pipeline of this.views) {
       pipeline.operator.onWatermark(watermarkMs);

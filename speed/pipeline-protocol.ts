@@ -67,19 +67,25 @@ export interface OutgoingMessage {
   readonly headers: Record<string, string>;
 }
 
-/** One partition's flush: header, keys, the ops packed for the flush script, and what goes to `.dlq` and `.late`. */
-export interface PackedCheckpoint {
+/** One partition's part of a flush round: its header, and what goes to `.dlq` and `.late`. */
+export interface PartitionFlush {
   readonly partition: number;
   readonly header: FlushHeader;
-  readonly keys: readonly string[];
-  readonly ops: Uint8Array;
-  readonly touchedViews: readonly string[];
   readonly deadLetters: readonly OutgoingMessage[];
   readonly late: readonly OutgoingMessage[];
 }
 
+/** A pipeline thread's flush round: its partitions with something new, and their ops in one program for one script call. */
+export interface PackedRound {
+  readonly partitions: readonly PartitionFlush[];
+  readonly keys: readonly string[];
+  readonly ops: Uint8Array;
+  readonly touchedViews: readonly string[];
+}
+
 export interface CheckpointResult {
-  readonly checkpoints: readonly PackedCheckpoint[];
+  /** Null when none of the partitions has anything new. */
+  readonly round: PackedRound | null;
   readonly pendingCells: number;
 }
 

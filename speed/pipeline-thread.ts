@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Message } from 'kafkajs';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { viewsFromData } from '../shared/views/index.ts';
+import { FlushProgram } from './flush-program.ts';
 import { SketchTtls } from './operators/index.ts';
 import { PartitionPipeline, pipelineCounts, type IncomingMessage } from './partition-pipeline.ts';
 import type {
@@ -9,7 +10,7 @@ import type {
   CheckpointResult,
   OutgoingMessage,
   PackedBatch,
-  PackedCheckpoint,
+  PartitionFlush,
   PipelineEnvelope,
   PipelineReply,
   PipelineRequest,
@@ -131,27 +132,22 @@ function outgoing(message: Message): OutgoingMessage {
   return { key: bytes(message.key ?? null), value: bytes(message.value), headers: message.headers as Record<string, string> };
 }
 
+/** One program for all of `partitions`: one script call, and one PFADD per sketch however many partitions add to it. */
 function checkpoint(nowMs: number, partitions: readonly number[], transfer: ArrayBuffer[]): CheckpointResult {
-  const checkpoints: PackedCheckpoint[] = [];
+  const program = new FlushProgram(keys.partitions(init.group));
+  const flushes: PartitionFlush[] = [];
   for (const partition of partitions) {
-    const taken = pipelines.get(partition)?.checkpoint(nowMs);
+    const taken = pipelines.get(partition)?.checkpoint(nowMs, program);
     if (!taken) continue;
-    const packed = taken.program.pack();
-    // Its own exactly sized buffer, moved (not copied) to the consumer.
-    const ops = new Uint8Array(packed.ops.length);
-    ops.set(packed.ops);
-    transfer.push(ops.buffer);
-    checkpoints.push({
-      partition,
-      header: taken.header,
-      keys: packed.keys,
-      ops,
-      touchedViews: [...taken.program.touchedViews],
-      deadLetters: taken.deadLetters.map(outgoing),
-      late: taken.late.map(outgoing),
-    });
+    flushes.push({ partition, header: taken.header, deadLetters: taken.deadLetters.map(outgoing), late: taken.late.map(outgoing) });
   }
-  return { checkpoints, pendingCells: pendingCells() };
+  if (flushes.length === 0) return { round: null, pendingCells: pendingCells() };
+  const packed = program.pack();
+  // Its own exactly sized buffer, moved (not copied) to the consumer.
+  const ops = new Uint8Array(packed.ops.length);
+  ops.set(packed.ops);
+  transfer.push(ops.buffer);
+  return { round: { partitions: flushes, keys: packed.keys, ops, touchedViews: [...program.touchedViews] }, pendingCells: pendingCells() };
 }
 
 async function handle(request: PipelineRequest, transfer: ArrayBuffer[]): Promise<unknown> {

@@ -6,7 +6,7 @@ import type { Logger } from '../shared/logging/index.ts';
 import type { Source } from '../shared/sources/index.ts';
 import { viewToData, type View as ViewDefinition } from '../shared/views/index.ts';
 import { packBatch, PipelineHost } from './pipeline-host.ts';
-import type { BatchResult, OutgoingMessage, PackedCheckpoint, ThreadCounts } from './pipeline-protocol.ts';
+import type { BatchResult, OutgoingMessage, PackedRound, ThreadCounts } from './pipeline-protocol.ts';
 import type { SpeedKeys } from './redis-keys.ts';
 import { runFlush } from './scripts.ts';
 import type { SpeedMetrics } from './speed-metrics.ts';
@@ -60,6 +60,11 @@ interface PartitionState {
   caughtUp: boolean;
   /** Settles once the partition's offset and pipeline are restored from Redis (started when it is assigned). */
   restored: Promise<void>;
+  /**
+   * Offset of the first message handed to the pipeline while Redis held no offset for the partition: where a
+   * refused round sends it back to when there is still none stored (kafkajs started it at the earliest offset).
+   */
+  readFrom: number | null;
 }
 
 /**
@@ -78,6 +83,8 @@ export class SourceConsumer {
   /** The one flush queued behind the running one, shared by everyone who asks meanwhile. */
   private followUp: Promise<void> | null = null;
   private lastFlushStartMs = 0;
+  /** Set by stop(): a refused round then restores nothing (no more reading). */
+  private stopping = false;
   /** A flush scheduled because every partition is caught up. */
   private promptFlush: NodeJS.Timeout | undefined;
   /** The pipeline threads; a partition lives in `hosts[partition % hosts.length]`. */
@@ -160,6 +167,7 @@ export class SourceConsumer {
     // The loop below does not yield, so nothing can make the batch stale halfway through it.
     if (!isRunning() || isStale()) return;
     const now = Date.now();
+    if (state.next === null) state.readFrom ??= first;
     const packed = packBatch(partition, messages, state.next);
     if (packed) {
       state.next = packed.lastOffset + 1;
@@ -214,6 +222,7 @@ export class SourceConsumer {
       // Until a batch shows it behind: kafkajs hands over no empty batches, so an empty partition never says so.
       caughtUp: true,
       restored: Promise.resolve(),
+      readFrom: null,
     };
     state.restored = this.restore(state).then(
       () => this.log.info({ partition, offset: state.next, maxEventTimeMs: state.maxEventTimeMs }, 'partition restored from Redis'),
@@ -315,7 +324,7 @@ export class SourceConsumer {
     this.batchesFlushed = this.batchesSent;
     this.pendingCellsReported.fill(0);
     const results = await Promise.all(this.hosts.map((host, index) => (byHost[index]!.length === 0 ? null : host.checkpoint(now, byHost[index]!))));
-    const checkpoints = results.flatMap((result) => result?.checkpoints ?? []);
+    const rounds = results.flatMap((result) => (result?.round ? [result.round] : []));
     results.forEach((result, index) => (this.pendingCellsReported[index] = result?.pendingCells ?? 0));
     const pendingCells = this.pendingCells();
     this.options.metrics.pendingCells.set({ source: this.options.source.name }, pendingCells);
@@ -324,10 +333,10 @@ export class SourceConsumer {
       this.options.metrics.watermark.set({ source: this.options.source.name }, watermark);
       this.options.metrics.watermarkLag.set({ source: this.options.source.name }, now - watermark);
     }
-    if (checkpoints.length === 0) return;
+    if (rounds.length === 0) return;
     const timer = this.options.metrics.flushSeconds.startTimer({ source: this.options.source.name });
-    const outcomes = await Promise.all(checkpoints.map((checkpoint) => this.flushPartition(checkpoint)));
-    const applied = checkpoints.filter((_, index) => outcomes[index]);
+    const outcomes = await Promise.all(rounds.map((round) => this.writeRound(round)));
+    const applied = rounds.filter((_, index) => outcomes[index]);
     if (applied.length > 0) await this.announce(applied);
     timer();
   }
@@ -337,57 +346,78 @@ export class SourceConsumer {
    * the speed progress on it), and one Kafka offset commit for every partition written, so lag shows in
    * standard tools. Once per round, not per partition: a caught-up worker flushes up to ten times a second.
    */
-  private async announce(applied: readonly PackedCheckpoint[]): Promise<void> {
+  private async announce(applied: readonly PackedRound[]): Promise<void> {
     const { redis, keys } = this.options;
-    const views = new Set(applied.flatMap((checkpoint) => checkpoint.touchedViews));
+    const views = new Set(applied.flatMap((round) => round.touchedViews));
     for (const view of views) redis.publish(keys.updates(view), String(Date.now())).catch(() => undefined);
+    const offsets = applied.flatMap((round) => round.partitions.map(({ partition, header }) => ({ topic: this.options.topic, partition, offset: header.nextOffset })));
     await this.consumer
-      .commitOffsets(applied.map(({ partition, header }) => ({ topic: this.options.topic, partition, offset: header.nextOffset })))
+      .commitOffsets(offsets)
       .catch((error: unknown) => this.log.debug({ err: error }, 'Kafka offset commit skipped (partitions moved?)'));
   }
 
-  /** Writes one partition's checkpoint; true when the flush script applied it. */
-  private async flushPartition(checkpoint: PackedCheckpoint): Promise<boolean> {
+  /**
+   * Writes one pipeline thread's round (all its partitions, one script call); true when the script applied it.
+   * Refused (a partition's stored offset moved on: another worker has it now), nothing of it is written, and
+   * every partition of the round is restored from Redis and read again from its stored offset.
+   */
+  private async writeRound(round: PackedRound): Promise<boolean> {
     const { producer, redis } = this.options;
-    const { partition, header } = checkpoint;
     // Dead letters and late events first: if we crash after this, replay sends them again (at least once),
     // but never counts an event it did not also keep.
-    if (checkpoint.deadLetters.length > 0) await producer.send({ topic: this.dlqTopic, messages: checkpoint.deadLetters.map(toKafkaMessage) });
-    if (checkpoint.late.length > 0) await producer.send({ topic: this.lateTopic, messages: checkpoint.late.map(toKafkaMessage) });
+    const deadLetters = round.partitions.flatMap((flush) => flush.deadLetters);
+    const late = round.partitions.flatMap((flush) => flush.late);
+    if (deadLetters.length > 0) await producer.send({ topic: this.dlqTopic, messages: deadLetters.map(toKafkaMessage) });
+    if (late.length > 0) await producer.send({ topic: this.lateTopic, messages: late.map(toKafkaMessage) });
 
-    const ops = Buffer.from(checkpoint.ops.buffer, checkpoint.ops.byteOffset, checkpoint.ops.byteLength);
+    const ops = Buffer.from(round.ops.buffer, round.ops.byteOffset, round.ops.byteLength);
+    const headers = round.partitions.map((flush) => flush.header);
+    const partitions = round.partitions.map((flush) => flush.partition);
     let outcome;
     for (let attempt = 1; ; attempt++) {
       try {
-        outcome = await runFlush(redis, header, { keys: checkpoint.keys, ops });
+        outcome = await runFlush(redis, headers, { keys: round.keys, ops });
         break;
       } catch (error) {
         if (attempt > this.options.flushRetries) {
-          const fatal = new BraidError(ErrorCode.REDIS_UNREACHABLE, `flush of ${this.options.topic}[${partition}] failed ${attempt} times: ${(error as Error).message}`, {
+          const fatal = new BraidError(ErrorCode.REDIS_UNREACHABLE, `flush of ${this.options.topic}${JSON.stringify(partitions)} failed ${attempt} times: ${(error as Error).message}`, {
             cause: error,
-            fields: { topic: this.options.topic, partition },
+            fields: { topic: this.options.topic, partitions: partitions.join(',') },
           });
           this.options.onFatal(fatal);
           throw fatal;
         }
-        this.log.warn({ err: error, partition, attempt }, 'flush failed; retrying');
+        this.log.warn({ err: error, partitions, attempt }, 'flush failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
     }
 
     if (outcome.applied) return true;
-    // Another worker moved this partition on since we read it: drop what we hold, restore, and re-read from there.
-    this.options.metrics.flushRejected.inc({ source: this.options.source.name });
-    this.log.info({ partition, expected: header.expectedOffset, stored: outcome.storedOffset }, 'flush refused (partition moved on); restoring');
-    const state = this.partitions.get(partition);
-    if (!state) return false; // dropped after a rebalance meanwhile
-    state.restoring = true;
-    try {
-      await this.restore(state);
-    } finally {
-      state.restoring = false;
-    }
-    if (state.next !== null) this.seek(state, String(state.next));
+    // Another worker moved a partition on since we read it: drop what we hold of the round, restore, re-read from there.
+    this.options.metrics.flushRejected.inc({ source: this.options.source.name }, outcome.refused.length);
+    this.log.info(
+      {
+        refused: outcome.refused.map(({ index, storedOffset }) => ({ partition: partitions[index], expected: headers[index]!.expectedOffset, stored: storedOffset })),
+        restoring: partitions,
+      },
+      'flush refused (a partition moved on); restoring the round\'s partitions',
+    );
+    // Stopping: nothing more is read, and the stored offsets are where the next owner starts.
+    if (this.stopping) return false;
+    await Promise.all(
+      partitions.map(async (partition) => {
+        const state = this.partitions.get(partition);
+        if (!state) return; // dropped after a rebalance meanwhile
+        state.restoring = true;
+        try {
+          await this.restore(state);
+        } finally {
+          state.restoring = false;
+        }
+        const offset = state.next ?? state.readFrom;
+        if (offset !== null) this.seek(state, String(offset));
+      }),
+    );
     return false;
   }
 
@@ -418,6 +448,7 @@ export class SourceConsumer {
 
   /** Stops fetching, flushes everything, commits, leaves the group. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.consumer.stop();
     clearTimeout(this.promptFlush);
     this.promptFlush = undefined;

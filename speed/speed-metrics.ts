@@ -21,7 +21,7 @@ export function createSpeedMetrics(registry: Registry) {
     consumerLag: new Gauge({ name: 'braid_speed_consumer_lag_messages', help: 'Messages behind the partition high watermark.', labelNames: ['topic', 'partition'], registers }),
     flushRejected: new Counter({
       name: 'braid_speed_flush_rejected_total',
-      help: 'Flushes refused because another worker had moved the partition on (the partition was restored and re-read).',
+      help: 'Partition flushes refused because another worker had moved the partition on (their whole flush round was dropped, and its partitions restored and re-read).',
       labelNames: ['source'],
       registers,
     }),

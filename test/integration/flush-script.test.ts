@@ -6,19 +6,19 @@ import { MsgpackWriter } from '../../speed/msgpack-writer.ts';
 import { runFlush, type FlushHeader } from '../../speed/scripts.ts';
 import { testRedis } from '../harness/index.ts';
 
-function header(expectedOffset: string | null, nextOffset: string): FlushHeader {
+function header(expectedOffset: string | null, nextOffset: string, partition = 0): FlushHeader {
   return {
-    offsetField: SpeedKeys.offsetField('t', 0),
+    offsetField: SpeedKeys.offsetField('t', partition),
     expectedOffset,
     nextOffset,
-    maxEventTimeField: SpeedKeys.maxEventTimeField('t', 0),
-    maxEventTimeMs: 1000,
-    seenField: SpeedKeys.seenField('t', 0),
+    maxEventTimeField: SpeedKeys.maxEventTimeField('t', partition),
+    maxEventTimeMs: 1000 + partition,
+    seenField: SpeedKeys.seenField('t', partition),
     seenAtMs: 2000,
   };
 }
 
-describe('flush-partition.lua (real Redis)', () => {
+describe('flush-partitions.lua (real Redis)', () => {
   it('applies deltas and the offset together, and refuses a flush whose expected offset is stale (compare and set)', async () => {
     await using redis = testRedis();
     const keys = new SpeedKeys(redis.prefix);
@@ -31,18 +31,51 @@ describe('flush-partition.lua (real Redis)', () => {
       p.pfAdd(`${redis.prefix}hll`, ['x', 'y', 'x']);
       return p;
     };
-    expect(await runFlush(redis, header(null, '10'), program().pack())).toEqual({ applied: true });
+    expect(await runFlush(redis, [header(null, '10')], program().pack())).toEqual({ applied: true });
     expect(await redis.hgetall(`${redis.prefix}h`)).toEqual({ a: '2', f: '0.5', m: '7' });
     expect(await redis.hget(state, 'o:t:0')).toBe('10');
     expect(await redis.pfcount(`${redis.prefix}hll`)).toBe(2);
 
     // A replay of the same range (expected offset null again) changes nothing and says what is stored.
-    expect(await runFlush(redis, header(null, '10'), program().pack())).toEqual({ applied: false, storedOffset: '10' });
-    expect(await runFlush(redis, header('5', '20'), program().pack())).toEqual({ applied: false, storedOffset: '10' });
+    expect(await runFlush(redis, [header(null, '10')], program().pack())).toEqual({ applied: false, refused: [{ index: 0, storedOffset: '10' }] });
+    expect(await runFlush(redis, [header('5', '20')], program().pack())).toEqual({ applied: false, refused: [{ index: 0, storedOffset: '10' }] });
     expect(await redis.hgetall(`${redis.prefix}h`)).toEqual({ a: '2', f: '0.5', m: '7' });
 
-    expect(await runFlush(redis, header('10', '20'), program().pack())).toEqual({ applied: true });
+    expect(await runFlush(redis, [header('10', '20')], program().pack())).toEqual({ applied: true });
     expect(await redis.hgetall(`${redis.prefix}h`)).toEqual({ a: '4', f: '1', m: '7' });
+  });
+
+  it('a round of several partitions is all or nothing: one stale offset refuses it whole and names that partition', async () => {
+    await using redis = testRedis();
+    const state = new SpeedKeys(redis.prefix).partitions('g');
+    const program = (visitor: string) => {
+      const p = new FlushProgram(state);
+      p.incrBy(`${redis.prefix}h`, 'views', 3);
+      p.pfAdd(`${redis.prefix}hll`, [visitor]);
+      return p;
+    };
+    const applied = await runFlush(redis, [header(null, '5', 0), header(null, '7', 1), header(null, '9', 2)], program('a').pack());
+    expect(applied).toEqual({ applied: true });
+    expect(await redis.hgetall(state)).toEqual({
+      'o:t:0': '5', 't:t:0': '1000', 's:t:0': '2000',
+      'o:t:1': '7', 't:t:1': '1001', 's:t:1': '2000',
+      'o:t:2': '9', 't:t:2': '1002', 's:t:2': '2000',
+    });
+
+    // Partition 1 moved on elsewhere (another worker wrote 8): nothing of the round is written, for any partition.
+    await redis.hset(state, 'o:t:1', '8');
+    const refused = await runFlush(redis, [header('5', '6', 0), header('7', '10', 1), header('9', '11', 2)], program('b').pack());
+    expect(refused).toEqual({ applied: false, refused: [{ index: 1, storedOffset: '8' }] });
+    expect(await redis.hmget(state, 'o:t:0', 'o:t:1', 'o:t:2')).toEqual(['5', '8', '9']);
+    expect(await redis.hget(`${redis.prefix}h`, 'views')).toBe('3');
+    expect(await redis.pfcount(`${redis.prefix}hll`)).toBe(1);
+
+    // Every stale partition is named, a partition never stored as '' (null).
+    const stale = await runFlush(redis, [header('4', '6', 0), header(null, '2', 3)], program('c').pack());
+    expect(stale).toEqual({ applied: false, refused: [{ index: 0, storedOffset: '5' }] });
+    const both = await runFlush(redis, [header('4', '6', 0), header('1', '2', 3)], program('c').pack());
+    expect(both).toEqual({ applied: false, refused: [{ index: 0, storedOffset: '5' }, { index: 1, storedOffset: null }] });
+    expect(await redis.hget(`${redis.prefix}h`, 'views')).toBe('3');
   });
 
   it('runs of ops on one key (one HMGET + HSET, or one variadic command each) give what the ops one by one give', async () => {
@@ -65,7 +98,7 @@ describe('flush-partition.lua (real Redis)', () => {
     program.zRem(`${redis.prefix}z`, 'm1');
     program.zRem(`${redis.prefix}z`, 'm2');
     program.hDel(`${redis.prefix}set`, 's1');
-    expect(await runFlush(redis, header(null, '1'), program.pack())).toEqual({ applied: true });
+    expect(await runFlush(redis, [header(null, '1')], program.pack())).toEqual({ applied: true });
 
     const stored = await redis.hgetall(h);
     expect(stored.n).toBe('10');
@@ -86,7 +119,7 @@ describe('flush-partition.lua (real Redis)', () => {
     const program = new FlushProgram(new SpeedKeys(redis.prefix).partitions('g'));
     for (let i = 0; i < 75_000; i++) program.hSet(`${redis.prefix}big`, `field-${i}`, String(i));
     expect(program.size).toBe(75_000);
-    expect(await runFlush(redis, header(null, '1'), program.pack())).toEqual({ applied: true });
+    expect(await runFlush(redis, [header(null, '1')], program.pack())).toEqual({ applied: true });
     expect(await redis.hlen(`${redis.prefix}big`)).toBe(75_000);
   });
 
@@ -104,7 +137,7 @@ describe('flush-partition.lua (real Redis)', () => {
     await redis.zadd(`${redis.prefix}index`, '1700000000000', 'old', '1800000000000', 'new');
     await redis.hset(`${redis.prefix}sessions`, 'old', '{}', 'new', '{}');
     program.expireSessionsBefore(`${redis.prefix}index`, `${redis.prefix}sessions`, 1_750_000_000_000);
-    expect(await runFlush(redis, header(null, '1'), program.pack())).toEqual({ applied: true });
+    expect(await runFlush(redis, [header(null, '1')], program.pack())).toEqual({ applied: true });
 
     expect(Math.abs((await redis.pfcount(`${redis.prefix}hll`)) - 2_500)).toBeLessThan(2_500 * 0.03);
     expect(await redis.pttl(`${redis.prefix}hll`)).toBeGreaterThan(59_000);
@@ -150,9 +183,9 @@ describe('flush-partition.lua (real Redis)', () => {
       const packed = program.pack();
       return { keys: packed.keys, ops: pack([...(unpack(packed.ops) as unknown[]), ...run]) };
     };
-    await expect(runFlush(redis, header(null, '1'), withRun('?', 1, 0))).rejects.toThrow(/unknown opcode/);
-    await expect(runFlush(redis, header(null, '1'), withRun('S', 99, 1, 'f', 'v'))).rejects.toThrow(/bad run header/);
-    await expect(runFlush(redis, header(null, '1'), withRun('S', 2, 2, 'f', 'v'))).rejects.toThrow(/ends inside a run/);
+    await expect(runFlush(redis, [header(null, '1')], withRun('?', 1, 0))).rejects.toThrow(/unknown opcode/);
+    await expect(runFlush(redis, [header(null, '1')], withRun('S', 99, 1, 'f', 'v'))).rejects.toThrow(/bad run header/);
+    await expect(runFlush(redis, [header(null, '1')], withRun('S', 2, 2, 'f', 'v'))).rejects.toThrow(/ends inside a run/);
     expect(await redis.exists(`${redis.prefix}h`)).toBe(0);
     expect(await redis.hget(state, 'o:t:0')).toBeNull();
   });

@@ -4,14 +4,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Config } from '../../shared/config/index.ts';
 import { ClickstreamGenerator } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
-import { readSpeedView, SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
 import { createTopic, deleteTopics, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor, waitUntilSpeedCaughtUp } from '../harness/index.ts';
+import { diffDumps, dumpViews } from '../harness/speed-dump.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const START_MS = Date.parse('2026-01-01T00:00:00Z');
@@ -36,38 +36,6 @@ async function send(kafka: Kafka, topic: string, messages: Array<{ key: string |
   await producer.connect();
   await producer.send({ topic, messages });
   await producer.disconnect();
-}
-
-/** Every demo view's rows, sums rounded (flush boundaries change float addition order), as one comparable value. */
-async function dumpViews(redis: Redis, config: Config): Promise<Record<string, unknown[]>> {
-  const settings = config.sources.clickstream!;
-  const target = { redis, keys: new SpeedKeys(config.redis.keyPrefix), maxOutOfOrdernessMs: settings.maxOutOfOrdernessMs, idleTimeoutMs: settings.idleTimeoutMs };
-  const dump: Record<string, unknown[]> = {};
-  for (const view of demoViews) {
-    const { rows } = await readSpeedView(target, view, { fromMs: START_MS - 86_400_000, toMs: START_MS + 86_400_000 });
-    dump[view.name] = rows.map((row) => ({
-      start: row.windowStart,
-      end: row.windowEnd,
-      ...row.dimensions,
-      ...Object.fromEntries(Object.entries(row.measures).map(([name, value]) => [name, typeof value === 'number' ? Math.round(value * 1e6) / 1e6 : value])),
-    }));
-  }
-  return dump;
-}
-
-/** A short description of how two dumps differ ('' when equal): row counts, then the first differing rows per view. */
-function diffDumps(actual: Record<string, unknown[]>, expected: Record<string, unknown[]>): string {
-  const lines: string[] = [];
-  for (const view of Object.keys(expected)) {
-    const a = (actual[view] ?? []).map((row) => JSON.stringify(row));
-    const e = (expected[view] ?? []).map((row) => JSON.stringify(row));
-    if (a.length !== e.length) lines.push(`${view}: ${a.length} rows, expected ${e.length}`);
-    const missing = e.filter((row) => !a.includes(row)).slice(0, 3);
-    const extra = a.filter((row) => !e.includes(row)).slice(0, 3);
-    for (const row of missing) lines.push(`${view} missing ${row}`);
-    for (const row of extra) lines.push(`${view} unexpected ${row}`);
-  }
-  return lines.join('\n');
 }
 
 /** A `braid speed` child process on the topic, with its own config file. */
@@ -134,7 +102,7 @@ describe('speed layer: exactly once in effect', () => {
     const worker = await SpeedWorker.start({ config, views: demoViews, logger: testLogger, registry: createMetricsRegistry('reference') });
     await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
     await worker.stop();
-    reference = await dumpViews(redis, config);
+    reference = await dumpViews(redis, config, START_MS);
     expect(reference.page_views!.length).toBeGreaterThan(1_000);
   }, 300_000);
 
@@ -171,7 +139,7 @@ describe('speed layer: exactly once in effect', () => {
     await last.ready;
     expect(await stopGracefully(last), last.stderr().slice(-3_000)).toBe('exit 0');
     expect(kills).toBe(4);
-    expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
+    expect(diffDumps(await dumpViews(redis, config, START_MS), reference)).toBe('');
   });
 
   it('rebalance: two workers share the partitions; one is killed mid-stream and the other takes over with the same result', async () => {
@@ -199,6 +167,6 @@ describe('speed layer: exactly once in effect', () => {
     await killHard(first);
     await waitUntilSpeedCaughtUp(kafka, redis, config, topic.topic, demoViews);
     expect(await stopGracefully(second), second.stderr().slice(-3_000)).toBe('exit 0');
-    expect(diffDumps(await dumpViews(redis, config), reference)).toBe('');
+    expect(diffDumps(await dumpViews(redis, config, START_MS), reference)).toBe('');
   });
 });

@@ -649,10 +649,35 @@ describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
   it('writes a PFADD as one run of its elements, in order, and nothing for no elements', () => {
     const program = new FlushProgram(keys.partitions('g'));
     const elements = Array.from({ length: 2_500 }, (_, index) => `u${index}`);
-    program.pfAdd('t:hll', new Set(elements));
+    program.pfAdd('t:hll', elements);
     program.pfAdd('t:empty', []);
+    expect(program.size).toBe(2_500);
     expect(runsOf(program).map((run) => [run.code, program.keys[run.keyIndex - 1], run.items.length])).toEqual([['P', 't:hll', 2_500]]);
     expect(opsOf(program)).toEqual([{ code: 'P', key: 't:hll', args: elements }]);
+  });
+
+  it('a round of partitions adding to one sketch is one PFADD run per key, and every PEXPIRE comes after the PFADDs (once per key)', () => {
+    const program = new FlushProgram(keys.partitions('g'));
+    // As two partitions' operators write one after the other: sketch, its TTL, then the window hash.
+    program.pfAdd('t:hll:a', ['u1', 'u2']);
+    program.pExpire('t:hll:a', 60_000);
+    program.pfAdd('t:hll:b', ['u3']);
+    program.incrBy('t:w', 'a|views', 2);
+    program.pExpire('t:w', 60_000);
+    program.pfAdd('t:hll:a', ['u2', 'u4']);
+    program.pExpire('t:hll:a', 90_000);
+    program.incrBy('t:w', 'a|views', 1);
+    program.pExpire('t:w', 60_000);
+    expect(program.size).toBe(5 + 2 + 2);
+    expect(opsOf(program)).toEqual([
+      { code: 'I', key: 't:w', args: ['a|views', '2'] },
+      { code: 'I', key: 't:w', args: ['a|views', '1'] },
+      { code: 'P', key: 't:hll:a', args: ['u1', 'u2', 'u2', 'u4'] },
+      { code: 'P', key: 't:hll:b', args: ['u3'] },
+      { code: 'T', key: 't:hll:a', args: ['90000'] },
+      { code: 'T', key: 't:w', args: ['60000'] },
+    ]);
+    expect(runsOf(program).map((run) => run.code)).toEqual(['I', 'P', 'P', 'T']);
   });
 
   it('SketchTtls: a key is claimed once per window; forgotten windows and clear() let it be claimed again', () => {

@@ -1,26 +1,30 @@
 --[[
-  flush-partition (variable number of keys): apply one Kafka partition's
-  pending view deltas and record the partition's next offset, atomically and
-  exactly once.
+  flush-partitions (variable number of keys): apply the pending view deltas of
+  one or more Kafka partitions (a pipeline thread's partitions, one flush
+  round) and record each partition's next offset, atomically and exactly once.
 
-  The deltas were computed from the offsets [expected, next). They are applied
-  only if the stored offset of the partition equals `expected` (compare and
-  set): a replay after a crash, or a zombie worker after a rebalance, sees a
-  different stored offset and changes nothing.
+  The deltas were computed from each partition's offsets [expected, next). They
+  are applied only if the stored offset of every partition equals its
+  `expected` (compare and set): a replay after a crash, or a zombie worker
+  after a rebalance, sees a different stored offset, and then nothing changes,
+  for any of the partitions; the caller restores them all from Redis.
 
   Input:
     KEYS[1]    partition state hash (speed:<group>:partitions)
     KEYS[2..]  the keys the ops below refer to by index
-    ARGV[1]    offset field   (o:<topic>:<partition>)
-    ARGV[2]    expected offset ('' = none stored yet)
-    ARGV[3]    next offset
-    ARGV[4]    max-event-time field (t:<topic>:<partition>)
-    ARGV[5]    max event time of the partition so far (ms; '' = none)
-    ARGV[6]    last-seen field (s:<topic>:<partition>)
-    ARGV[7]    wall clock now (ms), or '' when this flush saw no events
-    ARGV[8]    the ops as one MessagePack array (speed/flush-program.ts; Redis's
-               cmsgpack unpacks it) of runs. A run is an opcode, a key index, a
-               count n, then n entries of the opcode's width (WIDTH below):
+    ARGV[1]    m, the number of partitions
+    ARGV[2..1+7m]  per partition, 7 arguments:
+               offset field   (o:<topic>:<partition>)
+               expected offset ('' = none stored yet)
+               next offset
+               max-event-time field (t:<topic>:<partition>)
+               max event time of the partition so far (ms; '' = none)
+               last-seen field (s:<topic>:<partition>)
+               wall clock now (ms), or '' when this flush saw no events of it
+    ARGV[2+7m] the ops of all the partitions as one MessagePack array
+               (speed/flush-program.ts; Redis's cmsgpack unpacks it) of runs. A
+               run is an opcode, a key index, a count n, then n entries of the
+               opcode's width (WIDTH below):
       I k n (field, integer)*       add integers (as HINCRBY)
       F k n (field, number)*        add doubles (as HINCRBYFLOAT, but in double precision,
                                     written so they read back as the same doubles)
@@ -42,17 +46,33 @@
 
   Output:
      1                  applied
-    {-1, stored}        offset mismatch (stored offset, '' when none): nothing changed
+    {-1, i, stored, …}  offset mismatch, for each refused partition its position i (1-based) in
+                        the header and its stored offset ('' when none): nothing changed
     error               malformed program (a bug): nothing changed
 ]]
-local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if stored == false then stored = '' end
-if stored ~= ARGV[2] then
-  return {-1, stored}
+-- Compare and set on every partition first: one stale offset and the whole round changes nothing.
+local HEADER = 7
+local m = tonumber(ARGV[1])
+if m == nil or m < 1 or #ARGV ~= 2 + HEADER * m then
+  return redis.error_reply('braid flush-partitions: bad header (' .. tostring(ARGV[1]) .. ' partitions, ' .. #ARGV .. ' arguments)')
+end
+local refused = {}
+for p = 0, m - 1 do
+  local at = 2 + HEADER * p
+  local stored = redis.call('HGET', KEYS[1], ARGV[at])
+  if stored == false then stored = '' end
+  if stored ~= ARGV[at + 1] then
+    refused[#refused + 1] = p + 1
+    refused[#refused + 1] = stored
+  end
+end
+if #refused > 0 then
+  table.insert(refused, 1, -1)
+  return refused
 end
 
 -- One argument instead of one per op string: far less for the client to encode and Redis to parse.
-local ops = cmsgpack.unpack(ARGV[8])
+local ops = cmsgpack.unpack(ARGV[2 + HEADER * m])
 
 local WIDTH = {I=2, F=2, ['<']=2, ['>']=2, P=1, Z=2, S=2, D=1, A=2, R=1, T=2, E=1, X=2}
 local NUMERIC = {I=true, F=true, ['<']=true, ['>']=true}
@@ -65,15 +85,15 @@ while i <= n do
   local op, count = ops[i], ops[i + 2]
   local width = WIDTH[op]
   if width == nil then
-    return redis.error_reply('braid flush-partition: unknown opcode ' .. tostring(op) .. ' at ' .. i)
+    return redis.error_reply('braid flush-partitions: unknown opcode ' .. tostring(op) .. ' at ' .. i)
   end
   if type(count) ~= 'number' or (op ~= 'T' and KEYS[ops[i + 1]] == nil) then
-    return redis.error_reply('braid flush-partition: bad run header at ' .. i)
+    return redis.error_reply('braid flush-partitions: bad run header at ' .. i)
   end
   i = i + 3 + width * count
 end
 if i ~= n + 1 then
-  return redis.error_reply('braid flush-partition: program ends inside a run')
+  return redis.error_reply('braid flush-partitions: program ends inside a run')
 end
 
 -- A command called from Lua costs microseconds, and a flush holds tens of thousands of ops, mostly in
@@ -183,11 +203,19 @@ while i <= n do
 end
 end_numeric()
 
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if ARGV[5] ~= '' then
-  redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+local state = {}
+for p = 0, m - 1 do
+  local at = 2 + HEADER * p
+  state[#state + 1] = ARGV[at]
+  state[#state + 1] = ARGV[at + 2]
+  if ARGV[at + 4] ~= '' then
+    state[#state + 1] = ARGV[at + 3]
+    state[#state + 1] = ARGV[at + 4]
+  end
+  if ARGV[at + 6] ~= '' then
+    state[#state + 1] = ARGV[at + 5]
+    state[#state + 1] = ARGV[at + 6]
+  end
 end
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[1], ARGV[6], ARGV[7])
-end
+redis.call('HSET', KEYS[1], unpack(state))
 return 1
