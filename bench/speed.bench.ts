@@ -127,7 +127,7 @@ function generateBids(total: number, seed: number, startMs: number): Bid[] {
  * What a partition pipeline does per event after decoding — filter, group
  * key, operator — for `views` over `events` in one partition, with the
  * partition watermark kept as the pipeline keeps it and a checkpoint (flush
- * program built, not sent) every CHECKPOINT_EVERY events. Returns the number of
+ * program built and packed, not sent) every CHECKPOINT_EVERY events. Returns the number of
  * (event, view) pairs counted and the flush ops built, so nothing is optimised away.
  */
 function driveOperators(views: readonly View[], events: readonly Record<string, unknown>[]): { accepted: number; rejected: number; flushOps: number } {
@@ -146,6 +146,8 @@ function driveOperators(views: readonly View[], events: readonly Record<string, 
       pipeline.operator.onWatermark(watermarkMs);
       pipeline.operator.onCheckpoint(program, watermarkMs);
     }
+    // Packed as the pipeline thread packs it: PFADD elements and PEXPIREs are encoded only there.
+    program.pack();
     flushOps += program.size;
   };
   for (let index = 0; index < events.length; index++) {
@@ -177,11 +179,17 @@ function drivePartitionPipeline(views: readonly View[], messages: readonly Incom
   });
   let flushOps = 0;
   const now = Date.now();
+  // Packed as the pipeline thread packs it: PFADD elements and PEXPIREs are encoded only there.
+  const flush = () => {
+    const program = pipeline.checkpoint(now)?.program;
+    program?.pack();
+    flushOps += program?.size ?? 0;
+  };
   for (let index = 0; index < messages.length; index++) {
     pipeline.process(messages[index]!, index);
-    if ((index + 1) % CHECKPOINT_EVERY === 0) flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
+    if ((index + 1) % CHECKPOINT_EVERY === 0) flush();
   }
-  flushOps += pipeline.checkpoint(now)?.program.size ?? 0;
+  flush();
   return flushOps + counts.eventsIn;
 }
 
