@@ -76,7 +76,14 @@ describe('npx braid speed fills the demo views', () => {
       // A long-running process serves Prometheus metrics: the worker's own counters are there and add up.
       const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1];
       expect(metricsUrl, stderr).toBeDefined();
-      const metrics = await (await fetch(metricsUrl!)).text();
+      // The offsets reach Redis inside a flush round, whose duration is recorded once the round (its Kafka commit too) ends.
+      const metrics = await waitFor(
+        async () => {
+          const text = await (await fetch(metricsUrl!)).text();
+          return /^braid_speed_flush_duration_seconds_count\{/m.test(text) ? text : undefined;
+        },
+        { timeoutMs: 10_000, what: 'a finished flush round in the metrics' },
+      );
       const counter = (name: string) =>
         metrics
           .split('\n')
