@@ -40,7 +40,9 @@ import { createLogger, type Logger } from '../shared/logging/index.ts';
 import { createMetricsRegistry, type Registry } from '../shared/metrics/index.ts';
 import { demoViews, pageViews, viewRegistryOf, windowSizeMs } from '../shared/views/index.ts';
 import { SpeedKeys, SpeedWorker, speedGroupId } from '../speed/index.ts';
+import { PartitionSketch } from '../speed/partition-sketch.ts';
 import { FIELD_SEPARATOR, ROW_COUNT } from '../speed/redis-keys.ts';
+import { RedisHll, REDIS_HLL_REGISTER_COUNT } from '../shared/measures/index.ts';
 import { defineBenchmark } from './lib/benchmark.ts';
 import { LoadGenerator, type LoadResult, type LoadTarget } from './lib/load-generator.ts';
 import { deleteKeysWithPrefix } from './lib/redis-cleanup.ts';
@@ -123,13 +125,13 @@ async function serveOnLoopback(fetch: (request: Request) => Response | Promise<R
 /**
  * What a competent engineer would write by hand for this one query, reading
  * the speed layer's keys directly: the window starts in range (ZRANGEBYSCORE),
- * then one pipeline with each window's cells and the URL's visitors sketch
- * (PFCOUNT). `/hmget/…` (the baseline) asks for just the URL's fields, since
+ * then one pipeline with each window's cells and the URL's visitors sketches
+ * (one per partition, merged and counted here). `/hmget/…` (the baseline) asks for just the URL's fields, since
  * their names are known (`<url>\x1f#`, `<url>\x1frevenue`), as Braid does when
  * a filter pins every dimension; `/hgetall/…` fetches each window hash whole.
  * Optional `from` and `to` (epoch ms) pin the range; the default is the last hour.
  */
-function baselineApp(redis: Redis, keys: SpeedKeys): Hono {
+function baselineApp(redis: Redis, keys: SpeedKeys, topic: string): Hono {
   const read = (cells: 'hgetall' | 'hmget') =>
     async function readPageViews(c: Context) {
       const url = c.req.query('url');
@@ -139,18 +141,19 @@ function baselineApp(redis: Redis, keys: SpeedKeys): Hono {
       const starts = await redis.zrangebyscore(keys.windows(VIEW), fromMs, `(${toMs}`);
       const countField = `${url}${FIELD_SEPARATOR}${ROW_COUNT}`;
       const revenueField = `${url}${FIELD_SEPARATOR}revenue`;
+      const sketchFields = Array.from({ length: PARTITIONS }, (_, partition) => SpeedKeys.sketchField(topic, partition, url));
       const pipeline = redis.pipeline();
       for (const start of starts) {
         const key = keys.window(VIEW, Number(start));
         if (cells === 'hgetall') pipeline.hgetall(key);
         else pipeline.hmget(key, countField, revenueField);
-        pipeline.pfcount(keys.hll(VIEW, Number(start), 'visitors', url));
+        pipeline.hmgetBuffer(keys.sketches(VIEW, Number(start), 'visitors'), ...sketchFields);
       }
       const replies = (await pipeline.exec()) ?? [];
       const rows: Array<Record<string, unknown>> = [];
       starts.forEach((text, index) => {
         const [cellsError, stored] = replies[2 * index]!;
-        const [sketchError, visitors] = replies[2 * index + 1]!;
+        const [sketchError, sketches] = replies[2 * index + 1]!;
         if (cellsError || sketchError) throw cellsError ?? sketchError;
         let views: string | null | undefined;
         let revenue: string | null | undefined;
@@ -162,6 +165,9 @@ function baselineApp(redis: Redis, keys: SpeedKeys): Hono {
           [views, revenue] = stored as Array<string | null>;
         }
         if (views === undefined || views === null) return;
+        const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+        for (const sketch of sketches as Array<Buffer | null>) if (sketch !== null) PartitionSketch.mergeInto(registers, sketch);
+        const visitors = RedisHll.fromRegisters(registers).count();
         const start = Number(text);
         rows.push({
           windowStart: new Date(start).toISOString(),
@@ -330,7 +336,7 @@ export default defineBenchmark({
       const braidNoCache = await startServer({ config: noCacheConfig, views, logger, registry: createMetricsRegistry('bench-serve-nocache') });
       servers.push(braidNoCache);
       const baselineRedis = createRedisClient(stack.redisUrl, { name: 'braid-bench-baseline' });
-      const baselineServer = await serveOnLoopback(baselineApp(baselineRedis, keys).fetch);
+      const baselineServer = await serveOnLoopback(baselineApp(baselineRedis, keys, topic).fetch);
       const baseline: HttpServer = {
         url: baselineServer.url,
         async close() {

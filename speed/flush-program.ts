@@ -10,20 +10,19 @@ import type { PackedFlush } from './scripts.ts';
  * Items per entry of a run of each opcode, after the run's header (opcode,
  * key index, entry count). Shared with the script's table of the same name.
  */
-export const RUN_WIDTH = { I: 2, F: 2, '<': 2, '>': 2, P: 1, Z: 2, S: 2, D: 1, A: 2, R: 1, T: 2, E: 1, X: 2 } as const;
+export const RUN_WIDTH = { I: 2, F: 2, '<': 2, '>': 2, Z: 2, S: 2, D: 1, A: 2, R: 1, T: 2, E: 1, X: 2 } as const;
 export type Opcode = keyof typeof RUN_WIDTH;
 
 /**
  * A flush program: consecutive ops of one opcode on one key form a run whose
  * opcode and key are written once, and numbers travel as MessagePack numbers,
  * so Redis unpacks about half the values it did with one string per op part,
- * and applies a run of hash writes or PFADD elements as one variadic command.
- * Operators emit their ops field by field and key by key to make runs long.
+ * and applies a run of hash writes as one variadic command. Operators emit
+ * their ops field by field and key by key to make runs long.
  *
- * One program holds a flush round of several partitions, whose operators add to
- * the same sketches: PFADD elements are gathered per key and written at
- * {@link pack} as one run per key, and PEXPIREs last (once per key), after the
- * PFADDs that create their keys.
+ * One program holds a flush round of several partitions: PEXPIREs are written
+ * last, at {@link pack} (once per key, the longest asked for), after the writes
+ * that create their keys.
  */
 export class FlushProgram {
   readonly keys: string[];
@@ -39,8 +38,6 @@ export class FlushProgram {
   private runKey = -1;
   private runCountAt = -1;
   private runCount = 0;
-  /** PFADD elements per key index, written at pack(). */
-  private sketchElements = new Map<number, Array<readonly string[]>>();
   /** PEXPIRE ms per key index, written at pack() after everything else. */
   private expiries = new Map<number, number>();
   /** Ops gathered for pack() and not written yet (counted in size). */
@@ -88,16 +85,6 @@ export class FlushProgram {
 
   /** The keys and the ops packed for the flush script (a view of the program's buffer). */
   pack(): PackedFlush {
-    for (const [index, lists] of this.sketchElements) {
-      for (const elements of lists) {
-        for (const element of elements) {
-          this.entry('P', index);
-          this.writer.string(element);
-          this.deferredOps--;
-        }
-      }
-    }
-    this.sketchElements = new Map();
     for (const [index, ms] of this.expiries) {
       this.entry('T', 0);
       this.writer.number(index);
@@ -110,7 +97,7 @@ export class FlushProgram {
     return { keys: this.keys, ops: this.writer.bytes() };
   }
 
-  /** Ops written (a PFADD element counts as one). */
+  /** Ops written, and PEXPIREs to be written. */
   get size(): number {
     return this.ops + this.deferredOps;
   }
@@ -135,15 +122,6 @@ export class FlushProgram {
     this.writer.string(field);
     this.writer.number(value);
   }
-  /** Adds `elements` (not copied: left unchanged until pack()) to the HyperLogLog at `key`. */
-  pfAdd(key: string, elements: readonly string[]): void {
-    if (elements.length === 0) return;
-    const index = this.key(key);
-    const lists = this.sketchElements.get(index);
-    if (lists === undefined) this.sketchElements.set(index, [elements]);
-    else lists.push(elements);
-    this.deferredOps += elements.length;
-  }
   zIncrBy(key: string, member: string, by: number): void {
     this.entry('Z', this.key(key));
     this.writer.string(member);
@@ -153,6 +131,12 @@ export class FlushProgram {
     this.entry('S', this.key(key));
     this.writer.string(field);
     this.writer.string(value);
+  }
+  /** HSET of a binary value (a partition's sketch). */
+  hSetBytes(key: string, field: string, value: Uint8Array): void {
+    this.entry('S', this.key(key));
+    this.writer.string(field);
+    this.writer.binary(value);
   }
   hDel(key: string, field: string): void {
     this.entry('D', this.key(key));

@@ -1,13 +1,15 @@
-import type { Measure } from '../shared/measures/index.ts';
+import { redisHllPosition, type Measure } from '../shared/measures/index.ts';
 import type { FlushProgram } from './flush-program.ts';
+import type { PartitionSketch } from './partition-sketch.ts';
 import { cellField, ROW_COUNT } from './redis-keys.ts';
 
 /**
  * How each measure's pending delta is kept in memory between flushes and
  * merged into Redis by the flush script. Merging into Redis is the monoid's
  * `merge` carried out in Redis: integer and double increments for counts and
- * sums, keep-min/keep-max, PFADD for HyperLogLog (idempotent by nature),
- * ZINCRBY for top-k counts.
+ * sums, keep-min/keep-max, ZINCRBY for top-k counts. approxDistinct is the
+ * exception: the pipeline keeps its partition's whole sketch of each open cell
+ * and writes it whole when it grows (speed/partition-sketch.ts).
  */
 export interface DeltaOps {
   zero(): unknown;
@@ -22,8 +24,14 @@ export interface DeltaTarget {
   readonly hashKey: string;
   readonly groupKey: string;
   readonly measureName: string;
-  /** Key of this cell's HyperLogLog / top-k zset. */
+  /** Key of this cell's top-k zset. */
   readonly sketchKey: () => string;
+  /** Hash of the window's approxDistinct sketches for this measure. */
+  readonly sketchesKey: string;
+  /** This partition's field of the cell in {@link sketchesKey}. */
+  readonly sketchField: () => string;
+  /** This partition's sketch of the cell, as stored (created empty on first use). */
+  readonly partitionSketch: () => PartitionSketch;
   readonly retentionMs: number;
   /** True the first time this worker writes `sketchKey` (its TTL is then set once). */
   readonly needsTtl: (sketchKey: string) => boolean;
@@ -87,28 +95,30 @@ const avgOps: DeltaOps = {
 };
 
 /**
- * The elements seen, in order, repeats included: PFADD ignores an element it
- * has, so removing repeats here would only save bytes, and a Set cost more
- * per event than the repeats cost Redis (about a quarter of the demo's
- * elements repeat within a flush).
+ * The HyperLogLog positions (register × 64 + value, as PFADD would hash them)
+ * of the elements seen, repeats included; folded into the partition's sketch
+ * of the cell at the checkpoint, which is written only if a register grew.
  */
 const distinctOps: DeltaOps = {
-  zero: () => [] as string[],
+  zero: () => [] as number[],
   add: (delta, value) => {
-    if (!isAbsent(value)) (delta as string[]).push(String(value));
+    if (!isAbsent(value)) (delta as number[]).push(redisHllPosition(String(value)));
     return delta;
   },
   merge: (into, from) => {
-    const elements = into as string[];
-    for (const value of from as string[]) elements.push(value);
+    const positions = into as number[];
+    for (const position of from as number[]) positions.push(position);
     return into;
   },
   emit: (program, target, delta) => {
-    const values = delta as string[];
-    if (values.length === 0) return;
-    const key = target.sketchKey();
-    program.pfAdd(key, values);
-    if (target.needsTtl(key)) program.pExpire(key, target.retentionMs);
+    const positions = delta as number[];
+    if (positions.length === 0) return;
+    const sketch = target.partitionSketch();
+    let grew = false;
+    for (let index = 0; index < positions.length; index++) if (sketch.add(positions[index]!)) grew = true;
+    if (!grew) return;
+    program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
+    program.pExpire(target.sketchesKey, target.retentionMs);
   },
 };
 

@@ -101,6 +101,20 @@ export class MsgpackWriter {
     this.at = at + 5 + written;
   }
 
+  /**
+   * Bytes as a MessagePack str of any bytes: Redis's cmsgpack has no bin types, and unpacks a str as the
+   * Lua string of its bytes, unchecked.
+   */
+  binary(bytes: Uint8Array): void {
+    const length = bytes.length;
+    this.room(5 + length);
+    const buffer = this.buffer;
+    buffer[this.at] = 0xdb; // str 32
+    buffer.writeUInt32BE(length, this.at + 1);
+    buffer.set(bytes, this.at + 5);
+    this.at += 5 + length;
+  }
+
   number(value: number): void {
     this.room(9);
     const buffer = this.buffer;

@@ -117,7 +117,7 @@ export class PartitionPipeline {
     this.late = [];
     for (const pipeline of this.views) {
       pipeline.operator.onClose();
-      await pipeline.operator.onStart(redis);
+      await pipeline.operator.onStart(redis, this.watermarkMs());
     }
   }
 

@@ -132,7 +132,7 @@ function outgoing(message: Message): OutgoingMessage {
   return { key: bytes(message.key ?? null), value: bytes(message.value), headers: message.headers as Record<string, string> };
 }
 
-/** One program for all of `partitions`: one script call, and one PFADD per sketch however many partitions add to it. */
+/** One program for all of `partitions`: one script call, and one PEXPIRE per key however many partitions write to it. */
 function checkpoint(nowMs: number, partitions: readonly number[], transfer: ArrayBuffer[]): CheckpointResult {
   const program = new FlushProgram(keys.partitions(init.group));
   const flushes: PartitionFlush[] = [];

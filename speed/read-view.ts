@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import { RedisHll, topEntries, type AvgState } from '../shared/measures/index.ts';
+import { RedisHll, REDIS_HLL_REGISTER_COUNT, topEntries, type AvgState } from '../shared/measures/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
 import { decodeStoredSession } from './operators/index.ts';
+import { PartitionSketch } from './partition-sketch.ts';
 import { cellField, FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from './redis-keys.ts';
 
 export interface SpeedRow {
@@ -190,7 +191,8 @@ async function readFixedWindows(
 
   const rows: SpeedRow[] = [];
   const sketches = redis.pipeline();
-  const sketchTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; kind: 'approxDistinct' | 'topK'; k: number }> = [];
+  const sketchTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; k: number }> = [];
+  const distinctTargets: Array<{ start: number; groupKey: string; state: Record<string, unknown>; measures: Record<string, unknown>; name: string }> = [];
   starts.forEach((start, index) => {
     const hash = hashes[index];
     // Still indexed, no longer stored: the window's retention ran out before the batch layer took it over.
@@ -223,12 +225,11 @@ async function readFixedWindows(
             break;
           }
           case 'approxDistinct':
-            sketches.getBuffer(keys.hll(view.name, start, name, groupKey));
-            sketchTargets.push({ state, measures, name, kind: 'approxDistinct', k: 0 });
+            distinctTargets.push({ start, groupKey, state, measures, name });
             break;
           case 'topK':
             sketches.zrange(keys.topK(view.name, start, name, groupKey), '0', '-1', 'WITHSCORES');
-            sketchTargets.push({ state, measures, name, kind: 'topK', k: measure.k ?? 10 });
+            sketchTargets.push({ state, measures, name, k: measure.k ?? 10 });
             break;
         }
       }
@@ -245,24 +246,81 @@ async function readFixedWindows(
   });
   if (sketchTargets.length > 0) {
     const replies = (await sketches.exec())!;
-    sketchTargets.forEach(({ state, measures, name, kind, k }, index) => {
+    sketchTargets.forEach(({ state, measures, name, k }, index) => {
       const [error, reply] = replies[index]!;
       if (error) throw error;
-      if (kind === 'approxDistinct') {
-        const bytes = reply as Buffer | null;
-        const sketch = bytes === null ? RedisHll.empty() : RedisHll.fromRedisBytes(bytes);
-        state[name] = sketch;
-        measures[name] = sketch.count();
-      } else {
-        const flat = reply as string[];
-        const counts = new Map<string, number>();
-        for (let i = 0; i < flat.length; i += 2) counts.set(flat[i]!, Number(flat[i + 1]));
-        state[name] = counts;
-        measures[name] = topEntries(counts, k);
-      }
+      const flat = reply as string[];
+      const counts = new Map<string, number>();
+      for (let i = 0; i < flat.length; i += 2) counts.set(flat[i]!, Number(flat[i + 1]));
+      state[name] = counts;
+      measures[name] = topEntries(counts, k);
     });
   }
+  if (distinctTargets.length > 0) {
+    const registers = await readDistinctRegisters(target, view, distinctTargets, pinned);
+    for (const { start, groupKey, state, measures, name } of distinctTargets) {
+      const cell = registers.get(distinctCell(start, name, groupKey));
+      const sketch = cell === undefined ? RedisHll.empty() : RedisHll.fromRegisters(cell);
+      state[name] = sketch;
+      measures[name] = sketch.count();
+    }
+  }
   return rows;
+}
+
+const distinctCell = (start: number, measure: string, groupKey: string) => `${start}${FIELD_SEPARATOR}${measure}${FIELD_SEPARATOR}${groupKey}`;
+
+/**
+ * The approxDistinct registers of the cells asked for, each the union of every partition's sketch (see
+ * speed/partition-sketch.ts), keyed by {@link distinctCell}. Whole sketch hashes, or, when a filter pins
+ * every dimension, only the pinned groups' fields of each partition that has stored an offset.
+ */
+async function readDistinctRegisters(
+  target: SpeedViewSource,
+  view: View,
+  cells: ReadonlyArray<{ start: number; groupKey: string; name: string }>,
+  pinned: string[] | null,
+): Promise<Map<string, Uint8Array>> {
+  const { redis, keys } = target;
+  let fields: string[] | undefined;
+  if (pinned) {
+    const group = await redis.get(keys.viewGroup(view.name));
+    const stored = group === null ? [] : await redis.hkeys(keys.partitions(group));
+    // Offset fields are `o:<topic>:<partition>`; sketch fields start with `<topic>:<partition>`.
+    const tags = stored.filter((field) => field.startsWith('o:')).map((field) => field.slice(2));
+    fields = tags.flatMap((tag) => pinned.map((groupKey) => `${tag}${FIELD_SEPARATOR}${groupKey}`));
+    if (fields.length === 0) return new Map();
+  }
+  const sources: Array<{ start: number; name: string }> = [];
+  const seen = new Set<string>();
+  for (const { start, name } of cells) {
+    const id = `${start}${FIELD_SEPARATOR}${name}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    sources.push({ start, name });
+  }
+  const reads = redis.pipeline();
+  for (const { start, name } of sources) {
+    if (fields) reads.hmgetBuffer(keys.sketches(view.name, start, name), ...fields);
+    else reads.hgetallBuffer(keys.sketches(view.name, start, name));
+  }
+  const replies = (await reads.exec())!;
+  const registers = new Map<string, Uint8Array>();
+  const mergeField = (start: number, name: string, field: string, bytes: Buffer | null) => {
+    if (bytes === null) return;
+    const groupKey = field.slice(field.indexOf(FIELD_SEPARATOR) + 1);
+    const id = distinctCell(start, name, groupKey);
+    let cell = registers.get(id);
+    if (cell === undefined) registers.set(id, (cell = new Uint8Array(REDIS_HLL_REGISTER_COUNT)));
+    PartitionSketch.mergeInto(cell, bytes);
+  };
+  sources.forEach(({ start, name }, index) => {
+    const [error, reply] = replies[index]!;
+    if (error) throw error;
+    if (fields) (reply as Array<Buffer | null>).forEach((bytes, at) => mergeField(start, name, fields[at]!, bytes));
+    else for (const [field, bytes] of Object.entries(reply as Record<string, Buffer>)) mergeField(start, name, field, bytes);
+  });
+  return registers;
 }
 
 async function readSessions(target: SpeedViewSource, view: View, query: SpeedReadQuery, watermarkMs: number | null): Promise<SpeedRow[]> {

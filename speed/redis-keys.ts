@@ -9,7 +9,9 @@
  * - `<p>view:<view>:windows` zset — window starts that have data (score = start).
  * - `<p>view:<view>:w:<start>` hash — `<group-key>\x1f#` row count and
  *   `<group-key>\x1f<measure>[.s|.c]` numeric measure state.
- * - `<p>view:<view>:w:<start>:h:<measure>:<group-key>` — HyperLogLog (PFADD).
+ * - `<p>view:<view>:w:<start>:h:<measure>` hash — `<topic>:<partition>\x1f<group-key>`
+ *   approxDistinct sketch of one partition's elements (speed/partition-sketch.ts);
+ *   readers merge a cell's partitions.
  * - `<p>view:<view>:w:<start>:t:<measure>:<group-key>` zset — topK counts.
  * - `<p>view:<view>:sessions` hash — session id → JSON state; `:sessidx` zset
  *   by session start; `:open:<topic>:<partition>` hash — ids of sessions still
@@ -47,8 +49,13 @@ export class SpeedKeys {
   window(view: string, startMs: number): string {
     return `${this.prefix}view:${view}:w:${startMs}`;
   }
-  hll(view: string, startMs: number, measure: string, groupKey: string): string {
-    return `${this.prefix}view:${view}:w:${startMs}:h:${measure}:${groupKey}`;
+  /** Hash of the window's approxDistinct sketches for `measure`: one field per partition and group key. */
+  sketches(view: string, startMs: number, measure: string): string {
+    return `${this.prefix}view:${view}:w:${startMs}:h:${measure}`;
+  }
+  /** `<topic>:<partition>\x1f<group-key>`: the sketch of one partition's elements of a cell. */
+  static sketchField(topic: string, partition: number, groupKey: string): string {
+    return `${topic}:${partition}${FIELD_SEPARATOR}${groupKey}`;
   }
   topK(view: string, startMs: number, measure: string, groupKey: string): string {
     return `${this.prefix}view:${view}:w:${startMs}:t:${measure}:${groupKey}`;

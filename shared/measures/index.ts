@@ -15,4 +15,4 @@ export {
   type MeasureOutput,
   type TopKEntry,
 } from './measure.ts';
-export { RedisHll, redisHllPosition } from './redis-hll.ts';
+export { RedisHll, redisHllPosition, REDIS_HLL_REGISTER_COUNT } from './redis-hll.ts';

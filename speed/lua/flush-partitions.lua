@@ -30,9 +30,8 @@
                                     written so they read back as the same doubles)
       < k n (field, number)*        keep the minimum
       > k n (field, number)*        keep the maximum
-      P k n element*                PFADD
       Z k n (member, number)*       ZINCRBY
-      S k n (field, value)*         HSET
+      S k n (field, value)*         HSET (values may be binary: partition sketches)
       D k n field*                  HDEL
       A k n (score, member)*        ZADD
       R k n member*                 ZREM
@@ -41,7 +40,7 @@
       X k n (hash index, cutoff)*   remove sessions whose start < cutoff from index k and hash
 
   Consecutive I/F/</> runs on one key are applied together as one HMGET and
-  one HSET per chunk of fields; S, A, D, R and P runs as variadic commands.
+  one HSET per chunk of fields; S, A, D and R runs as variadic commands.
   Their effect is that of applying the ops one by one.
 
   Output:
@@ -74,9 +73,9 @@ end
 -- One argument instead of one per op string: far less for the client to encode and Redis to parse.
 local ops = cmsgpack.unpack(ARGV[2 + HEADER * m])
 
-local WIDTH = {I=2, F=2, ['<']=2, ['>']=2, P=1, Z=2, S=2, D=1, A=2, R=1, T=2, E=1, X=2}
+local WIDTH = {I=2, F=2, ['<']=2, ['>']=2, Z=2, S=2, D=1, A=2, R=1, T=2, E=1, X=2}
 local NUMERIC = {I=true, F=true, ['<']=true, ['>']=true}
-local VARIADIC = {S='HSET', A='ZADD', D='HDEL', R='ZREM', P='PFADD'}
+local VARIADIC = {S='HSET', A='ZADD', D='HDEL', R='ZREM'}
 
 -- Validate every run header before writing anything, so a malformed program changes nothing.
 local n = #ops

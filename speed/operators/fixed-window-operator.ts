@@ -3,6 +3,8 @@ import type { WindowSpec } from '../../shared/views/index.ts';
 import { alignDown } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
 import { deltaOpsFor, emitRowCount, type DeltaOps } from '../measure-deltas.ts';
+import { PartitionSketch } from '../partition-sketch.ts';
+import { SpeedKeys } from '../redis-keys.ts';
 import { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Cell {
@@ -40,6 +42,13 @@ export class FixedWindowOperator implements Operator {
   private cells = 0;
   /** Sketch keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
   private readonly sketchTtls: SketchTtls;
+  /** Positions of the view's approxDistinct measures. */
+  private readonly distinctMeasures: number[];
+  /**
+   * This partition's approxDistinct sketches of the windows that still take events, as stored: by window
+   * start, measure position and group key. Restored at start, dropped once the watermark closes the window.
+   */
+  private sketches = new Map<number, Array<Map<string, PartitionSketch> | undefined>>();
   /**
    * The partition watermark at the previous checkpoint: windows closed by then are forgotten by the
    * registry. Not the current one: the registry may be shared, and the partitions checkpointed after
@@ -60,6 +69,7 @@ export class FixedWindowOperator implements Operator {
     this.ops = context.view.measures.map(({ measure }) => deltaOpsFor(measure));
     this.fields = context.view.measures.map(({ measure }) => measure.field);
     this.sketchTtls = context.sketchTtls ?? new SketchTtls();
+    this.distinctMeasures = context.view.measures.flatMap(({ measure }, index) => (measure.kind === 'approxDistinct' ? [index] : []));
   }
 
   /**
@@ -70,8 +80,42 @@ export class FixedWindowOperator implements Operator {
     return this.cells * this.windowsPerPane;
   }
 
-  async onStart(_redis: Redis): Promise<void> {
-    // Fixed windows keep nothing between flushes: all state is in Redis.
+  /**
+   * Fixed windows keep only their partition's approxDistinct sketches between flushes: those of the windows
+   * the watermark has not closed are read back from Redis (the partition's own fields).
+   */
+  async onStart(redis: Redis, partitionWatermarkMs: number): Promise<void> {
+    // No watermark: the partition has stored no event, so no sketch either.
+    if (this.distinctMeasures.length === 0 || !Number.isFinite(partitionWatermarkMs)) return;
+    const { view, keys, topic, partition } = this.context;
+    // Still open: start + size + lateness > watermark.
+    const after = partitionWatermarkMs - this.sizeMs - view.allowedLatenessMs;
+    const starts = (await redis.zrangebyscore(keys.windows(view.name), `(${after}`, '+inf')).map(Number);
+    // Kafka topic names have no glob characters; the separator is a control character.
+    const prefix = SpeedKeys.sketchField(topic, partition, '');
+    for (const start of starts) {
+      for (const index of this.distinctMeasures) {
+        const key = keys.sketches(view.name, start, view.measures[index]!.name);
+        let cursor = '0';
+        do {
+          const [next, flat] = await redis.hscanBuffer(key, cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+          cursor = next.toString();
+          for (let at = 0; at < flat.length; at += 2) {
+            const groupKey = flat[at]!.toString().slice(prefix.length);
+            this.sketchesOf(start, index).set(groupKey, PartitionSketch.fromBytes(flat[at + 1]!));
+          }
+        } while (cursor !== '0');
+      }
+    }
+  }
+
+  /** The partition's sketches of one window and measure (created empty). */
+  private sketchesOf(start: number, measureIndex: number): Map<string, PartitionSketch> {
+    let byMeasure = this.sketches.get(start);
+    if (byMeasure === undefined) this.sketches.set(start, (byMeasure = []));
+    let byKey = byMeasure[measureIndex];
+    if (byKey === undefined) byMeasure[measureIndex] = byKey = new Map();
+    return byKey;
   }
 
   process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean {
@@ -156,8 +200,15 @@ export class FixedWindowOperator implements Operator {
     const forgetAtMs = this.previousCheckpointWatermarkMs;
     this.previousCheckpointWatermarkMs = partitionWatermarkMs;
     this.sketchTtls.forget((start) => !windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, forgetAtMs));
-    if (this.cells === 0) return;
-    const { view, keys, group } = this.context;
+    if (this.cells > 0) this.writeCells(program);
+    // After writing: the cells just written may belong to windows this watermark closes.
+    for (const start of this.sketches.keys()) {
+      if (!windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketches.delete(start);
+    }
+  }
+
+  private writeCells(program: FlushProgram): void {
+    const { view, keys, group, topic, partition } = this.context;
     const windowsKey = keys.windows(view.name);
     const measures = view.measures;
     for (const [start, byKey] of this.windows()) {
@@ -165,21 +216,29 @@ export class FixedWindowOperator implements Operator {
       program.zAdd(windowsKey, start, String(start));
       // One target per window, pointed at each cell and measure in turn: no closures per cell.
       let measureIndex = 0;
+      let sketches: Map<string, PartitionSketch> | undefined;
       const target = {
         hashKey,
         groupKey: '',
         measureName: '',
         retentionMs: view.retentionMs,
-        sketchKey: () =>
-          measures[measureIndex]!.measure.kind === 'topK'
-            ? keys.topK(view.name, start, target.measureName, target.groupKey)
-            : keys.hll(view.name, start, target.measureName, target.groupKey),
+        sketchKey: () => keys.topK(view.name, start, target.measureName, target.groupKey),
         needsTtl: (sketchKey: string) => this.sketchTtls.claim(start, sketchKey),
+        sketchesKey: '',
+        sketchField: () => SpeedKeys.sketchField(topic, partition, target.groupKey),
+        partitionSketch: () => {
+          sketches ??= this.sketchesOf(start, measureIndex);
+          let sketch = sketches.get(target.groupKey);
+          if (sketch === undefined) sketches.set(target.groupKey, (sketch = new PartitionSketch()));
+          return sketch;
+        },
       };
       // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
       for (const [groupKey, cell] of byKey) emitRowCount(program, hashKey, groupKey, cell.rows);
       for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
         target.measureName = measures[measureIndex]!.name;
+        if (measures[measureIndex]!.measure.kind === 'approxDistinct') target.sketchesKey = keys.sketches(view.name, start, target.measureName);
+        sketches = undefined;
         const ops = this.ops[measureIndex]!;
         for (const [groupKey, cell] of byKey) {
           target.groupKey = groupKey;
@@ -198,6 +257,7 @@ export class FixedWindowOperator implements Operator {
 
   onClose(): void {
     this.pending.clear();
+    this.sketches = new Map();
     this.forgetLastPane();
     if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
     this.cells = 0;

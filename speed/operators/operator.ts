@@ -56,8 +56,11 @@ export class SketchTtls {
  * checkpoint (flush), close. One instance per view per assigned partition.
  */
 export interface Operator {
-  /** Restores state this partition left in Redis (e.g. open sessions). Default: nothing to restore. */
-  onStart(redis: Redis): Promise<void>;
+  /**
+   * Restores state this partition left in Redis (open sessions, sketches of open windows), given the
+   * partition's restored watermark (−Infinity when Redis holds none).
+   */
+  onStart(redis: Redis, partitionWatermarkMs: number): Promise<void>;
   /**
    * Adds one event. `partitionWatermarkMs` is the partition's watermark before
    * the event; returns false if the event was too late for every window it

@@ -2,7 +2,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { describe, expect, it } from 'vitest';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { approxDistinct, avg, count, max, min, sum, topK } from '../../shared/measures/index.ts';
+import { approxDistinct, avg, count, max, min, RedisHll, redisHllPosition, REDIS_HLL_REGISTER_COUNT, sum, topK } from '../../shared/measures/index.ts';
 import {
   alignDown,
   defineView,
@@ -16,7 +16,8 @@ import {
   type WindowSpec,
 } from '../../shared/views/index.ts';
 import { FlushProgram } from '../../speed/flush-program.ts';
-import { opsOf, runsOf, type FlushOp } from '../harness/flush-ops.ts';
+import { hashWritesOf, opsOf, runsOf, type FlushOp } from '../harness/flush-ops.ts';
+import { PartitionSketch } from '../../speed/partition-sketch.ts';
 import { createOperator, decodeStoredSession, encodeStoredSession, SessionWindowOperator, sessionId, SketchTtls, type Operator, type StoredSession } from '../../speed/operators/index.ts';
 import { SpeedKeys } from '../../speed/redis-keys.ts';
 
@@ -564,9 +565,13 @@ describe('fixed windows (createOperator), lateness', () => {
     const slideMs = spec.type === 'sliding' ? spec.slideMs : spec.sizeMs;
     const random = xoroshiro128plus(7);
     const op = createOperator(contextFor(view));
-    // Expected, event by event: per window hash and field, the value the flush must carry; per HLL key, the elements.
-    type Expected = { fields: Map<string, Map<string, number>>; elements: Map<string, Set<string>>; members: Map<string, Map<string, number>> };
-    const fresh = (): Expected => ({ fields: new Map(), elements: new Map(), members: new Map() });
+    // Expected, event by event: per window hash and field, the value the flush must carry; per top-k key, the counts.
+    type Expected = { fields: Map<string, Map<string, number>>; members: Map<string, Map<string, number>> };
+    const fresh = (): Expected => ({ fields: new Map(), members: new Map() });
+    // approxDistinct: the partition's sketch of a cell holds every user of it so far (whole, not per flush).
+    const users = new Map<string, Set<string>>();
+    const storedSketches = new Map<string, Buffer>();
+    const sketchCell = (key: string, field: string) => `${key} ${field}`;
     const member = (expected: Expected, key: string, name: string, by: number) => {
       const members = expected.members.get(key) ?? new Map<string, number>();
       expected.members.set(key, members);
@@ -585,12 +590,8 @@ describe('fixed windows (createOperator), lateness', () => {
       for (const o of ops) {
         if (o.code === 'Z') member(seen, o.key, o.args[0]!, Number(o.args[1]));
         else if (o.code === 'T') expiredKeys.push(o.key);
-        if (o.code === 'P' || o.code === 'Z') sketchKeys.add(o.key);
-        if (o.code === 'P') {
-          const elements = seen.elements.get(o.key) ?? new Set<string>();
-          seen.elements.set(o.key, elements);
-          for (const element of o.args) elements.add(element);
-        } else if (['I', 'F', '<', '>'].includes(o.code)) {
+        if (o.code === 'Z' || (o.code === 'S' && o.key.includes(':h:'))) sketchKeys.add(o.key);
+        if (['I', 'F', '<', '>'].includes(o.code)) {
           const fields = seen.fields.get(o.key) ?? new Map<string, number>();
           seen.fields.set(o.key, fields);
           // Each (hash, field) is written once per flush.
@@ -616,7 +617,8 @@ describe('fixed windows (createOperator), lateness', () => {
         for (const start of starts) {
           const hash = keys.window(view.name, start);
           field(expected, hash, `${country}\x1f#`, 1, (a, b) => a + b);
-          expected.elements.set(keys.hll(view.name, start, 'users', country), (expected.elements.get(keys.hll(view.name, start, 'users', country)) ?? new Set()).add(user));
+          const cell = sketchCell(keys.sketches(view.name, start, 'users'), SpeedKeys.sketchField('t', 0, country));
+          users.set(cell, (users.get(cell) ?? new Set()).add(user));
           member(expected, keys.topK(view.name, start, 'pages', country), url, 1);
           if (revenue === null) continue;
           field(expected, hash, `${country}\x1frevenue`, revenue, (a, b) => a + b);
@@ -627,8 +629,20 @@ describe('fixed windows (createOperator), lateness', () => {
         }
       }
       expect(slideMs).toBeGreaterThan(0);
-      expect(actual(checkpoint(op, watermark))).toEqual(expected);
+      const program = new FlushProgram(keys.partitions('g'));
+      op.onCheckpoint(program, watermark);
+      expect(actual(opsOf(program))).toEqual(expected);
       expect(op.pendingCells).toBe(0);
+      for (const { key, field, value } of hashWritesOf(program)) if (key.includes(':h:')) storedSketches.set(sketchCell(key, field), value);
+      // What Redis holds for each cell is the sketch of all its users, as PFADD of them would have built it.
+      expect([...storedSketches.keys()].sort()).toEqual([...users.keys()].sort());
+      for (const [cell, cellUsers] of users) {
+        const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+        PartitionSketch.mergeInto(registers, storedSketches.get(cell)!);
+        const want = RedisHll.fromPositions([...cellUsers].map(redisHllPosition)).registers();
+        // Compared as bytes: toEqual walks 16384 elements one by one, seconds per flush.
+        expect(Buffer.from(registers.buffer).equals(Buffer.from(want.buffer, want.byteOffset, want.length)), cell).toBe(true);
+      }
     }
     // (A window forgotten by the registry and written again has its sketches' TTL set again: harmless, it
     // only renews it.)
@@ -645,39 +659,57 @@ function catchError(run: () => unknown): unknown {
   throw new Error('expected an error');
 }
 
-describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
-  it('writes a PFADD as one run of its elements, in order, and nothing for no elements', () => {
-    const program = new FlushProgram(keys.partitions('g'));
-    const elements = Array.from({ length: 2_500 }, (_, index) => `u${index}`);
-    program.pfAdd('t:hll', elements);
-    program.pfAdd('t:empty', []);
-    expect(program.size).toBe(2_500);
-    expect(runsOf(program).map((run) => [run.code, program.keys[run.keyIndex - 1], run.items.length])).toEqual([['P', 't:hll', 2_500]]);
-    expect(opsOf(program)).toEqual([{ code: 'P', key: 't:hll', args: elements }]);
-  });
-
-  it('a round of partitions adding to one sketch is one PFADD run per key, and every PEXPIRE comes after the PFADDs (once per key)', () => {
+describe('flush programs: partition sketches and sketch TTLs', () => {
+  it('every PEXPIRE comes after the writes, once per key (the longest asked for)', () => {
     const program = new FlushProgram(keys.partitions('g'));
     // As two partitions' operators write one after the other: sketch, its TTL, then the window hash.
-    program.pfAdd('t:hll:a', ['u1', 'u2']);
-    program.pExpire('t:hll:a', 60_000);
-    program.pfAdd('t:hll:b', ['u3']);
+    program.hSetBytes('t:h', 't:0\x1fa', Buffer.from([0x50]));
+    program.pExpire('t:h', 60_000);
     program.incrBy('t:w', 'a|views', 2);
     program.pExpire('t:w', 60_000);
-    program.pfAdd('t:hll:a', ['u2', 'u4']);
-    program.pExpire('t:hll:a', 90_000);
+    program.hSetBytes('t:h', 't:1\x1fa', Buffer.from([0x50]));
+    program.pExpire('t:h', 90_000);
     program.incrBy('t:w', 'a|views', 1);
     program.pExpire('t:w', 60_000);
-    expect(program.size).toBe(5 + 2 + 2);
+    expect(program.size).toBe(4 + 2);
     expect(opsOf(program)).toEqual([
+      { code: 'S', key: 't:h', args: ['t:0\x1fa', 'P'] },
       { code: 'I', key: 't:w', args: ['a|views', '2'] },
+      { code: 'S', key: 't:h', args: ['t:1\x1fa', 'P'] },
       { code: 'I', key: 't:w', args: ['a|views', '1'] },
-      { code: 'P', key: 't:hll:a', args: ['u1', 'u2', 'u2', 'u4'] },
-      { code: 'P', key: 't:hll:b', args: ['u3'] },
-      { code: 'T', key: 't:hll:a', args: ['90000'] },
+      { code: 'T', key: 't:h', args: ['90000'] },
       { code: 'T', key: 't:w', args: ['60000'] },
     ]);
-    expect(runsOf(program).map((run) => run.code)).toEqual(['I', 'P', 'P', 'T']);
+    expect(runsOf(program).map((run) => run.code)).toEqual(['S', 'I', 'S', 'I', 'T']);
+  });
+
+  it('partition sketches: registers only grow, a write is whole, and the stored form reads back (sparse and dense)', () => {
+    const small = new PartitionSketch();
+    const positions = ['a', 'b', 'c'].map(redisHllPosition);
+    expect(positions.map((position) => small.add(position))).toEqual([true, true, true]);
+    expect(small.add(positions[0]!)).toBe(false);
+    // A lower value for a register is no change; a higher one is.
+    expect(small.add((positions[0]! & ~63) | 1)).toBe((positions[0]! & 63) < 1);
+    expect(small.add((positions[0]! & ~63) | 60)).toBe(true);
+    const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+    PartitionSketch.mergeInto(registers, small.toBytes());
+    expect(registers[positions[0]! >> 6]).toBe(60);
+    expect(registers.filter((value) => value > 0).length).toBe(new Set(positions.map((position) => position >> 6)).size);
+
+    // Past the in-memory threshold: held and stored dense; a restored copy writes the same bytes.
+    const users = Array.from({ length: 5_000 }, (_, index) => `u${index}`);
+    const big = new PartitionSketch();
+    for (const user of users) big.add(redisHllPosition(user));
+    const bytes = big.toBytes();
+    expect(bytes.length).toBe(1 + REDIS_HLL_REGISTER_COUNT);
+    expect(PartitionSketch.fromBytes(bytes).toBytes()).toEqual(bytes);
+    expect(PartitionSketch.fromBytes(small.toBytes()).toBytes()).toEqual(small.toBytes());
+    const merged = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+    PartitionSketch.mergeInto(merged, bytes);
+    expect(merged).toEqual(RedisHll.fromPositions(users.map(redisHllPosition)).registers());
+    // Anything else is refused, not misread.
+    expect(() => PartitionSketch.mergeInto(merged, Buffer.from([0x50, 1, 2]))).toThrow(/3 bytes each/);
+    expect(() => PartitionSketch.fromBytes(Buffer.from([0x48, 0x59]))).toThrow(/leading byte/);
   });
 
   it('SketchTtls: a key is claimed once per window; forgotten windows and clear() let it be claimed again', () => {
@@ -692,19 +724,19 @@ describe('flush programs: HyperLogLog adds and sketch TTLs', () => {
     expect(ttls.claim(60_000, 'a')).toBe(true);
   });
 
-  const visitorsView = defineView({
-    name: 'test_visitors',
+  const pagesView = defineView({
+    name: 'test_pages',
     source: 'clickstream',
-    groupBy: ['url'],
+    groupBy: ['country'],
     window: tumbling('1m'),
-    measures: { visitors: approxDistinct('user_id') },
+    measures: { pages: topK('url', 3) },
   });
   /** Per partition 0 and 1, in turn: an event of [T0, T0 + 1m), then a checkpoint at `watermarkMs`; the sketch TTLs each set. */
   const sketchTtlOps = (sketchTtls: () => SketchTtls | undefined, watermarkMs: number) =>
     [0, 1].map((partition) => {
-      const operator = createOperator({ ...contextFor(visitorsView), partition, sketchTtls: sketchTtls() });
-      expect(operator.process(clickstreamEvent(`u${partition}`, T0), '/', T0, T0 - MINUTE_MS)).toBe(true);
-      return checkpoint(operator, watermarkMs).filter((op) => op.code === 'T' && op.key.includes(':h:visitors:')).length;
+      const operator = createOperator({ ...contextFor(pagesView), partition, sketchTtls: sketchTtls() });
+      expect(operator.process(clickstreamEvent(`u${partition}`, T0), 'US', T0, T0 - MINUTE_MS)).toBe(true);
+      return checkpoint(operator, watermarkMs).filter((op) => op.code === 'T' && op.key.includes(':t:pages:')).length;
     });
 
   it("operators of one view on two partitions sharing a registry set a sketch's TTL once; on their own, once each", () => {
