@@ -25,7 +25,6 @@ export function startRedisServer(plan: { home: string; port: number }): { pid: n
       '--appendonly', 'yes',
       '--appendfsync', 'everysec',
       '--save', '',
-      '--hll-sparse-max-bytes', '1000',
       '--protected-mode', 'yes',
     ],
     { cwd: dataDir, logFile },

@@ -20,7 +20,7 @@ export interface OperatorContext {
 }
 
 /**
- * Sketch keys (HyperLogLog, top-k) already given their TTL, per window start.
+ * Top-k sketch keys already given their TTL, per window start.
  * A window takes writes only until its end + allowed lateness, so a TTL set at
  * first write (retention ≥ window + lateness) never needs renewing; windows are
  * forgotten once closed. Forgetting more than needed only renews a TTL.
