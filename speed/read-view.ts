@@ -56,11 +56,20 @@ export interface SpeedProgress {
   readonly signature: string;
 }
 
+/**
+ * The consumer group computing `view` and its partitions hash (`o:`, `t:` and `s:` fields per
+ * `<topic>:<partition>`, see redis-keys.ts), or null before the view's first flush.
+ */
+async function groupPartitions(target: SpeedViewSource, view: View): Promise<{ group: string; fields: Record<string, string> } | null> {
+  const group = await target.redis.get(target.keys.viewGroup(view.name));
+  return group === null ? null : { group, fields: await target.redis.hgetall(target.keys.partitions(group)) };
+}
+
 /** The watermark of the group computing `view`, and its offsets as a signature, from what its workers flushed. */
 export async function speedProgress(target: SpeedViewSource, view: View, nowMs = Date.now()): Promise<SpeedProgress> {
-  const group = await target.redis.get(target.keys.viewGroup(view.name));
-  if (group === null) return { watermarkMs: null, signature: '' };
-  const fields = await target.redis.hgetall(target.keys.partitions(group));
+  const partitions = await groupPartitions(target, view);
+  if (partitions === null) return { watermarkMs: null, signature: '' };
+  const { group, fields } = partitions;
   let active = Infinity;
   let any = -Infinity;
   const offsets: string[] = [];
@@ -284,8 +293,7 @@ async function readDistinctRegisters(
   const { redis, keys } = target;
   let fields: string[] | undefined;
   if (pinned) {
-    const group = await redis.get(keys.viewGroup(view.name));
-    const stored = group === null ? [] : await redis.hkeys(keys.partitions(group));
+    const stored = Object.keys((await groupPartitions(target, view))?.fields ?? {});
     // Offset fields are `o:<topic>:<partition>`; sketch fields start with `<topic>:<partition>`.
     const tags = stored.filter((field) => field.startsWith('o:')).map((field) => field.slice(2));
     fields = tags.flatMap((tag) => pinned.map((groupKey) => `${tag}${FIELD_SEPARATOR}${groupKey}`));
