@@ -95,6 +95,13 @@ export class PartitionPipeline {
     return this.maxEventTimeMs === null ? -Infinity : this.maxEventTimeMs - this.options.maxOutOfOrdernessMs;
   }
 
+  /** approxDistinct sketches the operators hold for open windows. */
+  get heldSketches(): number {
+    let sketches = 0;
+    for (const pipeline of this.views) sketches += pipeline.operator.heldSketches;
+    return sketches;
+  }
+
   get pendingCells(): number {
     let cells = this.deadLetters.length + this.late.length;
     for (const pipeline of this.views) cells += pipeline.operator.pendingCells;

@@ -87,6 +87,8 @@ export interface CheckpointResult {
   /** Null when none of the partitions has anything new. */
   readonly round: PackedRound | null;
   readonly pendingCells: number;
+  /** approxDistinct sketches the thread holds for open windows, after the checkpoint. */
+  readonly heldSketches: number;
 }
 
 export type PipelineReply =

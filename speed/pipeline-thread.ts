@@ -141,13 +141,15 @@ function checkpoint(nowMs: number, partitions: readonly number[], transfer: Arra
     if (!taken) continue;
     flushes.push({ partition, header: taken.header, deadLetters: taken.deadLetters.map(outgoing), late: taken.late.map(outgoing) });
   }
-  if (flushes.length === 0) return { round: null, pendingCells: pendingCells() };
+  let heldSketches = 0;
+  for (const pipeline of pipelines.values()) heldSketches += pipeline.heldSketches;
+  if (flushes.length === 0) return { round: null, pendingCells: pendingCells(), heldSketches };
   const packed = program.pack();
   // Its own exactly sized buffer, moved (not copied) to the consumer.
   const ops = new Uint8Array(packed.ops.length);
   ops.set(packed.ops);
   transfer.push(ops.buffer);
-  return { round: { partitions: flushes, keys: packed.keys, ops, touchedViews: [...program.touchedViews] }, pendingCells: pendingCells() };
+  return { round: { partitions: flushes, keys: packed.keys, ops, touchedViews: [...program.touchedViews] }, pendingCells: pendingCells(), heldSketches };
 }
 
 async function handle(request: PipelineRequest, transfer: ArrayBuffer[]): Promise<unknown> {

@@ -328,6 +328,7 @@ export class SourceConsumer {
     results.forEach((result, index) => (this.pendingCellsReported[index] = result?.pendingCells ?? 0));
     const pendingCells = this.pendingCells();
     this.options.metrics.pendingCells.set({ source: this.options.source.name }, pendingCells);
+    this.options.metrics.heldSketches.set({ source: this.options.source.name }, results.reduce((held, result) => held + (result?.heldSketches ?? 0), 0));
     const watermark = this.watermarkMs(now);
     if (watermark !== null) {
       this.options.metrics.watermark.set({ source: this.options.source.name }, watermark);

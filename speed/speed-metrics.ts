@@ -18,6 +18,12 @@ export function createSpeedMetrics(registry: Registry) {
       registers,
     }),
     pendingCells: new Gauge({ name: 'braid_speed_pending_cells', help: 'Window × key cells waiting for the next flush.', labelNames: ['source'], registers }),
+    heldSketches: new Gauge({
+      name: 'braid_speed_held_sketches',
+      help: "approxDistinct sketches held in memory between flushes: each partition's sketch of each cell of the windows still open, as of the last flush round.",
+      labelNames: ['source'],
+      registers,
+    }),
     consumerLag: new Gauge({ name: 'braid_speed_consumer_lag_messages', help: 'Messages behind the partition high watermark.', labelNames: ['topic', 'partition'], registers }),
     flushRejected: new Counter({
       name: 'braid_speed_flush_rejected_total',

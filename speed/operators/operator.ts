@@ -74,6 +74,8 @@ export interface Operator {
   onClose(): void;
   /** Cells (window × key) waiting for the next flush: the memory bound's unit. */
   readonly pendingCells: number;
+  /** approxDistinct sketches kept between flushes (memory a flush does not free): those of the windows still open. */
+  readonly heldSketches: number;
 }
 
 /** Lateness rule shared by every window type: a window whose end + allowed lateness the watermark has reached takes no more events. */

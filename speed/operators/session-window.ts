@@ -105,6 +105,9 @@ export class SessionWindowOperator implements Operator {
     this.gapMs = context.view.window.gapMs;
   }
 
+  /** Sessions keep their measure states in the session itself. */
+  readonly heldSketches = 0;
+
   get pendingCells(): number {
     return this.dirty.length + this.removed.size + this.closed.size;
   }

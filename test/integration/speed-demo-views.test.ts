@@ -92,6 +92,8 @@ describe('npx braid speed fills the demo views', () => {
       expect(counter('braid_speed_events_in_total') + counter('braid_speed_dead_lettered_total')).toBe(20_000);
       expect(counter('braid_speed_late_events_total')).toBe(0);
       expect(metrics).toMatch(/^braid_speed_watermark_ms\{/m);
+      // The windows the watermark has not closed (the last ones) keep their visitors' sketches in memory.
+      expect(counter('braid_speed_held_sketches')).toBeGreaterThan(0);
       expect(metrics).toMatch(/^braid_speed_flush_duration_seconds_count\{/m);
     } finally {
       const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));

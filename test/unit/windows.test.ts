@@ -683,6 +683,29 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     expect(runsOf(program).map((run) => run.code)).toEqual(['S', 'I', 'S', 'I', 'T']);
   });
 
+  it('an operator holds its sketches of the windows still open, and lets a window\'s go once the watermark closes it', () => {
+    const view = defineView({
+      name: 'test_held',
+      source: 'clickstream',
+      groupBy: ['url'],
+      window: tumbling('1m'),
+      measures: { visitors: approxDistinct('user_id') },
+      allowedLateness: '30s',
+    });
+    const op = createOperator(contextFor(view));
+    for (const [user, url, at] of [['u1', '/a', T0], ['u2', '/b', T0 + 1_000], ['u3', '/a', T0 + MINUTE_MS]] as const) {
+      expect(op.process(clickstreamEvent(user, at), url, at, T0)).toBe(true);
+    }
+    expect(op.heldSketches).toBe(0); // created when a flush writes them
+    checkpoint(op, T0);
+    expect(op.heldSketches).toBe(3); // /a and /b of the first minute, /a of the second
+    // The first minute closes at its end + 30 s of lateness; the second is still open.
+    checkpoint(op, T0 + MINUTE_MS + 30_000);
+    expect(op.heldSketches).toBe(1);
+    op.onClose();
+    expect(op.heldSketches).toBe(0);
+  });
+
   it('partition sketches: registers only grow, a write is whole, and the stored form reads back (sparse and dense)', () => {
     const small = new PartitionSketch();
     const positions = ['a', 'b', 'c'].map(redisHllPosition);
