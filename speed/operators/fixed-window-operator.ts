@@ -49,8 +49,6 @@ export class FixedWindowOperator implements Operator {
    * start, measure position and group key. Restored at start, dropped once the watermark closes the window.
    */
   private sketches = new Map<number, Array<Map<string, PartitionSketch> | undefined>>();
-  /** Sketches in {@link sketches}. */
-  private sketchCount = 0;
   /**
    * The partition watermark at the previous checkpoint: windows closed by then are forgotten by the
    * registry. Not the current one: the registry may be shared, and the partitions checkpointed after
@@ -83,7 +81,9 @@ export class FixedWindowOperator implements Operator {
   }
 
   get heldSketches(): number {
-    return this.sketchCount;
+    let held = 0;
+    for (const byMeasure of this.sketches.values()) for (const byKey of byMeasure) held += byKey?.size ?? 0;
+    return held;
   }
 
   /**
@@ -108,9 +108,7 @@ export class FixedWindowOperator implements Operator {
           cursor = next.toString();
           for (let at = 0; at < flat.length; at += 2) {
             const groupKey = flat[at]!.toString().slice(prefix.length);
-            const sketches = this.sketchesOf(start, index);
-            if (!sketches.has(groupKey)) this.sketchCount++;
-            sketches.set(groupKey, PartitionSketch.fromBytes(flat[at + 1]!));
+            this.sketchesOf(start, index).set(groupKey, PartitionSketch.fromBytes(flat[at + 1]!));
           }
         } while (cursor !== '0');
       }
@@ -210,10 +208,8 @@ export class FixedWindowOperator implements Operator {
     this.sketchTtls.forget((start) => !windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, forgetAtMs));
     if (this.cells > 0) this.writeCells(program);
     // After writing: the cells just written may belong to windows this watermark closes.
-    for (const [start, byMeasure] of this.sketches) {
-      if (windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs)) continue;
-      for (const byKey of byMeasure) this.sketchCount -= byKey?.size ?? 0;
-      this.sketches.delete(start);
+    for (const start of this.sketches.keys()) {
+      if (!windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketches.delete(start);
     }
   }
 
@@ -239,10 +235,7 @@ export class FixedWindowOperator implements Operator {
         partitionSketch: () => {
           sketches ??= this.sketchesOf(start, measureIndex);
           let sketch = sketches.get(target.groupKey);
-          if (sketch === undefined) {
-            sketches.set(target.groupKey, (sketch = new PartitionSketch()));
-            this.sketchCount++;
-          }
+          if (sketch === undefined) sketches.set(target.groupKey, (sketch = new PartitionSketch()));
           return sketch;
         },
       };
@@ -271,7 +264,6 @@ export class FixedWindowOperator implements Operator {
   onClose(): void {
     this.pending.clear();
     this.sketches = new Map();
-    this.sketchCount = 0;
     this.forgetLastPane();
     if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
     this.cells = 0;
