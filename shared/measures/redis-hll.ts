@@ -222,6 +222,7 @@ export class RedisHll {
   /** The estimate, kept until a register changes; undefined when stale. */
   #cachedCount: number | undefined;
 
+  /** `registers` becomes the sketch's own: every caller passes a fresh array of its own buffer (count() reads it as words). */
   private constructor(registers: Uint8Array) {
     this.#registers = registers;
     this.#cachedCount = undefined;
@@ -382,22 +383,18 @@ export class RedisHll {
     // string, and Redis's formula ignores them — so must we, to agree.
     const histogram = new Int32Array(64);
     const registers = this.#registers;
-    if (registers.byteOffset % 4 === 0) {
-      // Four registers at a time, skipping zero words: most sketches of a window and group are nearly empty.
-      const words = new Uint32Array(registers.buffer, registers.byteOffset, REDIS_HLL_REGISTER_COUNT / 4);
-      for (let w = 0; w < words.length; w++) {
-        if (words[w] === 0) {
-          histogram[0]! += 4;
-          continue;
-        }
-        const i = w * 4;
-        histogram[registers[i]!]!++;
-        histogram[registers[i + 1]!]!++;
-        histogram[registers[i + 2]!]!++;
-        histogram[registers[i + 3]!]!++;
+    // Four registers at a time, skipping zero words: most sketches of a window and group are nearly empty.
+    const words = new Uint32Array(registers.buffer, registers.byteOffset, REDIS_HLL_REGISTER_COUNT / 4);
+    for (let w = 0; w < words.length; w++) {
+      if (words[w] === 0) {
+        histogram[0]! += 4;
+        continue;
       }
-    } else {
-      for (let i = 0; i < REDIS_HLL_REGISTER_COUNT; i++) histogram[registers[i]!]!++;
+      const i = w * 4;
+      histogram[registers[i]!]!++;
+      histogram[registers[i + 1]!]!++;
+      histogram[registers[i + 2]!]!++;
+      histogram[registers[i + 3]!]!++;
     }
     const m = REDIS_HLL_REGISTER_COUNT;
     // The order of these floating-point steps is Redis's; reordering them can
