@@ -5,8 +5,10 @@ import { REDIS_HLL_REGISTER_COUNT } from '../shared/measures/index.ts';
 const POSITIONS = 0x50; // 'P'
 /** Leading byte of a stored sketch holding all 16384 registers, one byte each. */
 const DENSE = 0x44; // 'D'
-/** Non-zero registers past which a sketch is held as a register array (16 KB) instead of a Map. */
+/** Non-zero registers past which a sketch is held as a register array (16 KB) instead of a sorted list. */
 const DENSE_IN_MEMORY_AT = 1024;
+/** Room for positions a new sparse sketch starts with (16 bytes: typed arrays this small live on V8's heap). */
+const SPARSE_INITIAL_ROOM = 4;
 
 /**
  * One Kafka partition's share of an approxDistinct cell (one view, window,
@@ -28,8 +30,13 @@ const DENSE_IN_MEMORY_AT = 1024;
  * PartitionSketch.mergeInto(registers, sketch.toBytes());
  */
 export class PartitionSketch {
-  /** Register → value while small. */
-  private sparse: Map<number, number> | null = new Map();
+  /**
+   * While small: the non-zero registers' positions (register × 64 + value) in register order, in the
+   * first `size` slots. A typed array, not a Map: the pipeline holds a sketch per open cell, and Map
+   * entries were a third of what it allocated and the garbage collector copied.
+   */
+  private sparse: Int32Array | null = new Int32Array(SPARSE_INITIAL_ROOM);
+  private size = 0;
   private dense: Uint8Array | null = null;
 
   /** Offers a {@link redisHllPosition} (register × 64 + value); true if a register grew. */
@@ -42,22 +49,43 @@ export class PartitionSketch {
       dense[register] = value;
       return true;
     }
-    const sparse = this.sparse!;
-    const known = sparse.get(register);
-    if (known !== undefined && known >= value) return false;
-    sparse.set(register, value);
-    if (sparse.size > DENSE_IN_MEMORY_AT) this.toDense();
+    let sparse = this.sparse!;
+    const size = this.size;
+    // Binary search for the first position at or past the register's.
+    let low = 0;
+    let high = size;
+    const from = register << 6;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (sparse[middle]! < from) low = middle + 1;
+      else high = middle;
+    }
+    if (low < size && sparse[low]! >> 6 === register) {
+      if ((sparse[low]! & 63) >= value) return false;
+      sparse[low] = position;
+      return true;
+    }
+    if (size === sparse.length) {
+      const grown = new Int32Array(size * 2);
+      grown.set(sparse);
+      this.sparse = sparse = grown;
+    }
+    sparse.copyWithin(low + 1, low, size);
+    sparse[low] = position;
+    this.size = size + 1;
+    if (this.size > DENSE_IN_MEMORY_AT) this.toDense();
     return true;
   }
 
   private toDense(): void {
     const dense = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
-    for (const [register, value] of this.sparse!) dense[register] = value;
+    const sparse = this.sparse!;
+    for (let index = 0; index < this.size; index++) dense[sparse[index]! >> 6] = sparse[index]! & 63;
     this.dense = dense;
     this.sparse = null;
   }
 
-  /** The stored form. */
+  /** The stored form (positions in register order, so equal sketches store equal bytes). */
   toBytes(): Buffer {
     if (this.dense !== null) {
       const bytes = Buffer.allocUnsafe(1 + REDIS_HLL_REGISTER_COUNT);
@@ -66,15 +94,13 @@ export class PartitionSketch {
       return bytes;
     }
     const sparse = this.sparse!;
-    const bytes = Buffer.allocUnsafe(1 + 3 * sparse.size);
+    const bytes = Buffer.allocUnsafe(1 + 3 * this.size);
     bytes[0] = POSITIONS;
-    let at = 1;
-    for (const [register, value] of sparse) {
-      const position = register * 64 + value;
+    for (let index = 0, at = 1; index < this.size; index++, at += 3) {
+      const position = sparse[index]!;
       bytes[at] = position >>> 16;
       bytes[at + 1] = (position >>> 8) & 0xff;
       bytes[at + 2] = position & 0xff;
-      at += 3;
     }
     return bytes;
   }

@@ -735,6 +735,30 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     expect(() => PartitionSketch.fromBytes(Buffer.from([0x48, 0x59]))).toThrow(/leading byte/);
   });
 
+
+  it('a sparse partition sketch stores its registers in register order, whatever order its elements came in', () => {
+    // 600 elements: the sparse list grows several times, and stays under the dense threshold.
+    const positions = Array.from({ length: 600 }, (_, index) => redisHllPosition(`visitor-${index}`));
+    const forward = new PartitionSketch();
+    for (const position of positions) forward.add(position);
+    const backward = new PartitionSketch();
+    for (const position of [...positions].reverse()) backward.add(position);
+    const bytes = forward.toBytes();
+    expect(bytes[0]).toBe(0x50);
+    expect(backward.toBytes()).toEqual(bytes);
+    const stored: number[] = [];
+    for (let at = 1; at < bytes.length; at += 3) stored.push(((bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!) >> 6);
+    expect(stored).toEqual([...new Set(positions.map((position) => position >> 6))].sort((a, b) => a - b));
+    // A restored half that takes the other half writes what one sketch of all of them writes.
+    const half = new PartitionSketch();
+    for (const position of positions.slice(0, 300)) half.add(position);
+    const restored = PartitionSketch.fromBytes(half.toBytes());
+    for (const position of positions.slice(300)) restored.add(position);
+    expect(restored.toBytes()).toEqual(bytes);
+    const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+    PartitionSketch.mergeInto(registers, bytes);
+    expect(registers).toEqual(RedisHll.fromPositions(positions).registers());
+  });
   it('SketchTtls: a key is claimed once per window; forgotten windows and clear() let it be claimed again', () => {
     const ttls = new SketchTtls();
     expect(ttls.claim(0, 'a')).toBe(true);
