@@ -18,6 +18,7 @@ import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineC
 import { FIELD_SEPARATOR, ROW_COUNT } from '../speed/redis-keys.ts';
 import { createViewPipeline } from '../speed/view-pipeline.ts';
 import { bestRate, defineBenchmark } from './lib/benchmark.ts';
+import { cpuPerEvent, cpuSnapshot, redisCpuMs, type CpuSnapshot } from './lib/cpu-usage.ts';
 
 // In-process: pre-generated, pre-decoded events, one core, no Kafka, no Redis.
 const CLICK_EVENTS = 1_000_000;
@@ -54,6 +55,13 @@ const E2E_TIMEOUT_MS = 120_000;
  */
 const E2E_ROUNDS = 5;
 const OFFSET_POLL_MS = 10;
+/*
+ * Each round also reports where the CPU went (Linux /proc, bench/lib/cpu-usage.ts): per event, the
+ * consumer's thread, the threads the speed worker started (its pipeline thread), the process's other
+ * threads (V8's garbage collector and compiler helpers), Redis (INFO cpu), and the machine's idle share.
+ * The bare loop is one thread with a second core nearly free; the worker's threads, Redis and Kafka
+ * share the two cores, so its rate follows its total CPU per event.
+ */
 /**
  * Share of a round's events after which the steady-state rates start (`e2e_steady_ratio`, a
  * diagnostic beside `e2e_ratio`): each round's worker runs in a fresh pipeline thread whose code
@@ -214,6 +222,8 @@ async function measureRate<T>(events: readonly T[], work: (events: readonly T[])
 }
 
 const round = (value: number) => Math.round(value);
+/** CPU figures: two decimals (µs per event, %). */
+const cpuFigure = (value: number) => Math.round(value * 100) / 100;
 const rate = (value: number) => `${(value / 1e6).toFixed(2)} M events/s`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -225,10 +235,17 @@ function percentile(sorted: readonly number[], fraction: number): number {
 
 
 /** A bare kafkajs consumer that only decodes each message (same fetch settings as the speed worker); events/s from first to last message. */
-async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected: number): Promise<{ eventsPerS: number; steadyEventsPerS: number; decoded: number }> {
+async function rawConsume(
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+  expected: number,
+): Promise<{ eventsPerS: number; steadyEventsPerS: number; decoded: number; cpu: ReturnType<typeof cpuPerEvent> | null }> {
   const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 1_048_576 });
   let firstNs: bigint | undefined;
   let lastNs: bigint | undefined;
+  let cpuAtFirst: CpuSnapshot | null = null;
+  let cpuAtLast: CpuSnapshot | null = null;
   /** When at least STEADY_FROM of the messages had been seen, and how many. */
   let steadyNs: bigint | undefined;
   let steadySeen = 0;
@@ -242,7 +259,10 @@ async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected
     await consumer.run({
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, heartbeat }) => {
-        firstNs ??= process.hrtime.bigint();
+        if (firstNs === undefined) {
+          cpuAtFirst = cpuSnapshot();
+          firstNs = process.hrtime.bigint();
+        }
         for (const message of batch.messages) {
           if (clickstream.decode(message.value).ok) decoded++;
           seen++;
@@ -253,6 +273,7 @@ async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected
         }
         if (seen >= expected && lastNs === undefined) {
           lastNs = process.hrtime.bigint();
+          cpuAtLast = cpuSnapshot();
           finish();
         }
         await heartbeat();
@@ -274,6 +295,7 @@ async function rawConsume(kafka: Kafka, topic: string, groupId: string, expected
     eventsPerS: expected / (Number(lastNs! - firstNs!) / 1e9),
     steadyEventsPerS: (expected - steadySeen) / (Number(lastNs! - steadyNs!) / 1e9),
     decoded,
+    cpu: cpuAtFirst && cpuAtLast ? cpuPerEvent(cpuAtFirst, cpuAtLast, expected, new Set((cpuAtFirst as CpuSnapshot).threads.keys())) : null,
   };
 }
 
@@ -509,9 +531,17 @@ export default defineBenchmark({
         const rawGroup = `${clientId}-raw-r${pass}`;
         groups.push(rawGroup);
         const raw = await rawConsume(kafka, topic, rawGroup, E2E_EVENTS);
+        if (raw.eventsPerS > bestRaw && raw.cpu) {
+          figures.raw_kafkajs_cpu_main_us_per_event = cpuFigure(raw.cpu.mainUs);
+          figures.raw_kafkajs_cpu_other_threads_us_per_event = cpuFigure(raw.cpu.otherThreadsUs);
+          figures.raw_kafkajs_machine_idle_pct = cpuFigure(raw.cpu.machineIdlePct);
+        }
         bestRaw = Math.max(bestRaw, raw.eventsPerS);
         bestRawSteady = Math.max(bestRawSteady, raw.steadyEventsPerS);
-        progress(`round ${pass}: bare kafkajs consumer ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)`);
+        progress(
+          `round ${pass}: bare kafkajs consumer ${rate(raw.eventsPerS)} (${raw.decoded.toLocaleString()} decoded)` +
+            (raw.cpu ? `; CPU µs/event: its thread ${raw.cpu.mainUs.toFixed(2)}, other threads ${raw.cpu.otherThreadsUs.toFixed(2)}; machine idle ${raw.cpu.machineIdlePct.toFixed(0)} %` : ''),
+        );
 
         const passConfig = roundConfig(pass);
         const passKeys = new SpeedKeys(passConfig.redis.keyPrefix);
@@ -520,14 +550,19 @@ export default defineBenchmark({
         progress(`round ${pass}: speed worker (3 demo views, flush every ${passConfig.speed.flushIntervalMs} ms, maxPendingCells ${passConfig.speed.maxPendingCells})…`);
         figures.e2e_max_pending_cells = passConfig.speed.maxPendingCells;
         const startedNs = process.hrtime.bigint();
+        const threadsBefore = new Set(cpuSnapshot()?.threads.keys() ?? []);
         const registry = createMetricsRegistry('bench-speed');
         worker = await SpeedWorker.start({ config: passConfig, views: demoViews, logger, registry });
         const sourceConsumer = worker.consumers[0]!;
         if (sourceConsumer.batchesHandedOn > 0) throw new Error('the worker processed a batch before the benchmark could time it');
         let firstBatchNs: bigint | undefined;
+        let cpuAtFirstBatch: CpuSnapshot | null = null;
         const removeListener = sourceConsumer.consumer.on(sourceConsumer.consumer.events.START_BATCH_PROCESS, () => {
-          firstBatchNs ??= process.hrtime.bigint();
+          if (firstBatchNs !== undefined) return;
+          cpuAtFirstBatch = cpuSnapshot();
+          firstBatchNs = process.hrtime.bigint();
         });
+        const redisCpuBeforeMs = await redisCpuMs(redis);
         const partitionsKey = passKeys.partitions(group);
         const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
         let stored: Array<string | null> = [];
@@ -557,11 +592,21 @@ export default defineBenchmark({
           await sleep(OFFSET_POLL_MS);
         }
         const doneNs = process.hrtime.bigint();
+        const cpuAtDone = cpuSnapshot();
+        const redisUs = ((await redisCpuMs(redis)) - redisCpuBeforeMs) * 1000 / E2E_EVENTS;
         removeListener();
+        const cpu = cpuAtFirstBatch && cpuAtDone ? cpuPerEvent(cpuAtFirstBatch, cpuAtDone, E2E_EVENTS, threadsBefore) : null;
         const e2eEventsPerS = E2E_EVENTS / (Number(doneNs - firstBatchNs!) / 1e9);
         if (e2eEventsPerS > bestE2e) {
           bestE2e = e2eEventsPerS;
           figures.e2e_startup_ms = round(Number(firstBatchNs! - startedNs) / 1e6);
+          if (cpu) {
+            figures.e2e_cpu_consumer_us_per_event = cpuFigure(cpu.mainUs);
+            figures.e2e_cpu_pipeline_us_per_event = cpuFigure(cpu.newThreadsUs);
+            figures.e2e_cpu_other_threads_us_per_event = cpuFigure(cpu.otherThreadsUs);
+            figures.e2e_machine_idle_pct = cpuFigure(cpu.machineIdlePct);
+          }
+          figures.e2e_cpu_redis_us_per_event = cpuFigure(redisUs);
         }
         if (steadyNs === undefined) throw new Error('the worker reported no events in its metrics');
         const e2eSteadyEventsPerS = (E2E_EVENTS - steadyProcessed) / (Number(doneNs - steadyNs) / 1e9);
@@ -571,7 +616,11 @@ export default defineBenchmark({
         progress(
           `round ${pass}: speed worker ${rate(e2eEventsPerS)} first batch → offsets in Redis at the end ` +
             `(start-up ${round(Number(firstBatchNs! - startedNs) / 1e6)} ms not counted); ratio to this round's bare kafkajs ${roundRatio.toFixed(3)}; ` +
-            `after the first ${STEADY_FROM * 100} %: ${rate(e2eSteadyEventsPerS)} vs ${rate(raw.steadyEventsPerS)}`,
+            `after the first ${STEADY_FROM * 100} %: ${rate(e2eSteadyEventsPerS)} vs ${rate(raw.steadyEventsPerS)}` +
+            (cpu
+              ? `; CPU µs/event: consumer thread ${cpu.mainUs.toFixed(2)}, pipeline thread ${cpu.newThreadsUs.toFixed(2)}, ` +
+                `other threads ${cpu.otherThreadsUs.toFixed(2)}, Redis ${redisUs.toFixed(2)}; machine idle ${cpu.machineIdlePct.toFixed(0)} %`
+              : ''),
         );
         // The last round's worker stays up for the freshness run.
         if (pass < E2E_ROUNDS) {
@@ -601,6 +650,17 @@ export default defineBenchmark({
         `  round by round (worker / the bare run just before it): ${roundRatios.map((ratio) => ratio.toFixed(3)).join(', ')}; ` +
           `median ${figures.e2e_ratio_median}`,
       );
+      if (figures.e2e_cpu_pipeline_us_per_event !== undefined && figures.raw_kafkajs_cpu_main_us_per_event !== undefined) {
+        const workerUs =
+          figures.e2e_cpu_consumer_us_per_event! + figures.e2e_cpu_pipeline_us_per_event + figures.e2e_cpu_other_threads_us_per_event! + figures.e2e_cpu_redis_us_per_event!;
+        progress(
+          `  CPU per event in the best rounds (diagnostic; Kafka's broker not counted): speed worker ${workerUs.toFixed(2)} µs ` +
+            `(consumer thread ${figures.e2e_cpu_consumer_us_per_event}, pipeline thread ${figures.e2e_cpu_pipeline_us_per_event}, ` +
+            `other threads — V8's garbage collector and compiler — ${figures.e2e_cpu_other_threads_us_per_event}, Redis ${figures.e2e_cpu_redis_us_per_event}), ` +
+            `machine idle ${figures.e2e_machine_idle_pct} %; bare consumer ${(figures.raw_kafkajs_cpu_main_us_per_event + figures.raw_kafkajs_cpu_other_threads_us_per_event!).toFixed(2)} µs ` +
+            `(its thread ${figures.raw_kafkajs_cpu_main_us_per_event}, other threads ${figures.raw_kafkajs_cpu_other_threads_us_per_event}), machine idle ${figures.raw_kafkajs_machine_idle_pct} %`,
+        );
+      }
 
       // ---- 4. Freshness ----------------------------------------------------------------------
       progress(`freshness: ${FRESH_RATE_PER_S}/s live events for ${FRESH_DURATION_MS / 1000} s, flush interval ${config.speed.flushIntervalMs} ms…`);
