@@ -735,7 +735,6 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     expect(() => PartitionSketch.fromBytes(Buffer.from([0x48, 0x59]))).toThrow(/leading byte/);
   });
 
-
   it('a sparse partition sketch stores its registers in register order, whatever order its elements came in', () => {
     // 600 elements: the sparse list grows several times, and stays under the dense threshold.
     const positions = Array.from({ length: 600 }, (_, index) => redisHllPosition(`visitor-${index}`));
@@ -759,6 +758,7 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     PartitionSketch.mergeInto(registers, bytes);
     expect(registers).toEqual(RedisHll.fromPositions(positions).registers());
   });
+
   it('SketchTtls: a key is claimed once per window; forgotten windows and clear() let it be claimed again', () => {
     const ttls = new SketchTtls();
     expect(ttls.claim(0, 'a')).toBe(true);
