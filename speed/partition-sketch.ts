@@ -115,7 +115,7 @@ export class PartitionSketch {
       return sketch;
     }
     checkPositions(bytes);
-    for (let at = 1; at < bytes.length; at += 3) sketch.add((bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!);
+    for (let at = 1; at < bytes.length; at += 3) sketch.add(positionAt(bytes, at));
     return sketch;
   }
 
@@ -131,12 +131,17 @@ export class PartitionSketch {
     }
     checkPositions(bytes);
     for (let at = 1; at < bytes.length; at += 3) {
-      const position = (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
+      const position = positionAt(bytes, at);
       const register = position >> 6;
       const value = position & 63;
       if (value > registers[register]!) registers[register] = value;
     }
   }
+}
+
+/** The position (register × 64 + value) stored as 3 big-endian bytes at `at`. */
+function positionAt(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
 }
 
 function corrupt(message: string, bytes: Uint8Array): BraidError {
@@ -151,7 +156,7 @@ function checkPositions(bytes: Uint8Array): void {
   if (bytes[0] !== POSITIONS) throw corrupt(`unknown leading byte ${bytes[0]}`, bytes);
   if ((bytes.length - 1) % 3 !== 0) throw corrupt('positions are 3 bytes each', bytes);
   for (let at = 1; at < bytes.length; at += 3) {
-    const position = (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
+    const position = positionAt(bytes, at);
     if (position >> 6 >= REDIS_HLL_REGISTER_COUNT || (position & 63) === 0) throw corrupt(`${position} is not a register position`, bytes);
   }
 }
