@@ -222,6 +222,8 @@ async function measureRate<T>(events: readonly T[], work: (events: readonly T[])
 }
 
 const round = (value: number) => Math.round(value);
+/** Ratios: three decimals. */
+const ratioFigure = (value: number) => Math.round(value * 1000) / 1000;
 /** CPU figures: two decimals (µs per event, %). */
 const cpuFigure = (value: number) => Math.round(value * 100) / 100;
 const rate = (value: number) => `${(value / 1e6).toFixed(2)} M events/s`;
@@ -632,7 +634,6 @@ export default defineBenchmark({
       }
       figures.raw_kafkajs_events_per_s = round(bestRaw);
       figures.e2e_events_per_s = round(bestE2e);
-      const ratioFigure = (value: number) => Math.round(value * 1000) / 1000;
       figures.e2e_ratio = ratioFigure(bestE2e / bestRaw);
       const sortedRatios = [...roundRatios].sort((a, b) => a - b);
       figures.e2e_ratio_median = ratioFigure(sortedRatios[Math.floor(sortedRatios.length / 2)]!);
