@@ -122,6 +122,32 @@ const distinctOps: DeltaOps = {
   },
 };
 
+/**
+ * approxDistinct where a cell is a whole window (tumbling): the delta is the partition's sketch of the
+ * cell itself, which takes each element as it comes, so nothing is kept per event (a list of positions
+ * grew with every event and was copied by the garbage collector until the flush); the sketch is written
+ * whole when a register grew since its last write. Sliding panes, which feed several windows, keep
+ * positions ({@link distinctOps}).
+ */
+export const directDistinctOps: DeltaOps = {
+  zero: () => null, // the operator puts the cell's sketch in
+  add: (delta, value) => {
+    const sketch = delta as PartitionSketch;
+    if (!isAbsent(value) && sketch.add(redisHllPosition(String(value)))) sketch.unwritten = true;
+    return delta;
+  },
+  merge: () => {
+    throw new Error('a whole-window approxDistinct delta is never merged');
+  },
+  emit: (program, target, delta) => {
+    const sketch = delta as PartitionSketch;
+    if (!sketch.unwritten) return;
+    sketch.unwritten = false;
+    program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
+    program.pExpire(target.sketchesKey, target.retentionMs);
+  },
+};
+
 const topKOps: DeltaOps = {
   zero: () => new Map<string, number>(),
   add: (delta, value) => {

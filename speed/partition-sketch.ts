@@ -36,6 +36,8 @@ export class PartitionSketch {
    * entries were a third of what it allocated and the garbage collector copied.
    */
   private sparse: Int32Array | null = new Int32Array(SPARSE_INITIAL_ROOM);
+  /** Set by its owner when a register grew since the sketch was last written (speed/measure-deltas.ts). */
+  unwritten = false;
   private size = 0;
   private dense: Uint8Array | null = null;
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { WindowSpec } from '../../shared/views/index.ts';
 import { alignDown } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
-import { deltaOpsFor, emitRowCount, type DeltaOps } from '../measure-deltas.ts';
+import { deltaOpsFor, directDistinctOps, emitRowCount, type DeltaOps } from '../measure-deltas.ts';
 import { PartitionSketch } from '../partition-sketch.ts';
 import { SpeedKeys } from '../redis-keys.ts';
 import { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
@@ -44,6 +44,8 @@ export class FixedWindowOperator implements Operator {
   private readonly sketchTtls: SketchTtls;
   /** Positions of the view's approxDistinct measures. */
   private readonly distinctMeasures: number[];
+  /** Those whose cells hold their sketch itself (tumbling: {@link directDistinctOps}). */
+  private readonly directSketches: number[];
   /**
    * This partition's approxDistinct sketches of the windows that still take events, as stored: by window
    * start, measure position and group key. Restored at start, dropped once the watermark closes the window.
@@ -66,10 +68,14 @@ export class FixedWindowOperator implements Operator {
     this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
     this.windowsPerPane = this.sizeMs / this.slideMs;
     if (!Number.isInteger(this.windowsPerPane)) throw new Error(`view ${context.view.name}: window size is not a whole multiple of its slide`);
-    this.ops = context.view.measures.map(({ measure }) => deltaOpsFor(measure));
+    // A tumbling pane is its window: its approxDistinct cells take elements straight into their sketches.
+    this.ops = context.view.measures.map(({ measure }) =>
+      measure.kind === 'approxDistinct' && this.windowsPerPane === 1 ? directDistinctOps : deltaOpsFor(measure),
+    );
     this.fields = context.view.measures.map(({ measure }) => measure.field);
     this.sketchTtls = context.sketchTtls ?? new SketchTtls();
     this.distinctMeasures = context.view.measures.flatMap(({ measure }, index) => (measure.kind === 'approxDistinct' ? [index] : []));
+    this.directSketches = this.windowsPerPane === 1 ? this.distinctMeasures : [];
   }
 
   /**
@@ -115,6 +121,14 @@ export class FixedWindowOperator implements Operator {
     }
   }
 
+  /** The partition's sketch of one cell (created empty). */
+  private sketchOf(start: number, measureIndex: number, groupKey: string): PartitionSketch {
+    const byKey = this.sketchesOf(start, measureIndex);
+    let sketch = byKey.get(groupKey);
+    if (sketch === undefined) byKey.set(groupKey, (sketch = new PartitionSketch()));
+    return sketch;
+  }
+
   /** The partition's sketches of one window and measure (created empty). */
   private sketchesOf(start: number, measureIndex: number): Map<string, PartitionSketch> {
     let byMeasure = this.sketches.get(start);
@@ -148,6 +162,7 @@ export class FixedWindowOperator implements Operator {
     let cell = byKey.get(groupKey);
     if (cell === undefined) {
       cell = this.emptyCell();
+      for (const index of this.directSketches) cell.deltas[index] = this.sketchOf(paneStart, index, groupKey);
       byKey.set(groupKey, cell);
       this.cells++;
     }
@@ -222,7 +237,6 @@ export class FixedWindowOperator implements Operator {
       program.zAdd(windowsKey, start, String(start));
       // One target per window, pointed at each cell and measure in turn: no closures per cell.
       let measureIndex = 0;
-      let sketches: Map<string, PartitionSketch> | undefined;
       const target = {
         hashKey,
         groupKey: '',
@@ -232,19 +246,13 @@ export class FixedWindowOperator implements Operator {
         needsTtl: (sketchKey: string) => this.sketchTtls.claim(start, sketchKey),
         sketchesKey: '',
         sketchField: () => SpeedKeys.sketchField(topic, partition, target.groupKey),
-        partitionSketch: () => {
-          sketches ??= this.sketchesOf(start, measureIndex);
-          let sketch = sketches.get(target.groupKey);
-          if (sketch === undefined) sketches.set(target.groupKey, (sketch = new PartitionSketch()));
-          return sketch;
-        },
+        partitionSketch: () => this.sketchOf(start, measureIndex, target.groupKey),
       };
       // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
       for (const [groupKey, cell] of byKey) emitRowCount(program, hashKey, groupKey, cell.rows);
       for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
         target.measureName = measures[measureIndex]!.name;
         if (measures[measureIndex]!.measure.kind === 'approxDistinct') target.sketchesKey = keys.sketches(view.name, start, target.measureName);
-        sketches = undefined;
         const ops = this.ops[measureIndex]!;
         for (const [groupKey, cell] of byKey) {
           target.groupKey = groupKey;

@@ -696,14 +696,43 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     for (const [user, url, at] of [['u1', '/a', T0], ['u2', '/b', T0 + 1_000], ['u3', '/a', T0 + MINUTE_MS]] as const) {
       expect(op.process(clickstreamEvent(user, at), url, at, T0)).toBe(true);
     }
-    expect(op.heldSketches).toBe(0); // created when a flush writes them
-    checkpoint(op, T0);
+    // A tumbling cell takes its elements straight into its sketch: held from its first event.
     expect(op.heldSketches).toBe(3); // /a and /b of the first minute, /a of the second
+    checkpoint(op, T0);
+    expect(op.heldSketches).toBe(3);
     // The first minute closes at its end + 30 s of lateness; the second is still open.
     checkpoint(op, T0 + MINUTE_MS + 30_000);
     expect(op.heldSketches).toBe(1);
     op.onClose();
     expect(op.heldSketches).toBe(0);
+  });
+
+  it.each([
+    ['tumbling 1m', tumbling('1m')],
+    ['sliding 2m every 1m', sliding('2m', '1m')],
+  ])('%s: a sketch is written again only when one of its registers grew', (_label, window) => {
+    const view = defineView({
+      name: 'test_rewrite',
+      source: 'clickstream',
+      groupBy: ['url'],
+      window,
+      measures: { visitors: approxDistinct('user_id') },
+      allowedLateness: '30s',
+    });
+    const op = createOperator(contextFor(view));
+    const sketchWrites = (watermarkMs: number) => {
+      const program = new FlushProgram(keys.partitions('g'));
+      op.onCheckpoint(program, watermarkMs);
+      return hashWritesOf(program).filter(({ key }) => key.includes(':h:')).length;
+    };
+    const windows = window.type === 'sliding' ? 2 : 1;
+    op.process(clickstreamEvent('u1', T0), '/a', T0, T0);
+    expect(sketchWrites(T0)).toBe(windows);
+    // The same user again: no register grows, nothing is written (the row count still is).
+    op.process(clickstreamEvent('u1', T0 + 1_000), '/a', T0 + 1_000, T0);
+    expect(sketchWrites(T0)).toBe(0);
+    op.process(clickstreamEvent('u2', T0 + 2_000), '/a', T0 + 2_000, T0);
+    expect(sketchWrites(T0)).toBe(windows);
   });
 
   it('partition sketches: registers only grow, a write is whole, and the stored form reads back (sparse and dense)', () => {
