@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDurationMs } from '../time/index.ts';
 
@@ -153,8 +154,17 @@ export const ConfigSchema = z.strictObject({
       flushRetries: z.number().int().min(0).max(20).default(5),
       /** Consumer-group session timeout: how soon the group notices a dead worker and hands its partitions on. */
       sessionTimeoutMs: durationMs.default(30_000),
-      /** Worker threads per source that decode and run the views, sharing the worker's partitions (more use more cores). */
-      pipelineThreads: z.number().int().min(1).max(32).default(1),
+      /**
+       * Worker threads per source that decode and run the views, sharing the worker's partitions (more use more
+       * cores). Two by default where there are two cores: on the 2-core benchmark box a second thread leaves a
+       * core idle about 4 % of the time instead of 12 % (one thread was the bottleneck), for more throughput.
+       */
+      pipelineThreads: z
+        .number()
+        .int()
+        .min(1)
+        .max(32)
+        .default(() => Math.min(2, availableParallelism())),
     })
     .prefault({}),
   archive: z

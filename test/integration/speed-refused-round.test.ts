@@ -58,6 +58,9 @@ describe('speed worker: a flush round refused because one partition moved on', (
         'sources.clickstream.partitions': PARTITIONS,
         'speed.flushIntervalMs': NO_FLUSH_MS,
         'speed.minFlushIntervalMs': NO_FLUSH_MS,
+        // One pipeline thread, so one round (one script) holds every partition: with more, each thread's
+        // partitions are a round of their own, refused or applied apart from the others'.
+        'speed.pipelineThreads': 1,
       });
     const expectedConfig = configOf('refused-expected', expectedTopic.topic, `${redis.prefix}expected:`);
     const reference = await SpeedWorker.start({ config: expectedConfig, views: demoViews, logger: testLogger, registry: createMetricsRegistry('refused-reference') });
