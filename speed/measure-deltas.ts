@@ -123,30 +123,90 @@ const distinctOps: DeltaOps = {
 };
 
 /**
- * approxDistinct where a cell is a whole window (tumbling): the delta is the partition's sketch of the
- * cell itself, which takes each element as it comes, so nothing is kept per event (a list of positions
- * grew with every event and was copied by the garbage collector until the flush); the sketch is written
- * whole when a register grew since its last write. Sliding panes, which feed several windows, keep
- * positions ({@link distinctOps}).
+ * The approxDistinct elements of a pipeline's tumbling cells between flushes: (sketch slot, HyperLogLog
+ * position) pairs in one Int32Array, reused from flush to flush. A tumbling cell is its whole window, so
+ * its elements belong in the partition's sketch of it; they are taken in at the checkpoint, grouped by
+ * sketch, rather than one by one as events come (a walk through the sketch's objects per event, costly
+ * with the cores and their caches shared with Kafka and Redis) or as a list of positions per cell (which
+ * grew with every event and was copied by the garbage collector until the flush). Sliding panes feed
+ * several windows and keep positions ({@link distinctOps}).
  */
-export const directDistinctOps: DeltaOps = {
-  zero: () => null, // the operator puts the cell's sketch in
-  add: (delta, value) => {
-    const sketch = delta as PartitionSketch;
-    if (!isAbsent(value) && sketch.add(redisHllPosition(String(value)))) sketch.unwritten = true;
-    return delta;
-  },
-  merge: () => {
-    throw new Error('a whole-window approxDistinct delta is never merged');
-  },
-  emit: (program, target, delta) => {
-    const sketch = delta as PartitionSketch;
-    if (!sketch.unwritten) return;
-    sketch.unwritten = false;
-    program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
-    program.pExpire(target.sketchesKey, target.retentionMs);
-  },
-};
+export class SketchLog {
+  /** The sketch of each slot: one per cell and approxDistinct measure, until {@link clear}. */
+  readonly sketches: PartitionSketch[] = [];
+  private entries = new Int32Array(4_096);
+  private length = 0;
+
+  /** A slot for `sketch`, until {@link clear}. */
+  slot(sketch: PartitionSketch): number {
+    return this.sketches.push(sketch) - 1;
+  }
+
+  push(slot: number, position: number): void {
+    let entries = this.entries;
+    if (this.length + 2 > entries.length) {
+      const grown = new Int32Array(entries.length * 2);
+      grown.set(entries);
+      this.entries = entries = grown;
+    }
+    entries[this.length] = slot;
+    entries[this.length + 1] = position;
+    this.length += 2;
+  }
+
+  /** Takes every logged position into its slot's sketch, sketch by sketch, and marks those that grew unwritten. */
+  fold(): void {
+    const { entries, length, sketches } = this;
+    if (length === 0) return;
+    // A counting sort by slot: each sketch then takes all its positions at once, while it is in the cache.
+    const ends = new Int32Array(sketches.length + 1);
+    for (let at = 0; at < length; at += 2) ends[entries[at]! + 1]!++;
+    for (let slot = 0; slot < sketches.length; slot++) ends[slot + 1]! += ends[slot]!;
+    const sorted = new Int32Array(length / 2);
+    for (let at = 0; at < length; at += 2) sorted[ends[entries[at]!]!++] = entries[at + 1]!;
+    // Each slot's counter has moved from its start to its end.
+    let from = 0;
+    for (let slot = 0; slot < sketches.length; slot++) {
+      const to = ends[slot]!;
+      const sketch = sketches[slot]!;
+      let grew = false;
+      for (let at = from; at < to; at++) if (sketch.add(sorted[at]!)) grew = true;
+      if (grew) sketch.unwritten = true;
+      from = to;
+    }
+    this.length = 0;
+  }
+
+  /** Forgets the slots and any positions not folded (after a checkpoint, or when the pipeline is reset). */
+  clear(): void {
+    this.sketches.length = 0;
+    this.length = 0;
+  }
+}
+
+/**
+ * approxDistinct of tumbling cells: the delta is the cell's slot in `log` (given by the operator), and a
+ * sketch is written whole when a register grew since its last write.
+ */
+export function loggedDistinctOps(log: SketchLog): DeltaOps {
+  return {
+    zero: () => -1,
+    add: (slot, value) => {
+      if (!isAbsent(value)) log.push(slot as number, redisHllPosition(String(value)));
+      return slot;
+    },
+    merge: () => {
+      throw new Error('a tumbling approxDistinct delta is never merged');
+    },
+    emit: (program, target, slot) => {
+      const sketch = log.sketches[slot as number]!;
+      if (!sketch.unwritten) return;
+      sketch.unwritten = false;
+      program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
+      program.pExpire(target.sketchesKey, target.retentionMs);
+    },
+  };
+}
 
 const topKOps: DeltaOps = {
   zero: () => new Map<string, number>(),

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { WindowSpec } from '../../shared/views/index.ts';
 import { alignDown } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
-import { deltaOpsFor, directDistinctOps, emitRowCount, type DeltaOps } from '../measure-deltas.ts';
+import { deltaOpsFor, emitRowCount, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
 import { PartitionSketch } from '../partition-sketch.ts';
 import { SpeedKeys } from '../redis-keys.ts';
 import { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
@@ -44,8 +44,9 @@ export class FixedWindowOperator implements Operator {
   private readonly sketchTtls: SketchTtls;
   /** Positions of the view's approxDistinct measures. */
   private readonly distinctMeasures: number[];
-  /** Those whose cells hold their sketch itself (tumbling: {@link directDistinctOps}). */
-  private readonly directSketches: number[];
+  /** Those whose cells log their elements for their sketch (tumbling: {@link loggedDistinctOps}). */
+  private readonly loggedMeasures: number[];
+  private readonly sketchLog = new SketchLog();
   /**
    * This partition's approxDistinct sketches of the windows that still take events, as stored: by window
    * start, measure position and group key. Restored at start, dropped once the watermark closes the window.
@@ -68,14 +69,14 @@ export class FixedWindowOperator implements Operator {
     this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
     this.windowsPerPane = this.sizeMs / this.slideMs;
     if (!Number.isInteger(this.windowsPerPane)) throw new Error(`view ${context.view.name}: window size is not a whole multiple of its slide`);
-    // A tumbling pane is its window: its approxDistinct cells take elements straight into their sketches.
+    // A tumbling pane is its window: its approxDistinct cells' elements are logged for their sketches.
     this.ops = context.view.measures.map(({ measure }) =>
-      measure.kind === 'approxDistinct' && this.windowsPerPane === 1 ? directDistinctOps : deltaOpsFor(measure),
+      measure.kind === 'approxDistinct' && this.windowsPerPane === 1 ? loggedDistinctOps(this.sketchLog) : deltaOpsFor(measure),
     );
     this.fields = context.view.measures.map(({ measure }) => measure.field);
     this.sketchTtls = context.sketchTtls ?? new SketchTtls();
     this.distinctMeasures = context.view.measures.flatMap(({ measure }, index) => (measure.kind === 'approxDistinct' ? [index] : []));
-    this.directSketches = this.windowsPerPane === 1 ? this.distinctMeasures : [];
+    this.loggedMeasures = this.windowsPerPane === 1 ? this.distinctMeasures : [];
   }
 
   /**
@@ -162,7 +163,7 @@ export class FixedWindowOperator implements Operator {
     let cell = byKey.get(groupKey);
     if (cell === undefined) {
       cell = this.emptyCell();
-      for (const index of this.directSketches) cell.deltas[index] = this.sketchOf(paneStart, index, groupKey);
+      for (const index of this.loggedMeasures) cell.deltas[index] = this.sketchLog.slot(this.sketchOf(paneStart, index, groupKey));
       byKey.set(groupKey, cell);
       this.cells++;
     }
@@ -232,6 +233,7 @@ export class FixedWindowOperator implements Operator {
     const { view, keys, group, topic, partition } = this.context;
     const windowsKey = keys.windows(view.name);
     const measures = view.measures;
+    this.sketchLog.fold();
     for (const [start, byKey] of this.windows()) {
       const hashKey = keys.window(view.name, start);
       program.zAdd(windowsKey, start, String(start));
@@ -265,12 +267,14 @@ export class FixedWindowOperator implements Operator {
     program.set(keys.viewGroup(view.name), group);
     program.touchedViews.add(view.name);
     this.pending = new Map();
+    this.sketchLog.clear();
     this.forgetLastPane();
     this.cells = 0;
   }
 
   onClose(): void {
     this.pending.clear();
+    this.sketchLog.clear();
     this.sketches = new Map();
     this.forgetLastPane();
     if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
