@@ -57,14 +57,14 @@ const E2E_ROUNDS = 5;
 const OFFSET_POLL_MS = 10;
 /*
  * Each round also reports where the CPU went (Linux /proc, bench/lib/cpu-usage.ts): per event, the
- * consumer's thread, the threads the speed worker started (its pipeline thread), the process's other
+ * consumer's thread, the threads the speed worker started (its pipeline threads), the process's other
  * threads (V8's garbage collector and compiler helpers), Redis (INFO cpu), and the machine's idle share.
  * The bare loop is one thread with a second core nearly free; the worker's threads, Redis and Kafka
  * share the two cores, so its rate follows its total CPU per event.
  */
 /**
  * Share of a round's events after which the steady-state rates start (`e2e_steady_ratio`, a
- * diagnostic beside `e2e_ratio`): each round's worker runs in a fresh pipeline thread whose code
+ * diagnostic beside `e2e_ratio`): each round's worker runs in fresh pipeline threads whose code
  * is compiled while both cores are busy (its first 100 k events took about twice as long as each
  * later 100 k), where the bare loop's code stays compiled from round to round.
  */
@@ -568,7 +568,7 @@ export default defineBenchmark({
         const partitionsKey = passKeys.partitions(group);
         const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
         let stored: Array<string | null> = [];
-        /** When the pipeline thread had processed STEADY_FROM of the events (its counts reach the metrics per batch), and how many. */
+        /** When the pipeline threads had processed STEADY_FROM of the events (its counts reach the metrics per batch), and how many. */
         let steadyNs: bigint | undefined;
         let steadyProcessed = 0;
         const deadline = Date.now() + E2E_TIMEOUT_MS;
@@ -620,7 +620,7 @@ export default defineBenchmark({
             `(start-up ${round(Number(firstBatchNs! - startedNs) / 1e6)} ms not counted); ratio to this round's bare kafkajs ${roundRatio.toFixed(3)}; ` +
             `after the first ${STEADY_FROM * 100} %: ${rate(e2eSteadyEventsPerS)} vs ${rate(raw.steadyEventsPerS)}` +
             (cpu
-              ? `; CPU µs/event: consumer thread ${cpu.mainUs.toFixed(2)}, pipeline thread ${cpu.newThreadsUs.toFixed(2)}, ` +
+              ? `; CPU µs/event: consumer thread ${cpu.mainUs.toFixed(2)}, pipeline threads ${cpu.newThreadsUs.toFixed(2)}, ` +
                 `other threads ${cpu.otherThreadsUs.toFixed(2)}, Redis ${redisUs.toFixed(2)}; machine idle ${cpu.machineIdlePct.toFixed(0)} %`
               : ''),
         );
@@ -644,7 +644,7 @@ export default defineBenchmark({
       figures.e2e_steady_ratio = ratioFigure(bestE2eSteady / bestRawSteady);
       progress(`end to end, best of ${E2E_ROUNDS}: speed worker ${rate(bestE2e)}, bare kafkajs ${rate(bestRaw)}: ratio ${figures.e2e_ratio}`);
       progress(
-        `  after the first ${STEADY_FROM * 100} % of each round (diagnostic; the worker's pipeline thread is compiled afresh every round): ` +
+        `  after the first ${STEADY_FROM * 100} % of each round (diagnostic; the worker's pipeline threads are compiled afresh every round): ` +
           `${rate(bestE2eSteady)} vs ${rate(bestRawSteady)}: ratio ${figures.e2e_steady_ratio}`,
       );
       progress(
@@ -656,7 +656,7 @@ export default defineBenchmark({
           figures.e2e_cpu_consumer_us_per_event! + figures.e2e_cpu_pipeline_us_per_event + figures.e2e_cpu_other_threads_us_per_event! + figures.e2e_cpu_redis_us_per_event!;
         progress(
           `  CPU per event in the best rounds (diagnostic; Kafka's broker not counted): speed worker ${workerUs.toFixed(2)} µs ` +
-            `(consumer thread ${figures.e2e_cpu_consumer_us_per_event}, pipeline thread ${figures.e2e_cpu_pipeline_us_per_event}, ` +
+            `(consumer thread ${figures.e2e_cpu_consumer_us_per_event}, pipeline threads ${figures.e2e_cpu_pipeline_us_per_event}, ` +
             `other threads — V8's garbage collector and compiler — ${figures.e2e_cpu_other_threads_us_per_event}, Redis ${figures.e2e_cpu_redis_us_per_event}), ` +
             `machine idle ${figures.e2e_machine_idle_pct} %; bare consumer ${(figures.raw_kafkajs_cpu_main_us_per_event + figures.raw_kafkajs_cpu_other_threads_us_per_event!).toFixed(2)} µs ` +
             `(its thread ${figures.raw_kafkajs_cpu_main_us_per_event}, other threads ${figures.raw_kafkajs_cpu_other_threads_us_per_event}), machine idle ${figures.raw_kafkajs_machine_idle_pct} %`,
