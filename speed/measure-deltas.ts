@@ -134,7 +134,8 @@ const distinctOps: DeltaOps = {
 export class SketchLog {
   /** The sketch of each slot: one per cell and approxDistinct measure, until {@link clear}. */
   readonly sketches: PartitionSketch[] = [];
-  private entries = new Int32Array(4_096);
+  /** Allocated on the first push: operators without approxDistinct never log. */
+  private entries = new Int32Array(0);
   private length = 0;
 
   /** A slot for `sketch`, until {@link clear}. */
@@ -145,7 +146,7 @@ export class SketchLog {
   push(slot: number, position: number): void {
     let entries = this.entries;
     if (this.length + 2 > entries.length) {
-      const grown = new Int32Array(entries.length * 2);
+      const grown = new Int32Array(Math.max(4_096, entries.length * 2));
       grown.set(entries);
       this.entries = entries = grown;
     }

@@ -156,7 +156,7 @@ export const ConfigSchema = z.strictObject({
       sessionTimeoutMs: durationMs.default(30_000),
       /**
        * Worker threads per source that decode and run the views, sharing the worker's partitions (more use more
-       * cores). Two by default where there are two cores: on the 2-core benchmark box a second thread leaves a
+       * cores). Two by default (one on a single core): on the 2-core benchmark box a second thread leaves a
        * core idle about 4 % of the time instead of 12 % (one thread was the bottleneck), for more throughput.
        */
       pipelineThreads: z

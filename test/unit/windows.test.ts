@@ -697,7 +697,7 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     for (const [user, url, at] of [['u1', '/a', T0], ['u2', '/b', T0 + 1_000], ['u3', '/a', T0 + MINUTE_MS]] as const) {
       expect(op.process(clickstreamEvent(user, at), url, at, T0)).toBe(true);
     }
-    // A tumbling cell takes its elements straight into its sketch: held from its first event.
+    // A tumbling cell's sketch is held from the cell's first event (its elements go in at the checkpoint).
     expect(op.heldSketches).toBe(3); // /a and /b of the first minute, /a of the second
     checkpoint(op, T0);
     expect(op.heldSketches).toBe(3);
