@@ -116,11 +116,15 @@ const distinctOps: DeltaOps = {
     const sketch = target.partitionSketch();
     let grew = false;
     for (let index = 0; index < positions.length; index++) if (sketch.add(positions[index]!)) grew = true;
-    if (!grew) return;
-    program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
-    program.pExpire(target.sketchesKey, target.retentionMs);
+    if (grew) writeSketch(program, target, sketch);
   },
 };
+
+/** Writes a partition's sketch of a cell whole, under its field of the window's sketch hash. */
+function writeSketch(program: FlushProgram, target: DeltaTarget, sketch: PartitionSketch): void {
+  program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
+  program.pExpire(target.sketchesKey, target.retentionMs);
+}
 
 /**
  * The approxDistinct elements of a pipeline's tumbling cells between flushes: (sketch slot, HyperLogLog
@@ -203,8 +207,7 @@ export function loggedDistinctOps(log: SketchLog): DeltaOps {
       const sketch = log.sketches[slot as number]!;
       if (!sketch.unwritten) return;
       sketch.unwritten = false;
-      program.hSetBytes(target.sketchesKey, target.sketchField(), sketch.toBytes());
-      program.pExpire(target.sketchesKey, target.retentionMs);
+      writeSketch(program, target, sketch);
     },
   };
 }
