@@ -16,13 +16,23 @@ export interface DeltaOps {
   add(delta: unknown, value: unknown): unknown;
   /** `into` with `from` merged in (`into` may be updated in place; `from` is left as it is). */
   merge(into: unknown, from: unknown): unknown;
-  emit(program: FlushProgram, target: DeltaTarget, delta: unknown): void;
+  /**
+   * Writes this measure (at `measureIndex` of each cell's deltas) for every cell of one window, setting
+   * `target.groupKey` to each cell's key in turn. The loop over the cells is each kind's own: a loop shared
+   * by all kinds, calling each kind's write per cell, was one large polymorphic function for the JIT,
+   * compiled anew (50–70 ms on a helper thread each time) whenever it met another kind or view.
+   */
+  emitCells(program: FlushProgram, target: DeltaTarget, cells: PendingCells, measureIndex: number): void;
 }
+
+/** One window's pending cells by group key, as an operator hands them to {@link DeltaOps.emitCells}. */
+export type PendingCells = ReadonlyMap<string, { readonly deltas: readonly unknown[] }>;
 
 export interface DeltaTarget {
   /** Hash of the window. */
   readonly hashKey: string;
-  readonly groupKey: string;
+  /** The cell being written: set by {@link DeltaOps.emitCells} before it asks for the cell's sketch key, field or sketch. */
+  groupKey: string;
   readonly measureName: string;
   /** Key of this cell's top-k zset. */
   readonly sketchKey: () => string;
@@ -44,15 +54,18 @@ const countOps: DeltaOps = {
   zero: () => 0,
   add: () => 0,
   merge: () => 0,
-  emit: () => undefined,
+  emitCells: () => undefined,
 };
 
 const sumOps: DeltaOps = {
   zero: () => null,
   add: (delta, value) => (isAbsent(value) ? delta : ((delta as number | null) ?? 0) + Number(value)),
   merge: (into, from) => (from === null ? into : into === null ? from : (into as number) + (from as number)),
-  emit: (program, target, delta) => {
-    if (delta !== null) program.incrByFloat(target.hashKey, cellField(target.groupKey, target.measureName), delta as number);
+  emitCells: (program, target, cells, measureIndex) => {
+    for (const [groupKey, { deltas }] of cells) {
+      const delta = deltas[measureIndex] as number | null;
+      if (delta !== null) program.incrByFloat(target.hashKey, cellField(groupKey, target.measureName), delta);
+    }
   },
 };
 
@@ -62,11 +75,14 @@ function extremeOps(kind: 'min' | 'max'): DeltaOps {
     zero: () => null,
     add: (delta, value) => (isAbsent(value) ? delta : delta === null ? Number(value) : pick(delta as number, Number(value))),
     merge: (into, from) => (from === null ? into : into === null ? from : pick(into as number, from as number)),
-    emit: (program, target, delta) => {
-      if (delta === null) return;
-      const field = cellField(target.groupKey, target.measureName);
-      if (kind === 'min') program.keepMin(target.hashKey, field, delta as number);
-      else program.keepMax(target.hashKey, field, delta as number);
+    emitCells: (program, target, cells, measureIndex) => {
+      for (const [groupKey, { deltas }] of cells) {
+        const delta = deltas[measureIndex] as number | null;
+        if (delta === null) continue;
+        const field = cellField(groupKey, target.measureName);
+        if (kind === 'min') program.keepMin(target.hashKey, field, delta);
+        else program.keepMax(target.hashKey, field, delta);
+      }
     },
   };
 }
@@ -86,11 +102,13 @@ const avgOps: DeltaOps = {
     state[1] += (from as [number, number])[1];
     return state;
   },
-  emit: (program, target, delta) => {
-    const [total, n] = delta as [number, number];
-    if (n === 0) return;
-    program.incrByFloat(target.hashKey, cellField(target.groupKey, `${target.measureName}.s`), total);
-    program.incrBy(target.hashKey, cellField(target.groupKey, `${target.measureName}.c`), n);
+  emitCells: (program, target, cells, measureIndex) => {
+    for (const [groupKey, { deltas }] of cells) {
+      const [total, n] = deltas[measureIndex] as [number, number];
+      if (n === 0) continue;
+      program.incrByFloat(target.hashKey, cellField(groupKey, `${target.measureName}.s`), total);
+      program.incrBy(target.hashKey, cellField(groupKey, `${target.measureName}.c`), n);
+    }
   },
 };
 
@@ -110,13 +128,16 @@ const distinctOps: DeltaOps = {
     for (const position of from as number[]) positions.push(position);
     return into;
   },
-  emit: (program, target, delta) => {
-    const positions = delta as number[];
-    if (positions.length === 0) return;
-    const sketch = target.partitionSketch();
-    let grew = false;
-    for (let index = 0; index < positions.length; index++) if (sketch.add(positions[index]!)) grew = true;
-    if (grew) writeSketch(program, target, sketch);
+  emitCells: (program, target, cells, measureIndex) => {
+    for (const [groupKey, { deltas }] of cells) {
+      const positions = deltas[measureIndex] as number[];
+      if (positions.length === 0) continue;
+      target.groupKey = groupKey;
+      const sketch = target.partitionSketch();
+      let grew = false;
+      for (let index = 0; index < positions.length; index++) if (sketch.add(positions[index]!)) grew = true;
+      if (grew) writeSketch(program, target, sketch);
+    }
   },
 };
 
@@ -159,26 +180,15 @@ export class SketchLog {
     this.length += 2;
   }
 
-  /** Takes every logged position into its slot's sketch, sketch by sketch, and marks those that grew unwritten. */
+  /**
+   * Takes every logged position into its slot's sketch, sketch by sketch, and marks those that grew unwritten.
+   * The sort and the adding are functions of their own: one function holding all the loops was compiled by the
+   * JIT in the middle of its first loop, then thrown away and compiled again at each later loop (none had run yet).
+   */
   fold(): void {
-    const { entries, length, sketches } = this;
-    if (length === 0) return;
-    // A counting sort by slot: each sketch then takes all its positions at once, while it is in the cache.
-    const ends = new Int32Array(sketches.length + 1);
-    for (let at = 0; at < length; at += 2) ends[entries[at]! + 1]!++;
-    for (let slot = 0; slot < sketches.length; slot++) ends[slot + 1]! += ends[slot]!;
-    const sorted = new Int32Array(length / 2);
-    for (let at = 0; at < length; at += 2) sorted[ends[entries[at]!]!++] = entries[at + 1]!;
-    // Each slot's counter has moved from its start to its end.
-    let from = 0;
-    for (let slot = 0; slot < sketches.length; slot++) {
-      const to = ends[slot]!;
-      const sketch = sketches[slot]!;
-      let grew = false;
-      for (let at = from; at < to; at++) if (sketch.add(sorted[at]!)) grew = true;
-      if (grew) sketch.unwritten = true;
-      from = to;
-    }
+    if (this.length === 0) return;
+    const { sorted, ends } = sortBySlot(this.entries, this.length, this.sketches.length);
+    addSorted(this.sketches, sorted, ends);
     this.length = 0;
   }
 
@@ -186,6 +196,33 @@ export class SketchLog {
   clear(): void {
     this.sketches.length = 0;
     this.length = 0;
+  }
+}
+
+/**
+ * A counting sort of (slot, position) pairs by slot: the positions, and after each slot's run the index where
+ * it ends. Each sketch then takes all its positions at once, while it is in the cache.
+ */
+function sortBySlot(entries: Int32Array, length: number, slots: number): { sorted: Int32Array; ends: Int32Array } {
+  const ends = new Int32Array(slots + 1);
+  for (let at = 0; at < length; at += 2) ends[entries[at]! + 1]!++;
+  for (let slot = 0; slot < slots; slot++) ends[slot + 1]! += ends[slot]!;
+  const sorted = new Int32Array(length / 2);
+  // Each slot's counter moves from its start to its end.
+  for (let at = 0; at < length; at += 2) sorted[ends[entries[at]!]!++] = entries[at + 1]!;
+  return { sorted, ends };
+}
+
+/** Adds each slot's run of `sorted` (ending at `ends[slot]`) into its sketch; a sketch that grew is marked unwritten. */
+function addSorted(sketches: readonly PartitionSketch[], sorted: Int32Array, ends: Int32Array): void {
+  let from = 0;
+  for (let slot = 0; slot < sketches.length; slot++) {
+    const to = ends[slot]!;
+    const sketch = sketches[slot]!;
+    let grew = false;
+    for (let at = from; at < to; at++) if (sketch.add(sorted[at]!)) grew = true;
+    if (grew) sketch.unwritten = true;
+    from = to;
   }
 }
 
@@ -203,11 +240,14 @@ export function loggedDistinctOps(log: SketchLog): DeltaOps {
     merge: () => {
       throw new Error('a tumbling approxDistinct delta is never merged');
     },
-    emit: (program, target, slot) => {
-      const sketch = log.sketches[slot as number]!;
-      if (!sketch.unwritten) return;
-      sketch.unwritten = false;
-      writeSketch(program, target, sketch);
+    emitCells: (program, target, cells, measureIndex) => {
+      for (const [groupKey, { deltas }] of cells) {
+        const sketch = log.sketches[deltas[measureIndex] as number]!;
+        if (!sketch.unwritten) continue;
+        sketch.unwritten = false;
+        target.groupKey = groupKey;
+        writeSketch(program, target, sketch);
+      }
     },
   };
 }
@@ -226,12 +266,15 @@ const topKOps: DeltaOps = {
     for (const [key, n] of from as Map<string, number>) counts.set(key, (counts.get(key) ?? 0) + n);
     return counts;
   },
-  emit: (program, target, delta) => {
-    const counts = delta as Map<string, number>;
-    if (counts.size === 0) return;
-    const key = target.sketchKey();
-    for (const [member, n] of counts) program.zIncrBy(key, member, n);
-    if (target.needsTtl(key)) program.pExpire(key, target.retentionMs);
+  emitCells: (program, target, cells, measureIndex) => {
+    for (const [groupKey, { deltas }] of cells) {
+      const counts = deltas[measureIndex] as Map<string, number>;
+      if (counts.size === 0) continue;
+      target.groupKey = groupKey;
+      const key = target.sketchKey();
+      for (const [member, n] of counts) program.zIncrBy(key, member, n);
+      if (target.needsTtl(key)) program.pExpire(key, target.retentionMs);
+    }
   },
 };
 

@@ -255,11 +255,7 @@ export class FixedWindowOperator implements Operator {
       for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
         target.measureName = measures[measureIndex]!.name;
         if (measures[measureIndex]!.measure.kind === 'approxDistinct') target.sketchesKey = keys.sketches(view.name, start, target.measureName);
-        const ops = this.ops[measureIndex]!;
-        for (const [groupKey, cell] of byKey) {
-          target.groupKey = groupKey;
-          ops.emit(program, target, cell.deltas[measureIndex]);
-        }
+        this.ops[measureIndex]!.emitCells(program, target, byKey, measureIndex);
       }
       program.pExpire(hashKey, view.retentionMs);
     }
