@@ -204,13 +204,19 @@ export class SketchLog {
  * it ends. Each sketch then takes all its positions at once, while it is in the cache.
  */
 function sortBySlot(entries: Int32Array, length: number, slots: number): { sorted: Int32Array; ends: Int32Array } {
-  const ends = new Int32Array(slots + 1);
-  for (let at = 0; at < length; at += 2) ends[entries[at]! + 1]!++;
-  for (let slot = 0; slot < slots; slot++) ends[slot + 1]! += ends[slot]!;
+  const ends = slotStarts(entries, length, slots);
   const sorted = new Int32Array(length / 2);
   // Each slot's counter moves from its start to its end.
   for (let at = 0; at < length; at += 2) sorted[ends[entries[at]!]!++] = entries[at + 1]!;
   return { sorted, ends };
+}
+
+/** Where each slot's run starts in the sorted positions (a function of its own, like each loop here: see {@link SketchLog.fold}). */
+function slotStarts(entries: Int32Array, length: number, slots: number): Int32Array {
+  const starts = new Int32Array(slots + 1);
+  for (let at = 0; at < length; at += 2) starts[entries[at]! + 1]!++;
+  for (let slot = 0; slot < slots; slot++) starts[slot + 1]! += starts[slot]!;
+  return starts;
 }
 
 /** Adds each slot's run of `sorted` (ending at `ends[slot]`) into its sketch; a sketch that grew is marked unwritten. */
@@ -296,7 +302,7 @@ export function deltaOpsFor(measure: Measure): DeltaOps {
   }
 }
 
-/** Emits the row count of a cell (the `#` field every cell has). */
-export function emitRowCount(program: FlushProgram, hashKey: string, groupKey: string, rows: number): void {
-  program.incrBy(hashKey, cellField(groupKey, ROW_COUNT), rows);
+/** Emits the row count (the `#` field every cell has) of each of a window's cells. */
+export function emitRowCounts(program: FlushProgram, hashKey: string, cells: ReadonlyMap<string, { readonly rows: number }>): void {
+  for (const [groupKey, { rows }] of cells) program.incrBy(hashKey, cellField(groupKey, ROW_COUNT), rows);
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { WindowSpec } from '../../shared/views/index.ts';
 import { alignDown } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
-import { deltaOpsFor, emitRowCount, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
+import { deltaOpsFor, emitRowCounts, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
 import { PartitionSketch } from '../partition-sketch.ts';
 import { SpeedKeys } from '../redis-keys.ts';
 import { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
@@ -251,7 +251,7 @@ export class FixedWindowOperator implements Operator {
         partitionSketch: () => this.sketchOf(start, measureIndex, target.groupKey),
       };
       // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
-      for (const [groupKey, cell] of byKey) emitRowCount(program, hashKey, groupKey, cell.rows);
+      emitRowCounts(program, hashKey, byKey);
       for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
         target.measureName = measures[measureIndex]!.name;
         if (measures[measureIndex]!.measure.kind === 'approxDistinct') target.sketchesKey = keys.sketches(view.name, start, target.measureName);

@@ -304,17 +304,7 @@ export class SessionWindowOperator implements Operator {
     if (this.dirty.length === 0 && this.removed.size === 0 && closed.size === 0) return;
 
     // Key by key (sessions, index, open set), so the flush script sees long runs of one kind of op on one key.
-    const fresh: Session[] = [];
-    const measures = view.measures;
-    const states: string[] = new Array<string>(measures.length);
-    for (const session of this.dirty) {
-      if (session.replaced) continue;
-      session.dirty = false;
-      const id = session.id;
-      for (let index = 0; index < measures.length; index++) states[index] = measures[index]!.measure.serialize(session.states[index]);
-      program.hSet(hashKey, id, encodeStoredSession(session.end, session.rows, states));
-      if (!session.indexed) fresh.push(session);
-    }
+    const fresh = this.writeDirty(program, hashKey);
     for (const id of this.removed) program.hDel(hashKey, id);
     for (const session of fresh) program.zAdd(indexKey, session.start, session.id);
     for (const id of this.removed) program.zRem(indexKey, id);
@@ -333,6 +323,25 @@ export class SessionWindowOperator implements Operator {
     this.dirty = [];
     this.removed = new Set();
     this.closed = new Set();
+  }
+
+  /**
+   * Writes every changed session whole; returns those not yet in the session index. The long loop of a
+   * checkpoint, in a function of its own: compiled by the JIT while in it, the checkpoint's other loops,
+   * which had not run yet, would each throw that code away.
+   */
+  private writeDirty(program: FlushProgram, hashKey: string): Session[] {
+    const fresh: Session[] = [];
+    const measures = this.context.view.measures;
+    const states: string[] = new Array<string>(measures.length);
+    for (const session of this.dirty) {
+      if (session.replaced) continue;
+      session.dirty = false;
+      for (let index = 0; index < measures.length; index++) states[index] = measures[index]!.measure.serialize(session.states[index]);
+      program.hSet(hashKey, session.id, encodeStoredSession(session.end, session.rows, states));
+      if (!session.indexed) fresh.push(session);
+    }
+    return fresh;
   }
 
   onClose(): void {
