@@ -5,7 +5,7 @@ import type { FlushProgram } from '../flush-program.ts';
 import { deltaOpsFor, emitRowCounts, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
 import { PartitionSketch } from '../partition-sketch.ts';
 import { SpeedKeys } from '../redis-keys.ts';
-import { SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
+import { arrayOf, SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Cell {
   rows: number;
@@ -182,7 +182,8 @@ export class FixedWindowOperator implements Operator {
   }
 
   private emptyCell(): Cell {
-    return { rows: 0, deltas: this.ops.map((ops) => ops.zero()) };
+    const ops = this.ops;
+    return { rows: 0, deltas: arrayOf(ops.length, (index) => ops[index]!.zero()) };
   }
 
   /** The pending cells by window start: panes as they are when tumbling, else each pane merged into its windows. */

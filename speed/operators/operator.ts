@@ -82,3 +82,15 @@ export interface Operator {
 export function windowAcceptsAt(windowEndMs: number, allowedLatenessMs: number, partitionWatermarkMs: number): boolean {
   return windowEndMs + allowedLatenessMs > partitionWatermarkMs;
 }
+
+/**
+ * A new array of `count` values, `value(index)` each, for state the hot path stores into (a cell's deltas,
+ * a session's measure states). Not `Array.prototype.map`: V8's builtin map makes a packed array, and the
+ * same call made from optimized code a holey one; code storing into such arrays then meets a second map,
+ * is thrown away and compiled again, in every pipeline thread, early in every run.
+ */
+export function arrayOf<T>(count: number, value: (index: number) => T): T[] {
+  const array = new Array<T>(count);
+  for (let index = 0; index < count; index++) array[index] = value(index);
+  return array;
+}

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { FlushProgram } from '../flush-program.ts';
 import { FIELD_SEPARATOR } from '../redis-keys.ts';
-import { windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
+import { arrayOf, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Session {
   /** sessionId(groupKey, start), kept so the hot path builds no strings. */
@@ -130,7 +130,7 @@ export class SessionWindowOperator implements Operator {
         start: session.s,
         end: session.e,
         rows: session.n,
-        states: view.measures.map(({ measure }, index) => measure.deserialize(session.m[index]!)),
+        states: arrayOf(view.measures.length, (index) => view.measures[index]!.measure.deserialize(session.m[index]!)),
         dirty: false,
         replaced: false,
       });
@@ -195,7 +195,7 @@ export class SessionWindowOperator implements Operator {
     }
     if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
 
-    const states = view.measures.map(({ measure }) => measure.zero());
+    const states = arrayOf(view.measures.length, (index) => view.measures[index]!.measure.zero());
     view.measures.forEach(({ measure }, index) => {
       states[index] = measure.add(states[index], measure.field === undefined ? undefined : event[measure.field]);
     });
