@@ -195,9 +195,9 @@ export class SessionWindowOperator implements Operator {
     }
     if (!windowAcceptsAt(end, view.allowedLatenessMs, partitionWatermarkMs)) return false;
 
-    const states = arrayOf(view.measures.length, (index) => view.measures[index]!.measure.zero());
-    view.measures.forEach(({ measure }, index) => {
-      states[index] = measure.add(states[index], measure.field === undefined ? undefined : event[measure.field]);
+    const states = arrayOf(view.measures.length, (index) => {
+      const { measure } = view.measures[index]!;
+      return measure.add(measure.zero(), measure.field === undefined ? undefined : event[measure.field]);
     });
     let rows = 1;
     for (const old of overlapping) {
