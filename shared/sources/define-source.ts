@@ -85,45 +85,28 @@ function fieldSchema(spec: FieldSpec): z.ZodType {
 }
 
 /**
- * The hot path of event validation, compiled from the field spec: accepts the
- * common shape (timestamps as epoch ms) and returns the event with exactly
- * the declared fields, or undefined to let zod decide. zod stays the authority
- * and writes the error messages; this only skips its cost for valid events,
- * where it was a quarter of the speed layer's time.
+ * The hot path of event validation, generated from the field spec as straight-line code (one property read and
+ * one check per field, the event built as one object literal), which V8 compiles to monomorphic loads and a single
+ * allocation: accepts the common shape (timestamps as epoch ms) and returns the event with exactly the declared
+ * fields, or undefined to let zod decide. zod stays the authority and writes the error messages; this only skips
+ * its cost for valid events, where it was a quarter of the speed layer's time.
  */
 function compileFastPath(fields: Record<string, FieldSpec>): (value: unknown) => Record<string, unknown> | undefined {
-  const entries = Object.entries(fields).map(([name, spec]) => ({ name, type: spec.type, nullable: spec.nullable === true }));
-  return (value) => {
-    const input = value as Record<string, unknown>;
-    const output: Record<string, unknown> = {};
-    for (const { name, type, nullable } of entries) {
-      const field = input[name];
-      if (field === null || field === undefined) {
-        if (!nullable) return undefined;
-        output[name] = null;
-        continue;
-      }
-      switch (type) {
-        case 'string':
-          if (typeof field !== 'string') return undefined;
-          break;
-        case 'float':
-          if (typeof field !== 'number' || !Number.isFinite(field)) return undefined;
-          break;
-        case 'int':
-          if (!Number.isSafeInteger(field)) return undefined;
-          break;
-        case 'timestampMs':
-          if (!Number.isSafeInteger(field) || (field as number) < 0) return undefined;
-          break;
-        case 'bool':
-          if (typeof field !== 'boolean') return undefined;
-          break;
-      }
-      output[name] = field;
-    }
-    return output;
+  const checks: Record<FieldType, (v: string) => string> = {
+    string: (v) => `typeof ${v} !== 'string'`,
+    float: (v) => `typeof ${v} !== 'number' || !Number.isFinite(${v})`,
+    int: (v) => `!Number.isSafeInteger(${v})`,
+    timestampMs: (v) => `!Number.isSafeInteger(${v}) || ${v} < 0`,
+    bool: (v) => `typeof ${v} !== 'boolean'`,
   };
+  const lines = Object.entries(fields).map(([name, spec], index) => {
+    const v = `v${index}`;
+    const missing = spec.nullable === true ? `${v} = null` : 'return undefined';
+    return `  let ${v} = input.${name};\n  if (${v} === null || ${v} === undefined) ${missing};\n  else if (${checks[spec.type](v)}) return undefined;`;
+  });
+  const literal = Object.keys(fields).map((name, index) => `${name}: v${index}`).join(', ');
+  // Every field name was checked against [a-z][a-z0-9_]* (defineSource), so it is a safe identifier and key.
+  return new Function('input', `"use strict";\n${lines.join('\n')}\n  return { ${literal} };`) as (value: unknown) => Record<string, unknown> | undefined;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -44,6 +44,44 @@ describe('source decoding', () => {
     expect(clickstream.decode(JSON.stringify({ ...valid, ts: '1970-01-01T00:00:00Z' }))).toMatchObject({ ok: true, event: { ts: 0 } });
   });
 
+  it('checks every field type as the schema does, with reserved words as field names', () => {
+    const typed = defineSource({
+      name: 'typed',
+      fields: {
+        ts: { type: 'timestampMs' },
+        class: { type: 'string' },
+        default: { type: 'int' },
+        price: { type: 'float' },
+        flag: { type: 'bool' },
+        note: { type: 'string', nullable: true },
+      },
+      timeField: 'ts',
+      keyFields: ['class'],
+    });
+    const base = { ts: 5, class: 'a', default: 2, price: 1.5, flag: true, note: 'n' };
+    expect(typed.validate(base)).toEqual({ ok: true, event: base });
+    expect(typed.validate({ ...base, note: undefined })).toEqual({ ok: true, event: { ...base, note: null } });
+    expect(typed.validate({ extra: 1, ...base })).toEqual({ ok: true, event: base });
+    const rejected: Array<[string, unknown]> = [
+      ['class', 7],
+      ['class', null],
+      ['default', 2.5],
+      ['default', 2 ** 53],
+      ['default', '2'],
+      ['price', Number.POSITIVE_INFINITY],
+      ['price', Number.NaN],
+      ['price', '1.5'],
+      ['flag', 1],
+      ['note', 3],
+      ['ts', null],
+    ];
+    for (const [field, value] of rejected) {
+      const result = typed.validate({ ...base, [field]: value });
+      expect(result.ok, `${field} = ${String(value)}`).toBe(false);
+      if (!result.ok) expect(result.reason).toContain(`${field}:`);
+    }
+  });
+
   it('rejects a null message', () => {
     expect(clickstream.decode(null)).toEqual({ ok: false, reason: 'empty message (null value)' });
   });
