@@ -551,6 +551,7 @@ export default defineBenchmark({
         groups.push(group);
         progress(`round ${pass}: speed worker (3 demo views, flush every ${passConfig.speed.flushIntervalMs} ms, maxPendingCells ${passConfig.speed.maxPendingCells})…`);
         figures.e2e_max_pending_cells = passConfig.speed.maxPendingCells;
+        figures.e2e_warm_up_events = passConfig.speed.warmUpEvents;
         const startedNs = process.hrtime.bigint();
         const threadsBefore = new Set(cpuSnapshot()?.threads.keys() ?? []);
         const registry = createMetricsRegistry('bench-speed');
@@ -617,7 +618,8 @@ export default defineBenchmark({
         roundRatios.push(roundRatio);
         progress(
           `round ${pass}: speed worker ${rate(e2eEventsPerS)} first batch → offsets in Redis at the end ` +
-            `(start-up ${round(Number(firstBatchNs! - startedNs) / 1e6)} ms not counted); ratio to this round's bare kafkajs ${roundRatio.toFixed(3)}; ` +
+            `(start-up ${round(Number(firstBatchNs! - startedNs) / 1e6)} ms, with the pipeline threads' warm-up on ` +
+            `${passConfig.speed.warmUpEvents.toLocaleString()} synthetic events, not counted); ratio to this round's bare kafkajs ${roundRatio.toFixed(3)}; ` +
             `after the first ${STEADY_FROM * 100} %: ${rate(e2eSteadyEventsPerS)} vs ${rate(raw.steadyEventsPerS)}` +
             (cpu
               ? `; CPU µs/event: consumer thread ${cpu.mainUs.toFixed(2)}, pipeline threads ${cpu.newThreadsUs.toFixed(2)}, ` +

@@ -29,6 +29,8 @@ export class PipelineHost {
   private constructor(
     private readonly worker: Worker,
     private readonly onFatal: (error: Error) => void,
+    /** How long the thread's warm-up took before it was ready (ms). */
+    readonly warmUpMs: number,
   ) {
     worker.on('message', (reply: PipelineReply) => {
       if (reply.type === 'ready') return;
@@ -48,14 +50,14 @@ export class PipelineHost {
     });
   }
 
-  /** Starts the thread; resolves once it has rebuilt the views and is taking requests. */
+  /** Starts the thread; resolves once it has rebuilt the views, warmed up and is taking requests. */
   static async start(init: PipelineThreadInit, onFatal: (error: Error) => void): Promise<PipelineHost> {
     const worker = new Worker(ENTRY, { workerData: init, name: `braid-speed-pipeline ${init.topic}` });
-    await new Promise<void>((resolve, reject) => {
+    const warmUpMs = await new Promise<number>((resolve, reject) => {
       const onMessage = (reply: PipelineReply) => {
         if (reply.type !== 'ready') return;
         cleanup();
-        resolve();
+        resolve(reply.warmUpMs);
       };
       const onError = (error: Error) => {
         cleanup();
@@ -71,7 +73,7 @@ export class PipelineHost {
       worker.on('error', onError);
       worker.on('exit', onExit);
     });
-    return new PipelineHost(worker, onFatal);
+    return new PipelineHost(worker, onFatal, warmUpMs);
   }
 
   private fail(error: Error): void {

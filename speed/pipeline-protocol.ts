@@ -16,6 +16,8 @@ export interface PipelineThreadInit {
   readonly group: string;
   readonly topic: string;
   readonly maxOutOfOrdernessMs: number;
+  /** Synthetic events the thread runs through its views before it says it is ready (0: none). */
+  readonly warmUpEvents: number;
 }
 
 /**
@@ -92,7 +94,7 @@ export interface CheckpointResult {
 }
 
 export type PipelineReply =
-  | { readonly type: 'ready' }
+  | { readonly type: 'ready'; readonly warmUpMs: number }
   | { readonly type: 'result'; readonly id: number; readonly result: unknown }
   | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly stack: string | undefined };
 

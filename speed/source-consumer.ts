@@ -30,6 +30,8 @@ export interface SourceConsumerOptions {
   sessionTimeoutMs: number;
   /** Pipeline threads sharing the partitions (decoding, views, building flushes). */
   pipelineThreads: number;
+  /** Synthetic events each pipeline thread runs through its views before the consumer joins the group (JIT warm-up; 0: none). */
+  warmUpEvents: number;
   /**
    * Once every assigned partition has been read to its end, the pending deltas are flushed as soon as this long has
    * passed since the previous flush started, instead of at the next `flushIntervalMs` tick: nothing more is coming
@@ -127,8 +129,13 @@ export class SourceConsumer {
       group: options.group,
       topic: options.topic,
       maxOutOfOrdernessMs: options.settings.maxOutOfOrdernessMs,
+      warmUpEvents: options.warmUpEvents,
     };
     this.hosts = await Promise.all(Array.from({ length: options.pipelineThreads }, () => PipelineHost.start(init, options.onFatal)));
+    this.log.info(
+      { threads: this.hosts.length, warmUpEvents: options.warmUpEvents, warmUpMs: this.hosts.map((host) => Math.round(host.warmUpMs)) },
+      'pipeline threads ready',
+    );
     this.pendingCellsReported = this.hosts.map(() => 0);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.options.topic] ?? []);

@@ -105,6 +105,7 @@ export class SpeedWorker {
             flushRetries: config.speed.flushRetries,
             sessionTimeoutMs: config.speed.sessionTimeoutMs,
             pipelineThreads: config.speed.pipelineThreads,
+            warmUpEvents: config.speed.warmUpEvents,
             onFatal: (error) => worker?.fail(error),
           }),
         );

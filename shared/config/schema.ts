@@ -165,6 +165,11 @@ export const ConfigSchema = z.strictObject({
         .min(1)
         .max(32)
         .default(() => Math.min(2, availableParallelism())),
+      /**
+       * Synthetic events (built from the source's field specs) each pipeline thread runs through its views at start,
+       * before the worker joins the consumer group, so its code is compiled before the first real batch. 0 = none.
+       */
+      warmUpEvents: z.number().int().min(0).max(10_000_000).default(100_000),
     })
     .prefault({}),
   archive: z

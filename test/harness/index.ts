@@ -28,6 +28,12 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * Pipeline threads' warm-up in tests: one synthetic batch, so every worker a test starts runs the warm-up path
+ * without a second of it per start (test/integration/speed-warm-up.test.ts covers a full-sized one).
+ */
+const TEST_WARM_UP_EVENTS = 2_000;
+
 /** Configuration pointing at the test stack, with a private data dir and Redis key prefix. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return loadConfig({
@@ -37,7 +43,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       BRAID_REDIS_KEY_PREFIX: `${uniqueName('braid-test')}:`,
     },
     cwd: os.tmpdir(),
-    overrides,
+    overrides: { 'speed.warmUpEvents': TEST_WARM_UP_EVENTS, ...overrides },
   });
 }
 

@@ -1,0 +1,70 @@
+import type { FieldSpec, Source } from '../shared/sources/index.ts';
+import type { PackedBatch } from './pipeline-protocol.ts';
+
+/**
+ * Synthetic events for a pipeline thread's warm-up (pipeline-thread.ts): the
+ * thread runs them through a throwaway partition pipeline of its views before
+ * it takes its first request, so V8 has compiled the hot code (decode, group
+ * keys, operators, checkpoints) before the first real batch arrives, rather
+ * than while it is being processed. They are built from the source's field
+ * specs alone and never leave the thread: nothing reaches Redis or Kafka.
+ */
+
+/** Distinct values of each synthetic string and int field: keys repeat, so sessions are both opened and extended, and windows hold many cells. */
+const DISTINCT_VALUES = 2_000;
+/** Event-time step between synthetic events (a key repeats every 8 s, well inside any session gap of a minute or more). */
+const SPACING_MS = 4;
+/** A nullable field is null in all but one event of this many (as optional fields mostly are). */
+const NULL_EXCEPT_EVERY = 7;
+/** Messages per synthetic batch: a fetch's worth of one partition, about. */
+export const WARM_UP_BATCH_SIZE = 2_000;
+
+/** A hash spreading consecutive indexes over DISTINCT_VALUES (Knuth's multiplicative constant). */
+function spread(index: number, salt: number): number {
+  return (index * 2_654_435_761 + salt * 40_503) % DISTINCT_VALUES;
+}
+
+function syntheticValue(spec: FieldSpec, name: string, field: number, index: number, baseMs: number, jitterMs: number): unknown {
+  if (spec.nullable === true && index % NULL_EXCEPT_EVERY !== 0) return null;
+  switch (spec.type) {
+    case 'timestampMs':
+      // A little out of order (within the bound), as real streams are.
+      return baseMs + index * SPACING_MS - (jitterMs > 0 ? spread(index, field) % jitterMs : 0);
+    case 'string':
+      return `${name.slice(0, 4)}${spread(index, field)}`;
+    case 'int':
+      return spread(index, field);
+    case 'float':
+      return spread(index, field) / 8;
+    case 'bool':
+      return index % 2 === 0;
+  }
+}
+
+/**
+ * The `index`th synthetic event of `source`: every field in declared order
+ * with a value of its type, event time `baseMs + index × 4 ms`, up to
+ * `jitterMs` earlier.
+ */
+export function syntheticEvent(source: Source, index: number, baseMs: number, jitterMs: number): Record<string, unknown> {
+  const event: Record<string, unknown> = {};
+  let field = 0;
+  for (const [name, spec] of Object.entries(source.fields)) event[name] = syntheticValue(spec, name, field++, index, baseMs, jitterMs);
+  return event;
+}
+
+/** `events` synthetic events of `source` as JSON messages (no key), packed as the consumer packs a Kafka batch, WARM_UP_BATCH_SIZE at a time. */
+export function* warmUpBatches(source: Source, events: number, baseMs: number, jitterMs: number): Generator<PackedBatch> {
+  for (let from = 0; from < events; from += WARM_UP_BATCH_SIZE) {
+    const count = Math.min(WARM_UP_BATCH_SIZE, events - from);
+    const values = Array.from({ length: count }, (_, at) => Buffer.from(JSON.stringify(syntheticEvent(source, from + at, baseMs, jitterMs))));
+    yield {
+      partition: -1,
+      offsets: Float64Array.from({ length: count }, (_, at) => from + at),
+      values: Buffer.concat(values),
+      valueLengths: Int32Array.from(values, (value) => value.length),
+      keys: new Uint8Array(0),
+      keyLengths: new Int32Array(count).fill(-1),
+    };
+  }
+}
