@@ -31,6 +31,8 @@ export class PipelineHost {
     private readonly onFatal: (error: Error) => void,
     /** How long the thread's warm-up took before it was ready (ms). */
     readonly warmUpMs: number,
+    /** Why the warm-up failed, if it did (the thread works without it). */
+    readonly warmUpError: string | undefined,
   ) {
     worker.on('message', (reply: PipelineReply) => {
       if (reply.type === 'ready') return;
@@ -53,11 +55,11 @@ export class PipelineHost {
   /** Starts the thread; resolves once it has rebuilt the views, warmed up and is taking requests. */
   static async start(init: PipelineThreadInit, onFatal: (error: Error) => void): Promise<PipelineHost> {
     const worker = new Worker(ENTRY, { workerData: init, name: `braid-speed-pipeline ${init.topic}` });
-    const warmUpMs = await new Promise<number>((resolve, reject) => {
+    const ready = await new Promise<PipelineReply & { type: 'ready' }>((resolve, reject) => {
       const onMessage = (reply: PipelineReply) => {
         if (reply.type !== 'ready') return;
         cleanup();
-        resolve(reply.warmUpMs);
+        resolve(reply);
       };
       const onError = (error: Error) => {
         cleanup();
@@ -73,7 +75,7 @@ export class PipelineHost {
       worker.on('error', onError);
       worker.on('exit', onExit);
     });
-    return new PipelineHost(worker, onFatal, warmUpMs);
+    return new PipelineHost(worker, onFatal, ready.warmUpMs, ready.warmUpError);
   }
 
   private fail(error: Error): void {

@@ -94,7 +94,7 @@ export interface CheckpointResult {
 }
 
 export type PipelineReply =
-  | { readonly type: 'ready'; readonly warmUpMs: number }
+  | { readonly type: 'ready'; readonly warmUpMs: number; readonly warmUpError?: string }
   | { readonly type: 'result'; readonly id: number; readonly result: unknown }
   | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly stack: string | undefined };
 

@@ -232,4 +232,13 @@ function warmUp(events: number): number {
   return performance.now() - started;
 }
 
-port.postMessage({ type: 'ready', warmUpMs: warmUp(init.warmUpEvents) } satisfies PipelineReply);
+/** The warm-up is only an optimisation: if it fails, the thread says why and works as it would have without it. */
+function tryWarmUp(): PipelineReply & { type: 'ready' } {
+  try {
+    return { type: 'ready', warmUpMs: warmUp(init.warmUpEvents) };
+  } catch (error) {
+    return { type: 'ready', warmUpMs: 0, warmUpError: (error as Error).message ?? String(error) };
+  }
+}
+
+port.postMessage(tryWarmUp());

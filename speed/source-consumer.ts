@@ -136,6 +136,9 @@ export class SourceConsumer {
       { threads: this.hosts.length, warmUpEvents: options.warmUpEvents, warmUpMs: this.hosts.map((host) => Math.round(host.warmUpMs)) },
       'pipeline threads ready',
     );
+    for (const host of this.hosts) {
+      if (host.warmUpError !== undefined) this.log.warn({ error: host.warmUpError }, 'pipeline thread warm-up failed; it runs without it');
+    }
     this.pendingCellsReported = this.hosts.map(() => 0);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[this.options.topic] ?? []);
