@@ -200,15 +200,15 @@ port.on('message', ({ id, request }: PipelineEnvelope) => {
     port.postMessage(reply, transfer);
   });
 });
-/** Warm-up batches between two checkpoints: about one flush's worth of events at the benchmark's rate. */
+/** Warm-up batches between two checkpoints (20,000 events): a warm-up holds several, so flush building is compiled too. */
 const WARM_UP_CHECKPOINT_EVERY = 10;
 
 /**
  * Runs `events` synthetic events (speed/warm-up.ts) through a throwaway pipeline of this thread's views, with
- * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch:
- * fresh threads otherwise compile it while processing, which cost a freshly started worker 3–24 % more CPU per
- * event over its first million events (alternating runs on the 2-core benchmark box). Touches nothing outside it (its own counts, sketch-TTL registries,
- * partition -1, no Redis). Returns how long it took.
+ * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch.
+ * Fresh threads otherwise compile it while processing, which cost a freshly started worker 3–24 % more CPU per
+ * event over its first million events (alternating runs on the 2-core benchmark box). Touches nothing outside
+ * the throwaway pipeline (its own counts and sketch-TTL registries, partition -1, no Redis). Returns how long it took.
  */
 function warmUp(events: number): number {
   const started = performance.now();

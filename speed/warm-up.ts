@@ -19,9 +19,9 @@ const NULL_EXCEPT_EVERY = 7;
 /** Messages per synthetic batch: a fetch's worth of one partition, about. */
 export const WARM_UP_BATCH_SIZE = 2_000;
 
-/** A hash spreading consecutive indexes over DISTINCT_VALUES (Knuth's multiplicative constant). */
+/** A hash spreading consecutive indexes over DISTINCT_VALUES (Knuth's multiplicative hash, in 32 bits). */
 function spread(index: number, salt: number): number {
-  return (index * 2_654_435_761 + salt * 40_503) % DISTINCT_VALUES;
+  return (Math.imul(index + salt * 40_503, 0x9e3779b1) >>> 0) % DISTINCT_VALUES;
 }
 
 function syntheticValue(spec: FieldSpec, name: string, field: number, index: number, baseMs: number, jitterMs: number): unknown {

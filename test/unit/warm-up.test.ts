@@ -22,13 +22,13 @@ const everyType = defineSource({
 const clickstream = clickstreamSource as unknown as Source;
 
 /** The events of all batches, decoded as the pipeline decodes them. */
-function decodeAll(batches: ReturnType<typeof warmUpBatches>, source = everyType) {
+function decodeAll(batches: ReturnType<typeof warmUpBatches>) {
   const events: Record<string, unknown>[] = [];
   for (const batch of batches) {
     const values = Buffer.from(batch.values);
     let at = 0;
     batch.valueLengths.forEach((length, index) => {
-      const decoded = source.decode(values.subarray(at, (at += length)));
+      const decoded = everyType.decode(values.subarray(at, (at += length)));
       if (!decoded.ok) throw new Error(`synthetic event ${index} does not decode: ${decoded.reason}`);
       events.push(decoded.event as Record<string, unknown>);
     });
