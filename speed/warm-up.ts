@@ -1,4 +1,6 @@
+import type { KafkaMessage } from 'kafkajs';
 import type { FieldSpec, Source } from '../shared/sources/index.ts';
+import { packBatch } from './pipeline-host.ts';
 import type { PackedBatch } from './pipeline-protocol.ts';
 
 /**
@@ -53,18 +55,19 @@ export function syntheticEvent(source: Source, index: number, baseMs: number, ji
   return event;
 }
 
-/** `events` synthetic events of `source` as JSON messages (no key), packed as the consumer packs a Kafka batch, WARM_UP_BATCH_SIZE at a time. */
+/**
+ * `events` synthetic events of `source` as JSON messages (no key) at offsets 0, 1, …, WARM_UP_BATCH_SIZE at a time,
+ * packed by the consumer's own `packBatch`, so the thread meets them exactly as it meets a Kafka batch.
+ */
 export function* warmUpBatches(source: Source, events: number, baseMs: number, jitterMs: number): Generator<PackedBatch> {
   for (let from = 0; from < events; from += WARM_UP_BATCH_SIZE) {
     const count = Math.min(WARM_UP_BATCH_SIZE, events - from);
-    const values = Array.from({ length: count }, (_, at) => Buffer.from(JSON.stringify(syntheticEvent(source, from + at, baseMs, jitterMs))));
-    yield {
-      partition: -1,
-      offsets: Float64Array.from({ length: count }, (_, at) => from + at),
-      values: Buffer.concat(values),
-      valueLengths: Int32Array.from(values, (value) => value.length),
-      keys: new Uint8Array(0),
-      keyLengths: new Int32Array(count).fill(-1),
-    };
+    // packBatch reads a message's offset, key and value only.
+    const messages = Array.from({ length: count }, (_, at) => ({
+      offset: String(from + at),
+      key: null,
+      value: Buffer.from(JSON.stringify(syntheticEvent(source, from + at, baseMs, jitterMs))),
+    })) as unknown as KafkaMessage[];
+    yield packBatch(-1, messages, null)!.batch;
   }
 }
