@@ -18,7 +18,7 @@ const DISTINCT_VALUES = 2_000;
 const SPACING_MS = 4;
 /** A nullable field is null in all but one event of this many (as optional fields mostly are). */
 const NULL_EXCEPT_EVERY = 7;
-/** Messages per synthetic batch: a fetch's worth of one partition, about. */
+/** Messages per synthetic batch (a real one holds up to a fetch's worth of a partition, about 7,000 of the demo's). */
 export const WARM_UP_BATCH_SIZE = 2_000;
 
 /** A hash spreading consecutive indexes over DISTINCT_VALUES (Knuth's multiplicative hash, in 32 bits). */

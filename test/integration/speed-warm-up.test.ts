@@ -10,7 +10,7 @@ const EVENTS = 3_000;
 /** More synthetic events than real ones, so anything the warm-up left behind would show. */
 const WARM_UP_EVENTS = 30_000;
 
-/** Every key under `prefix` with its type, the prefix and consumer group's name taken out (they differ between the two workers). */
+/** Every key under `prefix`, sorted, with the prefix and the client id (in the consumer group's name) taken out: they differ between the two workers. */
 async function keyShapes(redis: Redis, prefix: string, clientId: string): Promise<string[]> {
   const keys = await redis.keys(`${prefix}*`);
   return keys.map((key) => key.slice(prefix.length).replaceAll(clientId, '<client>')).sort();
