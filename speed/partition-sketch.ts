@@ -7,8 +7,10 @@ const POSITIONS = 0x50; // 'P'
 const DENSE = 0x44; // 'D'
 /** Non-zero registers past which a sketch is held as a register array (16 KB) instead of a sorted list. */
 const DENSE_IN_MEMORY_AT = 1024;
-/** Room for positions a new sparse sketch starts with (16 bytes: typed arrays this small live on V8's heap). */
-const SPARSE_INITIAL_ROOM = 4;
+/** Non-zero registers a sketch holds in fields of its own, before it needs an array. */
+const INLINE_POSITIONS = 4;
+/** Room for positions of the typed array a sketch moves to when it outgrows its fields. */
+const SPARSE_ROOM_AT_SPILL = 8;
 
 /**
  * One Kafka partition's share of an approxDistinct cell (one view, window,
@@ -31,11 +33,21 @@ const SPARSE_INITIAL_ROOM = 4;
  */
 export class PartitionSketch {
   /**
-   * While small: the non-zero registers' positions (register × 64 + value) in register order, in the
-   * first `size` slots. A typed array, not a Map: the pipeline holds a sketch per open cell, and Map
-   * entries were a third of what it allocated and the garbage collector copied.
+   * While tiny (at most {@link INLINE_POSITIONS} non-zero registers, most cells of a busy view): their
+   * positions (register × 64 + value) in these fields, in arrival order, and `sparse` null. A sketch is
+   * then one object: the typed array it had before was two more for the garbage collector to copy, for
+   * every open cell.
    */
-  private sparse: Int32Array | null = new Int32Array(SPARSE_INITIAL_ROOM);
+  private p0 = 0;
+  private p1 = 0;
+  private p2 = 0;
+  private p3 = 0;
+  /**
+   * Past that, while small: the positions in register order, in the first `size` slots. A typed array,
+   * not a Map: the pipeline holds a sketch per open cell, and Map entries were a third of what it
+   * allocated and the garbage collector copied.
+   */
+  private sparse: Int32Array | null = null;
   /** Set by its owner when a register grew since the sketch was last written (speed/measure-deltas.ts). */
   unwritten = false;
   private size = 0;
@@ -50,6 +62,10 @@ export class PartitionSketch {
       if (dense[register]! >= value) return false;
       dense[register] = value;
       return true;
+    }
+    if (this.sparse === null) {
+      if (this.size < INLINE_POSITIONS || this.inlineRegister(register) >= 0) return this.addInline(position);
+      this.spill();
     }
     let sparse = this.sparse!;
     const size = this.size;
@@ -79,6 +95,54 @@ export class PartitionSketch {
     return true;
   }
 
+  /** Which inline field (0–3) holds `register`, or −1. */
+  private inlineRegister(register: number): number {
+    const size = this.size;
+    if (size > 0 && this.p0 >> 6 === register) return 0;
+    if (size > 1 && this.p1 >> 6 === register) return 1;
+    if (size > 2 && this.p2 >> 6 === register) return 2;
+    if (size > 3 && this.p3 >> 6 === register) return 3;
+    return -1;
+  }
+
+  /** {@link add} while the positions are inline: there is room, or the register is among them. */
+  private addInline(position: number): boolean {
+    const at = this.inlineRegister(position >> 6);
+    const value = position & 63;
+    if (at < 0) {
+      this.setInline(this.size++, position);
+      return true;
+    }
+    if ((this.inlineAt(at) & 63) >= value) return false;
+    this.setInline(at, position);
+    return true;
+  }
+
+  private inlineAt(index: number): number {
+    return index === 0 ? this.p0 : index === 1 ? this.p1 : index === 2 ? this.p2 : this.p3;
+  }
+
+  private setInline(index: number, position: number): void {
+    if (index === 0) this.p0 = position;
+    else if (index === 1) this.p1 = position;
+    else if (index === 2) this.p2 = position;
+    else this.p3 = position;
+  }
+
+  /** The inline positions in register order (a new array: for writing and spilling, not the hot path). */
+  private inlineSorted(): Int32Array {
+    const positions = new Int32Array(this.size);
+    for (let index = 0; index < this.size; index++) positions[index] = this.inlineAt(index);
+    return positions.sort();
+  }
+
+  /** Moves the inline positions into a sorted typed array with room for more. */
+  private spill(): void {
+    const sparse = new Int32Array(SPARSE_ROOM_AT_SPILL);
+    sparse.set(this.inlineSorted());
+    this.sparse = sparse;
+  }
+
   private toDense(): void {
     const dense = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
     const sparse = this.sparse!;
@@ -95,7 +159,7 @@ export class PartitionSketch {
       bytes.set(this.dense, 1);
       return bytes;
     }
-    const sparse = this.sparse!;
+    const sparse = this.sparse ?? this.inlineSorted();
     const bytes = Buffer.allocUnsafe(1 + 3 * this.size);
     bytes[0] = POSITIONS;
     for (let index = 0, at = 1; index < this.size; index++, at += 3) {

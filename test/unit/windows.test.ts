@@ -736,6 +736,39 @@ describe('flush programs: partition sketches and sketch TTLs', () => {
     expect(sketchWrites(T0)).toBe(windows);
   });
 
+  it.each([0, 1, 3, 4, 5, 9, 40, 1_100])(
+    'a partition sketch of %i registers (held in its fields, a sorted array, or dense) reports each growth and stores its registers in order',
+    (registers) => {
+      const random = xoroshiro128plus(registers + 5);
+      const sketch = new PartitionSketch();
+      const reference = new Map<number, number>();
+      // Each register offered several times, values up and down, in random order: growth in place and inserts.
+      const offers: number[] = [];
+      for (let index = 0; index < registers; index++) {
+        const register = (index * 7_919) % REDIS_HLL_REGISTER_COUNT;
+        for (let repeat = uniformInt(random, 1, 3); repeat > 0; repeat--) offers.push(register * 64 + uniformInt(random, 1, 20));
+      }
+      for (let index = offers.length - 1; index > 0; index--) {
+        const other = uniformInt(random, 0, index);
+        [offers[index], offers[other]] = [offers[other]!, offers[index]!];
+      }
+      for (const position of offers) {
+        const register = position >> 6;
+        const grows = (position & 63) > (reference.get(register) ?? 0);
+        if (grows) reference.set(register, position & 63);
+        expect(sketch.add(position), `offer ${position}`).toBe(grows);
+      }
+      const want = RedisHll.fromPositions([...reference].map(([register, value]) => register * 64 + value)).registers();
+      const stored = sketch.toBytes();
+      const merged = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+      PartitionSketch.mergeInto(merged, stored);
+      expect(Buffer.from(merged).equals(Buffer.from(want)), 'registers').toBe(true);
+      // Equal sketches store equal bytes whatever the order their elements came in.
+      expect(PartitionSketch.fromBytes(stored).toBytes()).toEqual(stored);
+      if (registers <= 1_024) expect(stored.length).toBe(1 + 3 * registers);
+    },
+  );
+
   it('a sketch log takes each slot\'s positions into its sketch at the fold, marks only sketches that grew, and starts empty again', () => {
     const log = new SketchLog();
     const random = xoroshiro128plus(11);
