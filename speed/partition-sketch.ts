@@ -35,8 +35,8 @@ export class PartitionSketch {
   /**
    * While tiny (at most {@link INLINE_POSITIONS} non-zero registers, most cells of a busy view): their
    * positions (register × 64 + value) in these fields, in arrival order, and `sparse` null. A sketch is
-   * then one object: the typed array it had before was two more for the garbage collector to copy, for
-   * every open cell.
+   * then one object: a typed array would be two more (its header and its bytes) for the garbage collector
+   * to copy, for every open cell; a view's cells mostly see a few events each.
    */
   private p0 = 0;
   private p1 = 0;
