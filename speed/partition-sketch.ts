@@ -64,7 +64,8 @@ export class PartitionSketch {
       return true;
     }
     if (this.sparse === null) {
-      if (this.size < INLINE_POSITIONS || this.inlineRegister(register) >= 0) return this.addInline(position);
+      const at = this.inlineRegister(register);
+      if (at >= 0 || this.size < INLINE_POSITIONS) return this.addInline(position, at);
       this.spill();
     }
     let sparse = this.sparse!;
@@ -105,9 +106,8 @@ export class PartitionSketch {
     return -1;
   }
 
-  /** {@link add} while the positions are inline: there is room, or the register is among them. */
-  private addInline(position: number): boolean {
-    const at = this.inlineRegister(position >> 6);
+  /** {@link add} while the positions are inline: the register is in field `at`, or (−1) there is room for it. */
+  private addInline(position: number, at: number): boolean {
     const value = position & 63;
     if (at < 0) {
       this.setInline(this.size++, position);
