@@ -1,15 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import type { KafkaMessage } from 'kafkajs';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import type {
-  BatchResult,
-  CheckpointResult,
-  PackedBatch,
-  PipelineEnvelope,
-  PipelineReply,
-  PipelineRequest,
-  PipelineThreadInit,
-  RestoreResult,
+import {
+  batchBuffers,
+  type BatchResult,
+  type CheckpointResult,
+  type PackedBatch,
+  type PipelineEnvelope,
+  type PipelineReply,
+  type PipelineRequest,
+  type PipelineThreadInit,
+  type RestoreResult,
 } from './pipeline-protocol.ts';
 
 const ENTRY = new URL('./pipeline-thread-entry.js', import.meta.url);
@@ -102,7 +103,7 @@ export class PipelineHost {
 
   /** Hands a batch to the partition's pipeline (its buffers move to the thread). */
   process(batch: PackedBatch): Promise<BatchResult> {
-    return this.request({ type: 'batch', batch }, [batch.offsets.buffer, batch.values.buffer, batch.valueLengths.buffer, batch.keys.buffer, batch.keyLengths.buffer] as ArrayBuffer[]);
+    return this.request({ type: 'batch', batch }, batchBuffers(batch));
   }
 
   /** Takes the pending flush of each of `partitions` (none for a partition with nothing new). */

@@ -33,6 +33,11 @@ export interface PackedBatch {
   readonly keyLengths: Int32Array;
 }
 
+/** The buffers a batch moves (not copies) to its pipeline thread with. */
+export function batchBuffers(batch: PackedBatch): ArrayBuffer[] {
+  return [batch.offsets.buffer, batch.values.buffer, batch.valueLengths.buffer, batch.keys.buffer, batch.keyLengths.buffer] as ArrayBuffer[];
+}
+
 export type PipelineRequest =
   | { readonly type: 'restore'; readonly partition: number }
   | { readonly type: 'batch'; readonly batch: PackedBatch }

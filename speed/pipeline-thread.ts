@@ -4,19 +4,20 @@ import { createRedisClient } from '../shared/clients/index.ts';
 import { viewsFromData } from '../shared/views/index.ts';
 import { FlushProgram } from './flush-program.ts';
 import { SketchTtls } from './operators/index.ts';
-import { PartitionPipeline, pipelineCounts, type IncomingMessage } from './partition-pipeline.ts';
-import type {
-  BatchResult,
-  CheckpointResult,
-  OutgoingMessage,
-  PackedBatch,
-  PartitionFlush,
-  PipelineEnvelope,
-  PipelineReply,
-  PipelineRequest,
-  PipelineThreadInit,
-  RestoreResult,
-  ThreadCounts,
+import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineCounts } from './partition-pipeline.ts';
+import {
+  batchBuffers,
+  type BatchResult,
+  type CheckpointResult,
+  type OutgoingMessage,
+  type PackedBatch,
+  type PartitionFlush,
+  type PipelineEnvelope,
+  type PipelineReply,
+  type PipelineRequest,
+  type PipelineThreadInit,
+  type RestoreResult,
+  type ThreadCounts,
 } from './pipeline-protocol.ts';
 import { SpeedKeys } from './redis-keys.ts';
 import { warmUpBatches } from './warm-up.ts';
@@ -35,20 +36,29 @@ const redis = createRedisClient(init.redisUrl, { name: 'braid-speed-pipeline' })
 const counts = pipelineCounts(views.length);
 const pipelines = new Map<number, PartitionPipeline>();
 /** Per view: one sketch-TTL registry for its operators on all of this thread's partitions. */
-const sketchTtls = new Map(views.map((view) => [view.name, new SketchTtls()]));
+function newSketchTtls(): Map<string, SketchTtls> {
+  return new Map(views.map((view) => [view.name, new SketchTtls()]));
+}
+/** This thread's registries. */
+const sketchTtls = newSketchTtls();
+
+/** A pipeline of this thread's views (the warm-up's too, built the same way, so its objects have the same shapes). */
+function newPipeline(partition: number, eventCounts: PipelineCounts, ttls: ReadonlyMap<string, SketchTtls>): PartitionPipeline {
+  return new PartitionPipeline(source, views, {
+    keys,
+    group: init.group,
+    topic: init.topic,
+    partition,
+    maxOutOfOrdernessMs: init.maxOutOfOrdernessMs,
+    counts: eventCounts,
+    sketchTtls: (view) => ttls.get(view.name)!,
+  });
+}
 
 function pipelineOf(partition: number): PartitionPipeline {
   let pipeline = pipelines.get(partition);
   if (pipeline === undefined) {
-    pipeline = new PartitionPipeline(source, views, {
-      keys,
-      group: init.group,
-      topic: init.topic,
-      partition,
-      maxOutOfOrdernessMs: init.maxOutOfOrdernessMs,
-      counts,
-      sketchTtls: (view) => sketchTtls.get(view.name)!,
-    });
+    pipeline = newPipeline(partition, counts, sketchTtls);
     pipelines.set(partition, pipeline);
   }
   return pipeline;
@@ -140,6 +150,13 @@ function outgoing(message: Message): OutgoingMessage {
   return { key: bytes(message.key ?? null), value: bytes(message.value), headers: message.headers as Record<string, string> };
 }
 
+/** A packed program's ops in their own exactly sized buffer, to be moved (not copied) to the consumer. */
+function movableOps(packed: Uint8Array): Uint8Array<ArrayBuffer> {
+  const ops = new Uint8Array(packed.length);
+  ops.set(packed);
+  return ops;
+}
+
 /** One program for all of `partitions`: one script call, and one PEXPIRE per key however many partitions write to it. */
 function checkpoint(nowMs: number, partitions: readonly number[], transfer: ArrayBuffer[]): CheckpointResult {
   const program = new FlushProgram(keys.partitions(init.group));
@@ -153,9 +170,7 @@ function checkpoint(nowMs: number, partitions: readonly number[], transfer: Arra
   for (const pipeline of pipelines.values()) heldSketches += pipeline.heldSketches;
   if (flushes.length === 0) return { round: null, pendingCells: pendingCells(), heldSketches };
   const packed = program.pack();
-  // Its own exactly sized buffer, moved (not copied) to the consumer.
-  const ops = new Uint8Array(packed.ops.length);
-  ops.set(packed.ops);
+  const ops = movableOps(packed.ops);
   transfer.push(ops.buffer);
   return { round: { partitions: flushes, keys: packed.keys, ops, touchedViews: [...program.touchedViews] }, pendingCells: pendingCells(), heldSketches };
 }
@@ -200,45 +215,72 @@ port.on('message', ({ id, request }: PipelineEnvelope) => {
     port.postMessage(reply, transfer);
   });
 });
-/** Warm-up batches between two checkpoints (20,000 events): a warm-up holds several, so flush building is compiled too. */
-const WARM_UP_CHECKPOINT_EVERY = 10;
+/**
+ * Warm-up batches between two checkpoints (4,000 events): a warm-up holds many, so the JIT finds flush building
+ * hot too (with one every 20,000 events, `onCheckpoint` and its helpers were first optimised on real events).
+ */
+const WARM_UP_CHECKPOINT_EVERY = 2;
 
 /**
  * Runs `events` synthetic events (speed/warm-up.ts) through a throwaway pipeline of this thread's views, with
  * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch.
  * Fresh threads otherwise compile it while processing, which cost a freshly started worker 3–24 % more CPU per
  * event over its first million events (alternating runs on the 2-core benchmark box). Touches nothing outside
- * the throwaway pipeline (its own counts and sketch-TTL registries, partition -1, no Redis). Returns how long it took.
+ * the throwaway pipeline (its own counts and sketch-TTL registries, partition -1; it reads that partition's
+ * offsets and open sessions from Redis, where there are none, and writes nothing). Returns how long it took.
  */
-function warmUp(events: number): number {
+async function warmUp(events: number): Promise<number> {
   const started = performance.now();
   if (events <= 0) return 0;
-  const pipeline = new PartitionPipeline(source, views, {
-    keys,
-    group: init.group,
-    topic: init.topic,
-    partition: -1,
-    maxOutOfOrdernessMs: init.maxOutOfOrdernessMs,
-    counts: pipelineCounts(views.length),
-  });
-  const warmCheckpoint = () => pipeline.checkpoint(Date.now(), new FlushProgram(keys.partitions(init.group)))?.program.pack();
-  let batches = 0;
-  for (const batch of warmUpBatches(source, events, Date.now() - 3_600_000, init.maxOutOfOrdernessMs)) {
-    feed(pipeline, batch);
-    if (++batches % WARM_UP_CHECKPOINT_EVERY === 0) warmCheckpoint();
+  const batches = [...warmUpBatches(source, events, Date.now() - 3_600_000, init.maxOutOfOrdernessMs)];
+  // Two rounds of fresh pipelines, each round's batches dealt out to two partitions as a thread's real ones are:
+  // objects made by code the JIT has already optimised (a pipeline restored after the warm-up, its first cells,
+  // sketches and sessions) otherwise take that code down a path it has not seen, and V8 drops it and compiles it
+  // again on real events.
+  const perRound = Math.ceil(batches.length / WARM_UP_ROUNDS);
+  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+    await warmUpRound(batches.slice(round * perRound, (round + 1) * perRound));
   }
-  warmCheckpoint();
-  pipeline.close();
   return performance.now() - started;
 }
 
+/** Rounds of fresh pipelines in a warm-up (see {@link warmUp}). */
+const WARM_UP_ROUNDS = 2;
+
+/** One warm-up round: `batches` dealt out in turn to two throwaway pipelines (partitions -1 and -2). */
+async function warmUpRound(batches: readonly PackedBatch[]): Promise<void> {
+  const ttls = newSketchTtls();
+  const warmCounts = pipelineCounts(views.length);
+  const throwaway = [newPipeline(-1, warmCounts, ttls), newPipeline(-2, warmCounts, ttls)];
+  // Restored as a real partition's pipeline is before its first batch: restoring sets its fields anew, and V8
+  // drops code compiled while they had only ever been set once.
+  for (const pipeline of throwaway) await pipeline.restore(redis);
+  // Batches and checkpoints cross as real ones do (structured clone, buffers moved), so the code is compiled
+  // for what arrives: plain Uint8Arrays rather than Buffers, and ArrayBuffers that may be detached (V8 drops
+  // code that assumed none ever was, the first time one is).
+  const warmCheckpoint = () => {
+    const program = new FlushProgram(keys.partitions(init.group));
+    let taken = false;
+    for (const pipeline of throwaway) if (pipeline.checkpoint(Date.now(), program)) taken = true;
+    if (!taken) return;
+    const ops = movableOps(program.pack().ops);
+    structuredClone(ops, { transfer: [ops.buffer] });
+  };
+  batches.forEach((packed, index) => {
+    feed(throwaway[index % throwaway.length]!, structuredClone(packed, { transfer: batchBuffers(packed) }));
+    if ((index + 1) % WARM_UP_CHECKPOINT_EVERY === 0) warmCheckpoint();
+  });
+  warmCheckpoint();
+  for (const pipeline of throwaway) pipeline.close();
+}
+
 /** The warm-up is only an optimisation: if it fails, the thread says why and works as it would have without it. */
-function tryWarmUp(): PipelineReply & { type: 'ready' } {
+async function tryWarmUp(): Promise<PipelineReply & { type: 'ready' }> {
   try {
-    return { type: 'ready', warmUpMs: warmUp(init.warmUpEvents) };
+    return { type: 'ready', warmUpMs: await warmUp(init.warmUpEvents) };
   } catch (error) {
     return { type: 'ready', warmUpMs: 0, warmUpError: (error as Error).message ?? String(error) };
   }
 }
 
-port.postMessage(tryWarmUp());
+port.postMessage(await tryWarmUp());

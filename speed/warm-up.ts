@@ -12,18 +12,33 @@ import type { PackedBatch } from './pipeline-protocol.ts';
  * specs alone and never leave the thread: nothing reaches Redis or Kafka.
  */
 
-/** Distinct values of each synthetic string and int field: keys repeat, so sessions are both opened and extended, and windows hold many cells. */
+/** Distinct values of each synthetic string and int field: keys repeat, so sessions are both opened and extended, and windows hold many cells of several elements each. */
 const DISTINCT_VALUES = 2_000;
-/** Event-time step between synthetic events (a key repeats every 8 s, well inside any session gap of a minute or more). */
+/** One event in this many takes a field's hot value (see {@link spread}). */
+const HOT_EVERY = 4;
+/** Event-time step between synthetic events (a key repeats every 8 s on average, well inside any session gap of a minute or more). */
 const SPACING_MS = 4;
 /** A nullable field is null in all but one event of this many (as optional fields mostly are). */
 const NULL_EXCEPT_EVERY = 7;
 /** Messages per synthetic batch (a real one holds up to a fetch's worth of a partition, about 7,000 of the demo's). */
 export const WARM_UP_BATCH_SIZE = 2_000;
 
-/** A hash spreading consecutive indexes over DISTINCT_VALUES (Knuth's multiplicative hash, in 32 bits). */
+/**
+ * Which of the DISTINCT_VALUES values field `salt` takes in event `index`: murmur3's 32-bit finaliser over
+ * both, so each field varies on its own. (A multiplicative hash of `index + salt × c` gave every field the
+ * same sequence shifted, so each URL met one or two users, and the sketch code for cells of many users
+ * was first compiled, and recompiled, on real events.) Value 0 is hot, as a home page or a busy user is:
+ * one event in HOT_EVERY takes it, so some cells meet over a thousand others (a dense sketch).
+ */
 function spread(index: number, salt: number): number {
-  return (Math.imul(index + salt * 40_503, 0x9e3779b1) >>> 0) % DISTINCT_VALUES;
+  let hash = Math.imul(index + 1, 0x9e3779b1) ^ Math.imul(salt + 1, 0x85ebca6b);
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  hash >>>= 0;
+  return hash % HOT_EVERY === 0 ? 0 : (hash >>> 2) % DISTINCT_VALUES;
 }
 
 function syntheticValue(spec: FieldSpec, name: string, field: number, index: number, baseMs: number, jitterMs: number): unknown {
@@ -56,18 +71,18 @@ export function syntheticEvent(source: Source, index: number, baseMs: number, ji
 }
 
 /**
- * `events` synthetic events of `source` as JSON messages (no key) at offsets 0, 1, …, WARM_UP_BATCH_SIZE at a time,
- * packed by the consumer's own `packBatch`, so the thread meets them exactly as it meets a Kafka batch.
+ * `events` synthetic events of `source` as JSON messages keyed as the producer keys them (`source.keyOf`), at
+ * offsets 0, 1, …, WARM_UP_BATCH_SIZE at a time, packed by the consumer's own `packBatch`, so the thread meets
+ * them exactly as it meets a Kafka batch.
  */
 export function* warmUpBatches(source: Source, events: number, baseMs: number, jitterMs: number): Generator<PackedBatch> {
   for (let from = 0; from < events; from += WARM_UP_BATCH_SIZE) {
     const count = Math.min(WARM_UP_BATCH_SIZE, events - from);
     // packBatch reads a message's offset, key and value only.
-    const messages = Array.from({ length: count }, (_, at) => ({
-      offset: String(from + at),
-      key: null,
-      value: Buffer.from(JSON.stringify(syntheticEvent(source, from + at, baseMs, jitterMs))),
-    })) as unknown as KafkaMessage[];
+    const messages = Array.from({ length: count }, (_, at) => {
+      const event = syntheticEvent(source, from + at, baseMs, jitterMs);
+      return { offset: String(from + at), key: Buffer.from(source.keyOf(event as Parameters<Source['keyOf']>[0])), value: Buffer.from(JSON.stringify(event)) };
+    }) as unknown as KafkaMessage[];
     yield packBatch(-1, messages, null)!.batch;
   }
 }

@@ -70,14 +70,35 @@ describe('speed warm-up events', () => {
     expect(users.size).toBeLessThanOrEqual(2_000);
   });
 
-  it('come packed as the consumer packs a batch: values back to back, no keys, offsets from 0', () => {
+  it('vary each field on its own, with a hot value, so cells meet from one to over a thousand distinct elements', () => {
+    // Users per page_views cell (url × minute) of a 100,000-event warm-up, as the thread's default runs.
+    const usersByCell = new Map<string, Set<unknown>>();
+    for (let index = 0; index < 100_000; index++) {
+      const event = syntheticEvent(clickstream, index, BASE_MS, 2_000);
+      const cell = `${String(event.url)}|${Math.floor((event.ts as number) / 60_000)}`;
+      let users = usersByCell.get(cell);
+      if (users === undefined) usersByCell.set(cell, (users = new Set()));
+      users.add(event.user_id);
+    }
+    const sizes = [...usersByCell.values()].map((users) => users.size);
+    // Tiny cells (a sketch's inline registers), cells past four (a sorted array) and past 1,024 (dense registers).
+    expect(sizes.filter((size) => size <= 4).length).toBeGreaterThan(1_000);
+    expect(sizes.filter((size) => size > 4 && size < 100).length).toBeGreaterThan(1_000);
+    expect(sizes.filter((size) => size > 1_100).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('come packed as the consumer packs a batch: values back to back, keyed as the producer keys them, offsets from 0', () => {
     const batches = [...warmUpBatches(everyType, WARM_UP_BATCH_SIZE + 5, BASE_MS, 1_000)];
     expect(batches.map((batch) => batch.offsets.length)).toEqual([WARM_UP_BATCH_SIZE, 5]);
     expect([...batches[1]!.offsets]).toEqual([2_000, 2_001, 2_002, 2_003, 2_004]);
     for (const batch of batches) {
       expect(batch.values.length).toBe(batch.valueLengths.reduce((sum, length) => sum + length, 0));
-      expect([...batch.keyLengths].every((length) => length === -1)).toBe(true);
+      expect(batch.keys.length).toBe(batch.keyLengths.reduce((sum, length) => sum + length, 0));
     }
+    const keys = Buffer.from(batches[1]!.keys);
+    let at = 0;
+    const firstKeys = [...batches[1]!.keyLengths].map((length) => keys.subarray(at, (at += length)).toString());
+    expect(firstKeys).toEqual([2_000, 2_001, 2_002, 2_003, 2_004].map((index) => String(syntheticEvent(everyType, index, BASE_MS, 1_000).name)));
     const events = decodeAll(warmUpBatches(everyType, WARM_UP_BATCH_SIZE + 5, BASE_MS, 1_000));
     expect(events).toHaveLength(WARM_UP_BATCH_SIZE + 5);
     expect(events[2_003]).toEqual(syntheticEvent(everyType, 2_003, BASE_MS, 1_000));
