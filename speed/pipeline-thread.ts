@@ -222,12 +222,14 @@ port.on('message', ({ id, request }: PipelineEnvelope) => {
 const WARM_UP_CHECKPOINT_EVERY = 2;
 
 /**
- * Runs `events` synthetic events (speed/warm-up.ts) through a throwaway pipeline of this thread's views, with
+ * Runs `events` synthetic events (speed/warm-up.ts) through throwaway pipelines of this thread's views, with
  * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch.
  * Fresh threads otherwise compile it while processing, which cost a freshly started worker 3–24 % more CPU per
- * event over its first million events (alternating runs on the 2-core benchmark box). Touches nothing outside
- * the throwaway pipeline (its own counts and sketch-TTL registries, partition -1; it reads that partition's
- * offsets and open sessions from Redis, where there are none, and writes nothing). Returns how long it took.
+ * event over its first million events (alternating runs on the 2-core benchmark box); a warm-up unlike the real
+ * work left V8 to drop that code and compile it again on real events (see the README's thirteenth-session
+ * findings). Touches nothing outside the throwaway pipelines (their own counts and sketch-TTL registries,
+ * partitions -1 and -2; they read those partitions' offsets and open sessions from Redis, where there are none,
+ * and write nothing). Returns how long it took.
  */
 async function warmUp(events: number): Promise<number> {
   const started = performance.now();
