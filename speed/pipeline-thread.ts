@@ -226,8 +226,8 @@ const WARM_UP_CHECKPOINT_EVERY = 2;
  * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch.
  * Fresh threads otherwise compile it while processing, which cost a freshly started worker 3–24 % more CPU per
  * event over its first million events (alternating runs on the 2-core benchmark box); a warm-up unlike the real
- * work left V8 to drop that code and compile it again on real events (see the README's thirteenth-session
- * findings). Touches nothing outside the throwaway pipelines (their own counts and sketch-TTL registries,
+ * work left V8 to drop that code and compile it again on real events (see speed/PERFORMANCE.md, thirteenth
+ * session). Touches nothing outside the throwaway pipelines (their own counts and sketch-TTL registries,
  * partitions -1 and -2; they read those partitions' offsets and open sessions from Redis, where there are none,
  * and write nothing). Returns how long it took.
  */
