@@ -5,10 +5,6 @@ import { requireTool, spawnDetached } from './processes.ts';
 /**
  * Starts `redis-server` from PATH on 127.0.0.1:`port` with its own data folder
  * (append-only file on, so speed-layer state survives a restart of the stack).
- * HyperLogLogs turn dense at 1,000 bytes instead of Redis's 3,000: the speed
- * layer keeps one per window and group (page_views: URL × minute), most of
- * them small, and PFADD into a large sparse one scans it (see README, "Redis
- * for the speed layer").
  */
 export function startRedisServer(plan: { home: string; port: number }): { pid: number; logFile: string } {
   requireTool('redis-server', ['--version'], 'install Redis (Debian: apt-get install redis-server), or set REDIS_URL to use a Redis you run yourself');
