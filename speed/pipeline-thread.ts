@@ -20,7 +20,7 @@ import {
   type ThreadCounts,
 } from './pipeline-protocol.ts';
 import { SpeedKeys } from './redis-keys.ts';
-import { warmUpBatches } from './warm-up.ts';
+import { WARM_UP_PARTITIONS, warmUpSchedule } from './warm-up.ts';
 
 /**
  * A source consumer's pipeline thread (started by pipeline-host.ts): owns the
@@ -229,59 +229,74 @@ const WARM_UP_CHECKPOINT_EVERY = 2;
  * work left V8 to drop that code and compile it again on real events (see speed/PERFORMANCE.md, thirteenth
  * session). Touches nothing outside the throwaway pipelines (their own counts and sketch-TTL registries,
  * partitions -1 and -2; they read those partitions' offsets and open sessions from Redis, where there are none,
- * and write nothing). Returns how long it took.
+ * and write nothing).
  */
-async function warmUp(events: number): Promise<number> {
-  const started = performance.now();
-  if (events <= 0) return 0;
-  const batches = [...warmUpBatches(source, events, Date.now() - 3_600_000, init.maxOutOfOrdernessMs)];
-  // Two rounds of fresh pipelines, each round's batches dealt out to two partitions as a thread's real ones are:
-  // objects made by code the JIT has already optimised (a pipeline restored after the warm-up, its first cells,
-  // sketches and sessions) otherwise take that code down a path it has not seen, and V8 drops it and compiles it
-  // again on real events.
-  const perRound = Math.ceil(batches.length / WARM_UP_ROUNDS);
-  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
-    await warmUpRound(batches.slice(round * perRound, (round + 1) * perRound));
+async function warmUp(events: number): Promise<void> {
+  if (events <= 0) return;
+  let throwaway: PartitionPipeline[] = [];
+  let round = -1;
+  let sinceCheckpoint = 0;
+  const endRound = () => {
+    warmCheckpoint(throwaway);
+    for (const pipeline of throwaway) pipeline.close();
+  };
+  for (const { round: next, slot, batch } of warmUpSchedule(source, events, Date.now() - 3_600_000, init.maxOutOfOrdernessMs)) {
+    if (next !== round) {
+      endRound();
+      throwaway = await warmUpPipelines();
+      round = next;
+      sinceCheckpoint = 0;
+    }
+    // Batches cross as real ones do (structured clone, buffers moved), so the code is compiled for what
+    // arrives: plain Uint8Arrays rather than Buffers, and ArrayBuffers that may be detached (V8 drops code
+    // that assumed none ever was, the first time one is).
+    feed(throwaway[slot]!, structuredClone(batch, { transfer: batchBuffers(batch) }));
+    if (++sinceCheckpoint % WARM_UP_CHECKPOINT_EVERY === 0) warmCheckpoint(throwaway);
   }
-  return performance.now() - started;
+  endRound();
 }
 
-/** Rounds of fresh pipelines in a warm-up (see {@link warmUp}). */
-const WARM_UP_ROUNDS = 2;
+/** False once a warm-up restore has failed (Redis not there yet): the rest of the warm-up does without. */
+let warmUpRestores = true;
 
-/** One warm-up round: `batches` dealt out in turn to two throwaway pipelines (partitions -1 and -2). */
-async function warmUpRound(batches: readonly PackedBatch[]): Promise<void> {
+/**
+ * One round's throwaway pipelines (partitions -1, -2, …), restored as a real partition's pipeline is before its
+ * first batch: restoring sets its fields anew, and V8 drops code compiled while they had only ever been set once.
+ */
+async function warmUpPipelines(): Promise<PartitionPipeline[]> {
   const ttls = newSketchTtls();
   const warmCounts = pipelineCounts(views.length);
-  const throwaway = [newPipeline(-1, warmCounts, ttls), newPipeline(-2, warmCounts, ttls)];
-  // Restored as a real partition's pipeline is before its first batch: restoring sets its fields anew, and V8
-  // drops code compiled while they had only ever been set once.
-  for (const pipeline of throwaway) await pipeline.restore(redis);
-  // Batches and checkpoints cross as real ones do (structured clone, buffers moved), so the code is compiled
-  // for what arrives: plain Uint8Arrays rather than Buffers, and ArrayBuffers that may be detached (V8 drops
-  // code that assumed none ever was, the first time one is).
-  const warmCheckpoint = () => {
-    const program = new FlushProgram(keys.partitions(init.group));
-    let taken = false;
-    for (const pipeline of throwaway) if (pipeline.checkpoint(Date.now(), program)) taken = true;
-    if (!taken) return;
-    const ops = movableOps(program.pack().ops);
-    structuredClone(ops, { transfer: [ops.buffer] });
-  };
-  batches.forEach((packed, index) => {
-    feed(throwaway[index % throwaway.length]!, structuredClone(packed, { transfer: batchBuffers(packed) }));
-    if ((index + 1) % WARM_UP_CHECKPOINT_EVERY === 0) warmCheckpoint();
-  });
-  warmCheckpoint();
-  for (const pipeline of throwaway) pipeline.close();
+  const throwaway = Array.from({ length: WARM_UP_PARTITIONS }, (_, slot) => newPipeline(-1 - slot, warmCounts, ttls));
+  for (const pipeline of throwaway) {
+    if (!warmUpRestores) break;
+    try {
+      await pipeline.restore(redis);
+    } catch {
+      // The pipeline is as new (a restore sets nothing before its read answers); the worker's own restores report Redis.
+      warmUpRestores = false;
+    }
+  }
+  return throwaway;
+}
+
+/** A checkpoint of the throwaway pipelines, built, packed and moved (as a real one is to the consumer), never sent. */
+function warmCheckpoint(throwaway: readonly PartitionPipeline[]): void {
+  const program = new FlushProgram(keys.partitions(init.group));
+  let taken = false;
+  for (const pipeline of throwaway) if (pipeline.checkpoint(Date.now(), program)) taken = true;
+  if (!taken) return;
+  const ops = movableOps(program.pack().ops);
+  structuredClone(ops, { transfer: [ops.buffer] });
 }
 
 /** The warm-up is only an optimisation: if it fails, the thread says why and works as it would have without it. */
 async function tryWarmUp(): Promise<PipelineReply & { type: 'ready' }> {
+  const started = performance.now();
   try {
-    return { type: 'ready', warmUpMs: await warmUp(init.warmUpEvents) };
+    await warmUp(init.warmUpEvents);
+    return { type: 'ready', warmUpMs: performance.now() - started };
   } catch (error) {
-    return { type: 'ready', warmUpMs: 0, warmUpError: (error as Error).message ?? String(error) };
+    return { type: 'ready', warmUpMs: performance.now() - started, warmUpError: (error as Error).message ?? String(error) };
   }
 }
 

@@ -5,7 +5,7 @@ import type { PackedBatch } from './pipeline-protocol.ts';
 
 /**
  * Synthetic events for a pipeline thread's warm-up (pipeline-thread.ts): the
- * thread runs them through a throwaway partition pipeline of its views before
+ * thread runs them through throwaway partition pipelines of its views before
  * it takes its first request, so V8 has compiled the hot code (decode, group
  * keys, operators, checkpoints) before the first real batch arrives, rather
  * than while it is being processed. They are built from the source's field
@@ -15,8 +15,8 @@ import type { PackedBatch } from './pipeline-protocol.ts';
 /** Distinct values of each synthetic string and int field: keys repeat, so sessions are both opened and extended, and windows hold many cells of several elements each. */
 const DISTINCT_VALUES = 2_000;
 /** One event in this many takes a field's hot value (see {@link spread}). */
-const HOT_EVERY = 4;
-/** Event-time step between synthetic events (a key repeats every 8 s on average, well inside any session gap of a minute or more). */
+const HOT_EVERY = 3;
+/** Event-time step between synthetic events (an ordinary key repeats every 12 s on average, about 24 s within one throwaway partition: well inside any session gap of a minute or more). */
 const SPACING_MS = 4;
 /** A nullable field is null in all but one event of this many (as optional fields mostly are). */
 const NULL_EXCEPT_EVERY = 7;
@@ -28,7 +28,8 @@ export const WARM_UP_BATCH_SIZE = 2_000;
  * both, so each field varies on its own. (A multiplicative hash of `index + salt × c` gave every field the
  * same sequence shifted, so each URL met one or two users, and the sketch code for cells of many users
  * was first compiled, and recompiled, on real events.) Value 0 is hot, as a home page or a busy user is:
- * one event in HOT_EVERY takes it, so some cells meet over a thousand others (a dense sketch).
+ * one event in HOT_EVERY takes it, so some cells of each throwaway pipeline meet over a thousand others (a
+ * dense sketch).
  */
 function spread(index: number, salt: number): number {
   let hash = Math.imul(index + 1, 0x9e3779b1) ^ Math.imul(salt + 1, 0x85ebca6b);
@@ -84,5 +85,32 @@ export function* warmUpBatches(source: Source, events: number, baseMs: number, j
       return { offset: String(from + at), key: Buffer.from(source.keyOf(event as Parameters<Source['keyOf']>[0])), value: Buffer.from(JSON.stringify(event)) };
     }) as unknown as KafkaMessage[];
     yield packBatch(-1, messages, null)!.batch;
+  }
+}
+
+/** Rounds of fresh throwaway pipelines in a warm-up (see {@link warmUpSchedule}). */
+export const WARM_UP_ROUNDS = 2;
+/** Throwaway pipelines per round (partitions -1, -2, …), fed in turn as a thread's real partitions are. */
+export const WARM_UP_PARTITIONS = 2;
+
+/** One warm-up batch, and where it goes: its round of fresh pipelines and which of them (0-based). */
+export interface WarmUpStep {
+  readonly round: number;
+  readonly slot: number;
+  readonly batch: PackedBatch;
+}
+
+/**
+ * The warm-up's batches ({@link warmUpBatches}) in WARM_UP_ROUNDS rounds of fresh pipelines, each round's
+ * batches dealt out in turn to WARM_UP_PARTITIONS of them, made one at a time. Objects made by code the JIT
+ * has already optimised (a pipeline restored after the warm-up, its first cells, sketches and sessions)
+ * otherwise take that code down a path it has not seen, and V8 drops it and compiles it again on real events.
+ */
+export function* warmUpSchedule(source: Source, events: number, baseMs: number, jitterMs: number): Generator<WarmUpStep> {
+  const perRound = Math.ceil(Math.ceil(events / WARM_UP_BATCH_SIZE) / WARM_UP_ROUNDS);
+  let index = 0;
+  for (const batch of warmUpBatches(source, events, baseMs, jitterMs)) {
+    yield { round: Math.floor(index / perRound), slot: index % WARM_UP_PARTITIONS, batch };
+    index++;
   }
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { clickstream as clickstreamSource, defineSource, type Source } from '../../shared/sources/index.ts';
-import { syntheticEvent, WARM_UP_BATCH_SIZE, warmUpBatches } from '../../speed/warm-up.ts';
+import { redisHllPosition } from '../../shared/measures/index.ts';
+import { PartitionSketch } from '../../speed/partition-sketch.ts';
+import { syntheticEvent, WARM_UP_BATCH_SIZE, warmUpBatches, warmUpSchedule } from '../../speed/warm-up.ts';
 
 const BASE_MS = Date.parse('2026-12-01T00:00:00Z');
 
@@ -70,21 +72,40 @@ describe('speed warm-up events', () => {
     expect(users.size).toBeLessThanOrEqual(2_000);
   });
 
-  it('vary each field on its own, with a hot value, so cells meet from one to over a thousand distinct elements', () => {
-    // Users per page_views cell (url × minute) of a 100,000-event warm-up, as the thread's default runs.
-    const usersByCell = new Map<string, Set<unknown>>();
-    for (let index = 0; index < 100_000; index++) {
-      const event = syntheticEvent(clickstream, index, BASE_MS, 2_000);
-      const cell = `${String(event.url)}|${Math.floor((event.ts as number) / 60_000)}`;
-      let users = usersByCell.get(cell);
-      if (users === undefined) usersByCell.set(cell, (users = new Set()));
-      users.add(event.user_id);
+  it('give each throwaway pipeline cells of one to over a thousand users: inline, sparse and dense sketches', () => {
+    // page_views' visitors (approxDistinct(user_id) by url and minute), per round and pipeline as the thread deals
+    // the default 100,000 events out, each cell's users into a partition sketch as the operator adds them.
+    const sketches = new Map<string, PartitionSketch>();
+    const rounds = new Set<number>();
+    for (const { round, slot, batch } of warmUpSchedule(clickstream, 100_000, BASE_MS, 2_000)) {
+      rounds.add(round);
+      const values = Buffer.from(batch.values);
+      let at = 0;
+      for (const length of batch.valueLengths) {
+        const decoded = clickstream.decode(values.subarray(at, (at += length)));
+        if (!decoded.ok) throw new Error(decoded.reason);
+        const event = decoded.event as Record<string, unknown>;
+        const cell = `${round}|${slot}|${String(event.url)}|${Math.floor((event.ts as number) / 60_000)}`;
+        let sketch = sketches.get(cell);
+        if (sketch === undefined) sketches.set(cell, (sketch = new PartitionSketch()));
+        sketch.add(redisHllPosition(String(event.user_id)));
+      }
     }
-    const sizes = [...usersByCell.values()].map((users) => users.size);
-    // Tiny cells (a sketch's inline registers), cells past four (a sorted array) and past 1,024 (dense registers).
-    expect(sizes.filter((size) => size <= 4).length).toBeGreaterThan(1_000);
-    expect(sizes.filter((size) => size > 4 && size < 100).length).toBeGreaterThan(1_000);
-    expect(sizes.filter((size) => size > 1_100).length).toBeGreaterThanOrEqual(3);
+    expect([...rounds]).toEqual([0, 1]);
+    const stored = [...sketches.values()].map((sketch) => sketch.toBytes());
+    const dense = stored.filter((bytes) => bytes[0] === 'D'.charCodeAt(0)).length;
+    const registers = stored.filter((bytes) => bytes[0] === 'P'.charCodeAt(0)).map((bytes) => (bytes.length - 1) / 3);
+    // A sketch's own fields (up to 4 registers), its sorted array (5 to 1,024) and its dense array (past 1,024).
+    expect(registers.filter((count) => count <= 4).length).toBeGreaterThan(1_000);
+    expect(registers.filter((count) => count > 4).length).toBeGreaterThan(500);
+    expect(dense).toBeGreaterThanOrEqual(2);
+  });
+
+  it('deal batches to two pipelines in turn, in two rounds of fresh ones, one batch at a time', () => {
+    const steps = [...warmUpSchedule(everyType, 5 * WARM_UP_BATCH_SIZE + 5, BASE_MS, 1_000)];
+    expect(steps.map(({ round, slot }) => [round, slot])).toEqual([[0, 0], [0, 1], [0, 0], [1, 1], [1, 0], [1, 1]]);
+    expect(steps.map(({ batch }) => batch.offsets[0])).toEqual([0, 2_000, 4_000, 6_000, 8_000, 10_000]);
+    expect([...warmUpSchedule(everyType, 10, BASE_MS, 1_000)].map(({ round, slot }) => [round, slot])).toEqual([[0, 0]]);
   });
 
   it('come packed as the consumer packs a batch: values back to back, keyed as the producer keys them, offsets from 0', () => {
