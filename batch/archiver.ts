@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { createKafkaClient } from '../shared/clients/index.ts';
-import type { Config } from '../shared/config/index.ts';
+import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
 import type { Source } from '../shared/sources/index.ts';
@@ -76,7 +76,7 @@ export class Archiver {
 
   static async start(options: { config: Config; source: Source; logger: Logger; registry: Registry }): Promise<Archiver> {
     const { config, source, logger } = options;
-    const topic = config.sources[source.name]?.topic ?? source.topic;
+    const topic = sourceSettings(config, source.name).topic ?? source.topic;
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-archive`, logger });
     const group = `${config.kafka.clientId}-archive.${source.name}`;
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: config.speed.sessionTimeoutMs, maxBytesPerPartition: 4_194_304 });

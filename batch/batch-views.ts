@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { Config } from '../shared/config/index.ts';
+import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/index.ts';
 import { alignDown, type View } from '../shared/views/index.ts';
@@ -264,7 +264,7 @@ async function publishCutoff(config: Config, view: View, manifest: BatchManifest
 async function defaultCutoff(connection: Awaited<ReturnType<DuckDBInstance['connect']>>, source: string, config: Config, view: View): Promise<number> {
   const time = `"${view.source.timeField}"`;
   const rows = (await connection.runAndReadAll(`SELECT min(hi) AS cutoff FROM (SELECT kafka_partition, max(${time}) AS hi FROM ${source} GROUP BY 1)`)).getRowObjectsJS();
-  const settings = config.sources[view.source.name]!;
+  const settings = sourceSettings(config, view.source.name);
   const safe = Number(rows[0]!.cutoff) - settings.maxOutOfOrdernessMs - view.allowedLatenessMs;
   return view.window.type === 'session' ? safe : alignDown(safe, view.window.type === 'sliding' ? view.window.slideMs : view.window.sizeMs);
 }

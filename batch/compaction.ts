@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Config } from '../shared/config/index.ts';
+import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
 import { HOUR_MS, completeFiles, listMasterFiles, sourceRoot, type MasterFile } from './master-dataset.ts';
 import { readParquet, sqlLiteral } from './sql.ts';
@@ -37,7 +37,7 @@ export async function compactClosedHours(options: { config: Config; source: Sour
   if (complete.length === 0) return [];
 
   // Closed: before the slowest partition's progress, as the hours' names and offsets show it.
-  const settings = config.sources[source.name]!;
+  const settings = sourceSettings(config, source.name);
   const newestByPartition = new Map<string, number>();
   for (const file of complete) {
     const key = `${file.topic}:${file.partition}`;

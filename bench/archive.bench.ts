@@ -6,7 +6,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { Archiver, listMasterFiles, sourceRoot } from '../batch/index.ts';
 import { createDuckDbParquetWriter, type ArchiveRow } from '../batch/parquet-writer.ts';
 import { createKafkaClient, ensureTopics } from '../shared/clients/index.ts';
-import { loadConfig, type Config } from '../shared/config/index.ts';
+import { loadConfig, sourceSettings, type Config } from '../shared/config/index.ts';
 import { ClickstreamGenerator, produceDemo } from '../shared/demo/index.ts';
 import { createLogger, type Logger } from '../shared/logging/index.ts';
 import { createMetricsRegistry, type Histogram } from '../shared/metrics/index.ts';
@@ -106,7 +106,7 @@ async function archiveOnce(options: {
   started: (group: string) => void;
 }): Promise<ArchiveRun> {
   const { config, admin, ends } = options;
-  const topic = config.sources.clickstream!.topic!;
+  const topic = sourceSettings(config, 'clickstream').topic!;
   const registry = createMetricsRegistry('bench-archive');
   const startedNs = process.hrtime.bigint();
   const archiver = await Archiver.start({ config, source: clickstream, logger: options.logger, registry });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
+import { loadCatalog, type Catalog } from '../shared/catalog/index.ts';
 import { loadConfig, type Config } from '../shared/config/index.ts';
-import { loadViews, type ViewRegistry } from '../shared/views/index.ts';
 
 /** Options every braid command accepts (declared once on the root program). */
 export interface GlobalOptions {
@@ -18,7 +18,7 @@ export function say(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** The views a command serves: the demo views (unless views.includeDemo is off) and those in views.dir. */
-export function viewsFor(config: Config): Promise<ViewRegistry> {
-  return loadViews({ viewsDir: config.views.dir, includeDemo: config.views.includeDemo });
+/** The sources and views a command serves: the demo (unless views.includeDemo is off), the config file's, sources.dir's and views.dir's. */
+export function catalogFor(config: Config): Promise<Catalog> {
+  return loadCatalog(config);
 }

@@ -10,6 +10,7 @@ import { queryCommand } from './commands/query.ts';
 import { recomputeCommand, versionsCommand } from './commands/recompute.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { serveCommand } from './commands/serve.ts';
+import { sourcesCommand } from './commands/sources.ts';
 import { speedCommand } from './commands/speed.ts';
 import { stackCommand } from './commands/stack.ts';
 import { viewsCommand } from './commands/views.ts';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(devCommand());
   program.addCommand(stackCommand());
   program.addCommand(produceCommand());
+  program.addCommand(sourcesCommand());
   program.addCommand(viewsCommand());
   program.addCommand(speedCommand());
   program.addCommand(archiveCommand());

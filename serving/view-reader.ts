@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { BatchViewReader, type BatchManifest } from '../batch/index.ts';
-import type { Config } from '../shared/config/index.ts';
+import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
@@ -118,7 +118,7 @@ export class ViewReader {
   }
 
   private speedSource(view: View): SpeedViewSource {
-    const settings = this.options.config.sources[view.source.name];
+    const settings = sourceSettings(this.options.config, view.source.name);
     return {
       redis: this.options.redis,
       keys: this.keys,

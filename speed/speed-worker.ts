@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type Producer } from 'kafkajs';
 import { createKafkaClient, createProducer, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
-import type { Config } from '../shared/config/index.ts';
+import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import type { View } from '../shared/views/index.ts';
@@ -71,14 +71,14 @@ export class SpeedWorker {
     const bySource = new Map<string, View[]>();
     for (const view of options.views) bySource.set(view.source.name, [...(bySource.get(view.source.name) ?? []), view]);
     const admin = kafka.admin();
-    await admin.connect();
     const consumers: SourceConsumer[] = [];
     let worker: SpeedWorker | undefined;
     try {
+      await admin.connect();
       await producer.connect();
       for (const [sourceName, views] of bySource) {
         const source = views[0]!.source;
-        const settings = config.sources[sourceName]!;
+        const settings = sourceSettings(config, sourceName);
         const topic = settings.topic ?? source.topic;
         await ensureTopics(admin, [
           { topic, partitions: settings.partitions },
@@ -110,11 +110,23 @@ export class SpeedWorker {
           }),
         );
       }
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      redis.disconnect();
+      throw error;
     } finally {
-      await admin.disconnect();
+      await admin.disconnect().catch(() => undefined);
     }
     worker = new SpeedWorker(consumers, producer, redis, logger);
-    for (const consumer of consumers) await consumer.start();
+    try {
+      for (const consumer of consumers) await consumer.start();
+    } catch (error) {
+      // Leave nothing running or connected behind a failed start (threads included): the process can then exit.
+      await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
+      await producer.disconnect().catch(() => undefined);
+      redis.disconnect();
+      throw error;
+    }
     worker.timer = setInterval(() => {
       worker!.flush().catch((error: unknown) => logger.error({ err: error }, 'flush failed'));
     }, config.speed.flushIntervalMs);

@@ -1,18 +1,19 @@
 import { Command } from 'commander';
 import { Archiver } from '../../batch/index.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
-import { getSource, sourceNames } from '../../shared/sources/index.ts';
-import { configFor, say } from '../context.ts';
+import { catalogFor, configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function archiveCommand(): Command {
   return new Command('archive')
     .description('archive every source topic into the Parquet master dataset (dataDir/master/<source>/date=…/hour=…), exactly once')
-    .option('--sources <names>', `comma-separated sources (default: all: ${sourceNames().join(', ')})`)
+    .option('--sources <names>', 'comma-separated sources (default: all; `npx braid sources` lists them)')
     .action(async (options: { sources?: string }, command: Command) => {
       const config = configFor(command);
-      const sources = (options.sources ? options.sources.split(',').map((name) => name.trim()) : sourceNames()).map(getSource);
+      const sources = (await catalogFor(config)).sourcesNamed(options.sources);
+      if (sources.length === 0) throw new BraidError(ErrorCode.BAD_ARGUMENT, 'no sources to archive', { hint: `define sources in ${config.sources.dir} or under sources: in the config file` });
       const logger = createLogger({ level: config.log.level, name: 'archive' });
       const registry = createMetricsRegistry('archive');
       const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
@@ -24,14 +25,19 @@ export function archiveCommand(): Command {
         stopRequested();
       });
       say(`archive: ${sources.map((source) => source.name).join(', ')} → ${config.dataDir}/master; metrics on ${metrics.url}`);
-      const archivers = await Promise.all(sources.map((source) => Archiver.start({ config, source, logger, registry })));
-      await stopping;
-      remove();
+      const archivers: Archiver[] = [];
       try {
-        await Promise.all(archivers.map((archiver) => archiver.stop()));
-        say('archiver stopped cleanly');
+        for (const source of sources) archivers.push(await Archiver.start({ config, source, logger, registry }));
+        await stopping;
       } finally {
-        await metrics.close();
+        // Also when a start failed: what did start flushes and leaves, and nothing keeps the process alive.
+        try {
+          await Promise.all(archivers.map((archiver) => archiver.stop()));
+          if (archivers.length === sources.length) say('archiver stopped cleanly');
+        } finally {
+          remove();
+          await metrics.close();
+        }
       }
     });
 }

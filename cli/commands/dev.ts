@@ -4,12 +4,14 @@ import { createKafkaClient } from '../../shared/clients/index.ts';
 import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer, type Registry } from '../../shared/metrics/index.ts';
-import { clickstream, getSource } from '../../shared/sources/index.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { clickstream } from '../../shared/sources/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
 import { Archiver, listMasterFiles, recomputeView } from '../../batch/index.ts';
 import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
 import { formatDurationMs, parseDurationMs } from '../../shared/time/index.ts';
-import { configFor, say, viewsFor } from '../context.ts';
+import { sourceSettings } from '../../shared/config/index.ts';
+import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 interface DevFlags {
@@ -62,56 +64,28 @@ export function devCommand(): Command {
     )
     .action(async (flags: DevFlags, command: Command) => {
       const config = configFor(command);
+      const catalog = await catalogFor(config);
+      const views = [...catalog.views.views.values()];
+      const sources = catalog.sourcesNamed(undefined);
+      const demo = catalog.sources.has(clickstream.name);
+      if (flags.generator && !demo) {
+        throw new BraidError(ErrorCode.BAD_ARGUMENT, 'the demo generator needs the demo clickstream source, and views.includeDemo is off', {
+          hint: 'run with --no-generator and produce your own events (npx braid produce <source> --file …)',
+        });
+      }
       const stack = await stackUp(config, say);
       say(`KAFKA_BROKERS=${stack.kafkaBrokers.join(',')}\nREDIS_URL=${stack.redisUrl}`);
       const logger = createLogger({ level: config.log.level, name: 'dev' });
       const registry = createMetricsRegistry('dev');
-      const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
-      say(`Metrics: ${metrics.url}`);
-
-      const registryOfViews = await viewsFor(config);
-      const views = [...registryOfViews.views.values()];
-      const devConfig = {
-        ...config,
-        kafka: { ...config.kafka, brokers: stack.kafkaBrokers },
-        redis: { ...config.redis, url: stack.redisUrl },
-        serving: { ...config.serving, development: true, ...(flags.port === undefined ? {} : { port: flags.port }) },
-      };
-      const worker = await SpeedWorker.start({ config: devConfig, views, logger, registry, allViewsOfSource: (source) => registryOfViews.forSource(source) });
-      say(`Speed worker: ${views.map((view) => view.name).join(', ')} → Redis ${stack.redisUrl}`);
-      const archiver = await Archiver.start({ config: devConfig, source: getSource(clickstream.name), logger, registry });
-      say(`Archiver: ${clickstream.name} → ${devConfig.dataDir}/master (Parquet)`);
-      const server = await startServer({ config: devConfig, views: registryOfViews, logger, registry });
-      const batches = new Map<string, { version: number; cutoffMs: number }>();
-      let recomputing = false;
-      const recomputeAll = async () => {
-        if (recomputing) return;
-        recomputing = true;
-        try {
-          for (const view of views) {
-            const manifest = await recomputeView({ config: devConfig, view, incremental: true });
-            batches.set(view.name, { version: manifest.version, cutoffMs: manifest.cutoffMs });
-            logger.info({ view: view.name, version: manifest.version, cutoff: new Date(manifest.cutoffMs).toISOString(), rows: manifest.rowCount, mode: manifest.mode }, 'published a batch version');
-          }
-        } catch (error) {
-          logger.warn({ err: error }, 'recompute skipped');
-        } finally {
-          recomputing = false;
+      // What has started, stopped in reverse order on Ctrl-C or when a later start fails.
+      const started: Array<{ name: string; stop: () => Promise<void> }> = [];
+      const stopAll = async () => {
+        for (const { name, stop } of started.reverse()) {
+          await stop().catch((error: unknown) => logger.error({ err: error }, `stopping the ${name} failed`));
         }
+        const ours = (['kafka', 'redis'] as const).filter((name) => stack[name] === 'started');
+        if (ours.length > 0) await stackDown(config, say, ours);
       };
-      const firstRecompute = setTimeout(() => void recomputeAll(), Math.min(45_000, flags.recomputeEvery));
-      const recomputeTimer = setInterval(() => void recomputeAll(), flags.recomputeEvery);
-      say(`Recompute: every view incrementally, first in ${formatDurationMs(Math.min(45_000, flags.recomputeEvery))}, then every ${formatDurationMs(flags.recomputeEvery)}`);
-      const sampleView = registryOfViews.views.get('page_views') ?? views[0];
-      say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
-      say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
-      say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);
-      say(`Health    ${server.url}/healthz   ${server.url}/readyz`);
-      if (sampleView) {
-        say(`\nA query that spans the batch cutoff once the first recompute is in (about a minute), from the last 90 minutes:`);
-        say(`curl -s ${server.url}/graphql -H 'content-type: application/json' -d '${JSON.stringify({ query: sampleGraphQLQuery(registryOfViews, 'now-90m').replace(/\s+/g, ' ') })}'`);
-        say(`(meta.layers shows BATCH and SPEED; ${fieldNameOf(sampleView.name)} rows before meta.batchCutoff come from the batch view)\n`);
-      }
 
       const abort = new AbortController();
       const removeSignalHandler = onShutdownSignal((signal) => {
@@ -119,12 +93,68 @@ export function devCommand(): Command {
         abort.abort();
       });
       try {
-        const status = setInterval(() => void statusLine(), STATUS_EVERY_MS);
+        const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
+        started.push({ name: 'metrics server', stop: () => metrics.close() });
+        say(`Metrics: ${metrics.url}`);
+        const devConfig = {
+          ...config,
+          kafka: { ...config.kafka, brokers: stack.kafkaBrokers },
+          redis: { ...config.redis, url: stack.redisUrl },
+          serving: { ...config.serving, development: true, ...(flags.port === undefined ? {} : { port: flags.port }) },
+        };
+        const worker = await SpeedWorker.start({ config: devConfig, views, logger, registry, allViewsOfSource: (source) => catalog.views.forSource(source) });
+        started.push({ name: 'speed worker', stop: () => worker.stop() });
+        say(`Speed worker: ${views.map((view) => view.name).join(', ')} → Redis ${stack.redisUrl}`);
+        for (const source of sources) {
+          const archiver = await Archiver.start({ config: devConfig, source, logger, registry });
+          started.push({ name: `${source.name} archiver`, stop: () => archiver.stop() });
+        }
+        say(`Archiver: ${sources.map((source) => source.name).join(', ')} → ${devConfig.dataDir}/master (Parquet)`);
+        const server = await startServer({ config: devConfig, views: catalog.views, logger, registry });
+        started.push({ name: 'server', stop: () => server.close() });
+        const batches = new Map<string, { version: number; cutoffMs: number }>();
+        let recomputing = false;
+        const recomputeAll = async () => {
+          if (recomputing) return;
+          recomputing = true;
+          try {
+            for (const view of views) {
+              const manifest = await recomputeView({ config: devConfig, view, incremental: true });
+              batches.set(view.name, { version: manifest.version, cutoffMs: manifest.cutoffMs });
+              logger.info({ view: view.name, version: manifest.version, cutoff: new Date(manifest.cutoffMs).toISOString(), rows: manifest.rowCount, mode: manifest.mode }, 'published a batch version');
+            }
+          } catch (error) {
+            logger.warn({ err: error }, 'recompute skipped');
+          } finally {
+            recomputing = false;
+          }
+        };
+        const firstRecompute = setTimeout(() => void recomputeAll(), Math.min(45_000, flags.recomputeEvery));
+        const recomputeTimer = setInterval(() => void recomputeAll(), flags.recomputeEvery);
+        started.push({
+          name: 'recompute timer',
+          stop: async () => {
+            clearTimeout(firstRecompute);
+            clearInterval(recomputeTimer);
+          },
+        });
+        say(`Recompute: every view incrementally, first in ${formatDurationMs(Math.min(45_000, flags.recomputeEvery))}, then every ${formatDurationMs(flags.recomputeEvery)}`);
+        const sampleView = catalog.views.views.get('page_views') ?? views[0];
+        say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
+        say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
+        say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);
+        say(`Health    ${server.url}/healthz   ${server.url}/readyz`);
+        if (sampleView) {
+          say(`\nA query that spans the batch cutoff once the first recompute is in (about a minute), from the last 90 minutes:`);
+          say(`curl -s ${server.url}/graphql -H 'content-type: application/json' -d '${JSON.stringify({ query: sampleGraphQLQuery(catalog.views, 'now-90m').replace(/\s+/g, ' ') })}'`);
+          say(`(meta.layers shows BATCH and SPEED; ${fieldNameOf(sampleView.name)} rows before meta.batchCutoff come from the batch view)\n`);
+        }
+
         let lastStatus = { atMs: Date.now(), events: await counterTotal(registry, 'braid_speed_events_in_total'), requests: await counterTotal(registry, 'braid_serving_requests_total') };
         const statusLine = async () => {
           const now = { atMs: Date.now(), events: await counterTotal(registry, 'braid_speed_events_in_total'), requests: await counterTotal(registry, 'braid_serving_requests_total') };
           const seconds = (now.atMs - lastStatus.atMs) / 1000;
-          const watermark = worker.watermarks()[clickstream.name];
+          const watermark = sampleView ? worker.watermarks()[sampleView.source.name] : undefined;
           const batch = sampleView ? batches.get(sampleView.name) : undefined;
           say(
             `[dev] in ${Math.round((now.events - lastStatus.events) / seconds)} ev/s · watermark lag ${watermark === null || watermark === undefined ? '–' : `${((now.atMs - watermark) / 1000).toFixed(1)} s`}` +
@@ -133,59 +163,51 @@ export function devCommand(): Command {
           );
           lastStatus = now;
         };
-        try {
-          if (flags.generator) {
-            const settings = config.sources[clickstream.name]!;
-            const topic = settings.topic ?? clickstream.topic;
-            const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: `${config.kafka.clientId}-dev`, logger });
-            const generatorOptions = { seed: Date.now() % 1_000_000, disorderMs: 5_000, lateFraction: 0.005, badFraction: 0.001 };
-            if (listMasterFiles(devConfig.dataDir, clickstream.name).files.length === 0) {
-              say(`First start: backfilling ${BACKFILL_EVENTS} events over the last hour, so the batch layer has history to own…`);
-              await produceDemo({
-                kafka,
-                logger,
-                // produceDemo registers its counters; the live stream below registers them in `registry`.
-                registry: createMetricsRegistry('dev-backfill'),
-                source: clickstream.name,
-                topic,
-                partitions: settings.partitions,
-                generator: demoGenerator(clickstream.name, { ...generatorOptions, lateFraction: 0 }),
-                ratePerS: Infinity,
-                count: BACKFILL_EVENTS,
-                startMs: Date.now() - BACKFILL_SPAN_MS,
-                spanMs: BACKFILL_SPAN_MS,
-                signal: abort.signal,
-              });
-            }
-            say(`Streaming demo clickstream events to ${topic} at ${flags.rate}/s (5 s disorder, 0.5% late, 0.1% bad). Ctrl-C stops.`);
+        const status = setInterval(() => void statusLine(), STATUS_EVERY_MS);
+        started.push({ name: 'status line', stop: async () => clearInterval(status) });
+
+        if (flags.generator) {
+          const settings = sourceSettings(config, clickstream.name);
+          const topic = settings.topic ?? clickstream.topic;
+          const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: `${config.kafka.clientId}-dev`, logger });
+          const generatorOptions = { seed: Date.now() % 1_000_000, disorderMs: 5_000, lateFraction: 0.005, badFraction: 0.001 };
+          if (listMasterFiles(devConfig.dataDir, clickstream.name).files.length === 0) {
+            say(`First start: backfilling ${BACKFILL_EVENTS} events over the last hour, so the batch layer has history to own…`);
             await produceDemo({
               kafka,
               logger,
-              registry,
+              // produceDemo registers its counters; the live stream below registers them in `registry`.
+              registry: createMetricsRegistry('dev-backfill'),
               source: clickstream.name,
               topic,
               partitions: settings.partitions,
-              generator: demoGenerator(clickstream.name, generatorOptions),
-              ratePerS: flags.rate,
+              generator: demoGenerator(clickstream.name, { ...generatorOptions, lateFraction: 0 }),
+              ratePerS: Infinity,
+              count: BACKFILL_EVENTS,
+              startMs: Date.now() - BACKFILL_SPAN_MS,
+              spanMs: BACKFILL_SPAN_MS,
               signal: abort.signal,
             });
-          } else {
-            say('No generator (--no-generator). Ctrl-C stops.');
-            await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
           }
-        } finally {
-          clearInterval(status);
+          say(`Streaming demo clickstream events to ${topic} at ${flags.rate}/s (5 s disorder, 0.5% late, 0.1% bad). Ctrl-C stops.`);
+          await produceDemo({
+            kafka,
+            logger,
+            registry,
+            source: clickstream.name,
+            topic,
+            partitions: settings.partitions,
+            generator: demoGenerator(clickstream.name, generatorOptions),
+            ratePerS: flags.rate,
+            signal: abort.signal,
+          });
+        } else {
+          say(`No generator (--no-generator): produce your own events to ${sources.map((source) => sourceSettings(config, source.name).topic ?? source.topic).join(', ')}. Ctrl-C stops.`);
+          if (!abort.signal.aborted) await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
         }
       } finally {
         removeSignalHandler();
-        clearTimeout(firstRecompute);
-        clearInterval(recomputeTimer);
-        await server.close();
-        await archiver.stop();
-        await worker.stop();
-        await metrics.close();
-        const ours = (['kafka', 'redis'] as const).filter((name) => stack[name] === 'started');
-        if (ours.length > 0) await stackDown(config, say, ours);
+        await stopAll();
         say('Stopped.');
       }
     });

@@ -5,9 +5,9 @@ import { demoGenerator, demoGeneratorNames, produceDemo, type ProduceProgress } 
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
-import { getSource } from '../../shared/sources/index.ts';
 import { parseDurationMs, parseTimeMs } from '../../shared/time/index.ts';
-import { configFor, say } from '../context.ts';
+import { sourceSettings } from '../../shared/config/index.ts';
+import { catalogFor, configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 interface ProduceFlags {
@@ -76,7 +76,7 @@ export function produceCommand(): Command {
     )
     .action(async (sourceName: string, flags: ProduceFlags, command: Command) => {
       const config = configFor(command);
-      const source = getSource(sourceName);
+      const source = (await catalogFor(config)).source(sourceName);
       if ((flags.start === undefined) !== (flags.span === undefined)) {
         throw new BraidError(ErrorCode.BAD_ARGUMENT, '--start and --span go together: event times spread from --start over --span');
       }
@@ -91,7 +91,7 @@ export function produceCommand(): Command {
         throw new BraidError(ErrorCode.BAD_ARGUMENT, '--late-fraction plus --bad-fraction must not exceed 1');
       }
 
-      const settings = config.sources[source.name]!;
+      const settings = sourceSettings(config, source.name);
       const topic = flags.topic ?? settings.topic ?? source.topic;
       const logger = createLogger({ level: config.log.level, name: 'produce' });
       const registry = createMetricsRegistry('produce');

@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import { createRedisClient } from '../../shared/clients/index.ts';
 import { answerJson, LAYERS, parseViewQuery, queryLimits, ViewReader } from '../../serving/index.ts';
-import { configFor, say, viewsFor } from '../context.ts';
+import { configFor, say, catalogFor } from '../context.ts';
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -19,7 +19,7 @@ export function queryCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .action(async (name: string, options: { from?: string; to?: string; where: string[]; granularity?: string; orderBy?: string; limit?: string; layer?: string; format: string }, command: Command) => {
       const config = configFor(command);
-      const view = (await viewsFor(config)).get(name);
+      const view = ((await catalogFor(config)).views).get(name);
       const where: Record<string, string[]> = {};
       for (const clause of options.where) {
         const cut = clause.indexOf('=');

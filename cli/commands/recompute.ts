@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { currentVersion, listVersions, recomputeView } from '../../batch/index.ts';
 import { parseTimeMs } from '../../shared/time/index.ts';
-import { configFor, say, viewsFor } from '../context.ts';
+import { configFor, say, catalogFor } from '../context.ts';
 
 export function recomputeCommand(): Command {
   return new Command('recompute')
@@ -19,7 +19,7 @@ export function recomputeCommand(): Command {
     .option('--incremental', 'recompute only windows touching hours with new master files since the current version (full when the definition changed or for session views)')
     .action(async (names: string[], options: { cutoff?: number; incremental?: boolean }, command: Command) => {
       const config = configFor(command);
-      const registry = await viewsFor(config);
+      const registry = (await catalogFor(config)).views;
       const views = names.length > 0 ? names.map((name) => registry.get(name)) : [...registry.views.values()];
       for (const view of views) {
         say(`recompute ${view.name}…`);
@@ -45,7 +45,7 @@ export function versionsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const config = configFor(command);
-      const view = (await viewsFor(config)).get(name);
+      const view = ((await catalogFor(config)).views).get(name);
       const versions = listVersions(config.dataDir, view.name);
       const current = currentVersion(config.dataDir, view.name);
       if (options.json) {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { printSchema } from 'graphql';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { buildViewSchema } from '../../serving/index.ts';
-import { configFor, say, viewsFor } from '../context.ts';
+import { configFor, say, catalogFor } from '../context.ts';
 
 const NOT_SERVING = () => {
   throw new BraidError(ErrorCode.INTERNAL, 'the exported schema does not answer queries');
@@ -15,7 +15,7 @@ export function schemaCommand(): Command {
     .option('-o, --out <file>', 'file to write; - for standard output', 'schema.graphql')
     .action(async (options: { out: string }, command: Command) => {
       const config = configFor(command);
-      const views = await viewsFor(config);
+      const views = (await catalogFor(config)).views;
       const sdl = `${printSchema(buildViewSchema([...views.views.values()], { answer: NOT_SERVING, watch: NOT_SERVING, readable: NOT_SERVING }))}\n`;
       if (options.out === '-') {
         process.stdout.write(sdl);

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { createLogger } from '../../shared/logging/index.ts';
 import { startServer } from '../../serving/index.ts';
-import { configFor, say, viewsFor } from '../context.ts';
+import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function serveCommand(): Command {
@@ -14,7 +14,7 @@ export function serveCommand(): Command {
       if (options.port !== undefined) overrides['serving.port'] = Number(options.port);
       if (options.dev) overrides['serving.development'] = true;
       const config = configFor(command, overrides);
-      const views = await viewsFor(config);
+      const views = (await catalogFor(config)).views;
       const logger = createLogger({ level: config.log.level, name: 'serve' });
       const server = await startServer({ config, views, logger });
       logger.info({ url: server.url, views: [...views.views.keys()] }, 'serving');

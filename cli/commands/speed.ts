@@ -3,7 +3,7 @@ import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { configFor, say, viewsFor } from '../context.ts';
+import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function speedCommand(): Command {
@@ -12,7 +12,7 @@ export function speedCommand(): Command {
     .option('--views <names>', 'comma-separated views to compute (default: all); a subset gets its own consumer group')
     .action(async (options: { views?: string }, command: Command) => {
       const config = configFor(command);
-      const registry = await viewsFor(config);
+      const registry = (await catalogFor(config)).views;
       const views = options.views
         ? options.views
             .split(',')
@@ -36,15 +36,15 @@ export function speedCommand(): Command {
         signalled = true;
         if (worker) stopping = worker.stop();
       });
-      worker = await SpeedWorker.start({
-        config,
-        views,
-        logger,
-        registry: metricsRegistry,
-        allViewsOfSource: (source) => registry.forSource(source),
-      });
-      if (signalled) stopping = worker.stop();
       try {
+        worker = await SpeedWorker.start({
+          config,
+          views,
+          logger,
+          registry: metricsRegistry,
+          allViewsOfSource: (source) => registry.forSource(source),
+        });
+        if (signalled) stopping = worker.stop();
         await worker.done;
         await stopping;
         say('speed worker stopped cleanly');

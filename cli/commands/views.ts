@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { describeWindow } from '../../shared/views/index.ts';
 import { exprToString } from '../../shared/views/index.ts';
 import { formatDurationMs } from '../../shared/time/index.ts';
-import { configFor, viewsFor } from '../context.ts';
+import { configFor, catalogFor } from '../context.ts';
 
 export function viewsCommand(): Command {
   return new Command('views')
@@ -10,7 +10,7 @@ export function viewsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = configFor(command);
-      const registry = await viewsFor(config);
+      const registry = (await catalogFor(config)).views;
       const listed = [...registry.views.values()].map((view) => ({
         name: view.name,
         source: view.source.name,

@@ -1,4 +1,4 @@
-export { loadConfig, DEFAULT_CONFIG_FILES, type Config, type EndpointOrigin, type LoadConfigOptions } from './load-config.ts';
+export { loadConfig, sourceSettings, DEFAULT_CONFIG_FILES, type Config, type EndpointOrigin, type LoadConfigOptions } from './load-config.ts';
 export { ConfigSchema, LOG_LEVELS, type SourceSettings } from './schema.ts';
 export { ENV_VARS, CONFIG_FILE_ENV, type EnvVar } from './env-vars.ts';
 export { readStackState, stackStateFile, type StackState, type StackProcessState } from './stack-state.ts';

@@ -3,9 +3,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { BraidError, ErrorCode } from '../errors/index.ts';
-import { sourceNames } from '../sources/index.ts';
+import { sourceSpecProblems } from '../sources/index.ts';
 import { CONFIG_FILE_ENV, ENV_VARS, envValue } from './env-vars.ts';
-import { ConfigSchema, SourceSettingsSchema, type ParsedConfig, type SourceSettings } from './schema.ts';
+import { ConfigSchema, SourceSettingsSchema, type ParsedConfig, type SourceEntry, type SourceSettings } from './schema.ts';
 import { readStackState } from './stack-state.ts';
 
 /** Where an endpoint (Kafka brokers, Redis URL) came from. */
@@ -15,8 +15,14 @@ export type EndpointOrigin = 'env' | 'file' | 'stack' | 'default';
 export interface Config extends Omit<ParsedConfig, 'kafka' | 'redis' | 'sources'> {
   readonly kafka: ParsedConfig['kafka'] & { readonly brokers: string[]; readonly brokersFrom: EndpointOrigin };
   readonly redis: ParsedConfig['redis'] & { readonly url: string; readonly urlFrom: EndpointOrigin };
-  /** Settings for every known source, defaults filled in. */
-  readonly sources: Readonly<Record<string, SourceSettings>>;
+  readonly sources: {
+    /** Folder of source modules (absolute). */
+    readonly dir: string;
+    /** Settings by source name, as configured; {@link sourceSettings} fills in the defaults for the others. */
+    readonly settings: Readonly<Record<string, SourceSettings>>;
+    /** Sources declared in the config file (`sources.<name>.fields`), as written there; the catalog defines them. */
+    readonly declarations: ReadonlyArray<{ readonly name: string; readonly spec: Record<string, unknown> }>;
+  };
   /** The config file read, if any. */
   readonly configFile: string | undefined;
 }
@@ -67,10 +73,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(describeIssue(issue, origins, file));
   }
-  const knownSources = sourceNames();
-  for (const name of Object.keys((raw.sources as Record<string, unknown> | undefined) ?? {})) {
-    if (!knownSources.includes(name)) {
-      problems.push(`sources.${name}${originNote('sources', origins, file)}: unknown source; known sources: ${knownSources.join(', ')}`);
+  // Source declarations are checked from what was written, so their problems come with every other one.
+  const rawSources = raw.sources;
+  if (typeof rawSources === 'object' && rawSources !== null && !Array.isArray(rawSources)) {
+    for (const [name, entry] of Object.entries(rawSources as Record<string, unknown>)) {
+      if (name === 'dir' || typeof entry !== 'object' || entry === null || Array.isArray(entry)) continue;
+      const declaration = declarationOf(name, entry as SourceEntry);
+      const where = `sources.${name}${originNote(`sources.${name}`, origins, file)}`;
+      if (declaration === undefined) {
+        for (const key of ['timeField', 'keyFields', 'description'] as const) {
+          if ((entry as SourceEntry)[key] !== undefined) problems.push(`${where}: ${key} declares a source only together with fields`);
+        }
+        continue;
+      }
+      for (const problem of sourceSpecProblems(declaration)) problems.push(`${where}: ${problem}`);
     }
   }
   if (!parsed.success || problems.length > 0) {
@@ -86,9 +102,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const brokersFrom = endpointOrigin('kafka.brokers', config.kafka.brokers, origins, stack.kafka);
   const urlFrom = endpointOrigin('redis.url', config.redis.url, origins, stack.redis);
 
-  const sources: Record<string, SourceSettings> = {};
-  for (const name of knownSources) {
-    sources[name] = config.sources[name] ?? SourceSettingsSchema.parse({});
+  const settings: Record<string, SourceSettings> = {};
+  const declarations: Array<{ name: string; spec: Record<string, unknown> }> = [];
+  for (const [name, entry] of sourceEntries(config.sources)) {
+    const { topic, partitions, maxOutOfOrdernessMs, idleTimeoutMs } = entry;
+    settings[name] = { ...(topic === undefined ? {} : { topic }), partitions, maxOutOfOrdernessMs, idleTimeoutMs };
+    const declaration = declarationOf(name, entry);
+    if (declaration) declarations.push({ name, spec: declaration });
   }
 
   return {
@@ -110,9 +130,26 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dir: stackDir,
       ...(config.stack.cacheDir === undefined ? {} : { cacheDir: path.resolve(cwd, config.stack.cacheDir) }),
     },
-    sources,
+    sources: { dir: path.resolve(cwd, config.sources.dir), settings, declarations },
     configFile: file,
   };
+}
+
+/** The settings of a source: as configured under `sources.<name>`, or the defaults. */
+export function sourceSettings(config: Pick<Config, 'sources'>, source: string): SourceSettings {
+  return config.sources.settings[source] ?? SourceSettingsSchema.parse({});
+}
+
+/** The entries of `sources:` that name a source (every key but `dir`). */
+function sourceEntries(sources: ParsedConfig['sources']): Array<[string, SourceEntry]> {
+  return Object.entries(sources).filter((entry): entry is [string, SourceEntry] => entry[0] !== 'dir');
+}
+
+/** A config entry as a source declaration (what `defineSource` takes), if it declares one (has `fields`). */
+function declarationOf(name: string, entry: SourceEntry): Record<string, unknown> | undefined {
+  if (entry.fields === undefined) return undefined;
+  const { fields, timeField, keyFields, description, topic } = entry;
+  return { name, fields, timeField, keyFields, ...(description === undefined ? {} : { description }), ...(topic === undefined ? {} : { topic }) };
 }
 
 function endpointOrigin(

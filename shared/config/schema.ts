@@ -28,6 +28,7 @@ const durationMs = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** How Braid handles one source's topic: its settings, with defaults. */
 export const SourceSettingsSchema = z.strictObject({
   /** Kafka topic of the source. Default: the topic the source declares. */
   topic: z.string().min(1).optional(),
@@ -37,6 +38,18 @@ export const SourceSettingsSchema = z.strictObject({
   maxOutOfOrdernessMs: durationMs.default(5_000),
   /** A partition with no events for this long stops holding the watermark back. */
   idleTimeoutMs: durationMs.default(30_000),
+});
+
+/**
+ * An entry of `sources:`: settings for a source defined anywhere, and, with `fields`, the declaration of a
+ * source in the config file itself (for teams that do not write TypeScript). The declaration is checked by the
+ * same validator as `defineSource` (shared/sources), so here it is only carried.
+ */
+export const SourceEntrySchema = SourceSettingsSchema.extend({
+  description: z.string().optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+  timeField: z.string().optional(),
+  keyFields: z.array(z.string()).optional(),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -194,10 +207,20 @@ export const ConfigSchema = z.strictObject({
       includeDemo: z.boolean().default(true),
     })
     .prefault({}),
-  /** Per-source settings, by source name. */
-  sources: z.record(z.string(), SourceSettingsSchema).default({}),
+  /**
+   * `sources.dir`: the folder of source modules (exporting `defineSource(...)` results); every other key is a
+   * source's name: its settings, and with `fields` its declaration.
+   */
+  sources: z
+    .object({
+      /** Folder of source definitions (.ts/.js modules exporting defineSource(...) results). */
+      dir: z.string().min(1).default('./sources'),
+    })
+    .catchall(SourceEntrySchema)
+    .prefault({}),
 });
 
 export type RawConfig = z.input<typeof ConfigSchema>;
 export type ParsedConfig = z.output<typeof ConfigSchema>;
 export type SourceSettings = z.output<typeof SourceSettingsSchema>;
+export type SourceEntry = z.output<typeof SourceEntrySchema>;

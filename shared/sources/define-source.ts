@@ -13,7 +13,16 @@ export interface FieldSpec {
   /** The field may be null or absent. Default false. */
   readonly nullable?: boolean;
   readonly description?: string;
+  /**
+   * For a `timestampMs` field: the unit of numeric values in events, `ms` (epoch milliseconds, the default) or
+   * `s` (epoch seconds, fractions allowed). ISO-8601 text (`2026-03-01T12:00:00Z`, `2026-03-01`) is accepted in
+   * either case. Every layer sees the decoded value as epoch milliseconds.
+   */
+  readonly unit?: TimeUnit;
 }
+
+/** Units a numeric event time may be given in. */
+export type TimeUnit = 'ms' | 's';
 
 export interface SourceSpec<Fields extends Record<string, FieldSpec>> {
   /** Lower-case identifier: `[a-z][a-z0-9_]*`. */
@@ -42,13 +51,15 @@ export type EventOf<Fields extends Record<string, FieldSpec>> = {
 export type DecodeResult<E> = { ok: true; event: E } | { ok: false; reason: string };
 
 export interface Source<Fields extends Record<string, FieldSpec> = Record<string, FieldSpec>> {
+  /** Marks a value as a source (modules of `sources.dir` are searched for these). */
+  readonly kind: 'braid.source';
   readonly name: string;
   readonly topic: string;
   readonly description: string;
   readonly fields: Fields;
   readonly timeField: keyof Fields & string;
   readonly keyFields: ReadonlyArray<keyof Fields & string>;
-  /** Validates a parsed JSON value; timestamps given as ISO text become epoch ms. */
+  /** Validates a parsed JSON value; event times given as ISO text or epoch seconds (`unit: 's'`) become epoch ms. */
   validate(value: unknown): DecodeResult<EventOf<Fields>>;
   /** Decodes one Kafka message value (UTF-8 JSON object). */
   decode(bytes: Buffer | string | null): DecodeResult<EventOf<Fields>>;
@@ -58,16 +69,51 @@ export interface Source<Fields extends Record<string, FieldSpec> = Record<string
   eventTimeMs(event: EventOf<Fields>): number;
 }
 
+/** Source and field names: what every layer can use as a SQL column, a GraphQL field and a folder name. */
 const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
+const NAME_RULE = 'names are lower-case letters, digits and _, starting with a letter';
+const FIELD_TYPES = ['string', 'int', 'float', 'bool', 'timestampMs'] as const satisfies readonly FieldType[];
 
-const timestampMs = z.union([
-  z.number().int().nonnegative(),
-  // Event times before 1970 are rejected in either form: the layers bucket time by truncating division.
-  z.iso
-    .datetime({ offset: true })
-    .transform((text) => Date.parse(text))
-    .pipe(z.number().nonnegative()),
-]);
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+
+/**
+ * Epoch milliseconds of ISO-8601 text: a date (`2026-03-01`, midnight UTC) or a date and time with `Z` or an
+ * offset (`2026-03-01T12:00:00.5+01:00`). A time without a zone is refused: it names no instant. Impossible dates
+ * (February 30th) are refused rather than rolled over.
+ */
+export function isoTimeMs(text: string): number | undefined {
+  const match = ISO_TIME.exec(text);
+  if (match === null) return undefined;
+  const [, year, month, day, hour, minute, second] = match;
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (date.getUTCFullYear() !== Number(year) || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return undefined;
+  if (hour !== undefined && (Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59)) return undefined;
+  const parsed = Date.parse(text);
+  return Number.isFinite(parsed) ? parsed : undefined;
+}
+
+/** An event time as a source field decodes it (epoch ms), or undefined. Times before 1970 are refused: the layers bucket time by truncating division. */
+function eventTime(value: unknown, unit: TimeUnit): number | undefined {
+  let ms: number | undefined;
+  if (typeof value === 'number') ms = unit === 's' ? Math.round(value * 1000) : Number.isInteger(value) ? value : undefined;
+  else if (typeof value === 'string') ms = isoTimeMs(value);
+  return ms !== undefined && Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
+}
+
+function timestampSchema(unit: TimeUnit): z.ZodType {
+  const expected =
+    unit === 's'
+      ? 'expected epoch seconds (a number ≥ 0) or ISO-8601 text with a zone, e.g. 2026-03-01T12:00:00Z'
+      : 'expected epoch milliseconds (a whole number ≥ 0) or ISO-8601 text with a zone, e.g. 2026-03-01T12:00:00Z';
+  return z.unknown().transform((value, context) => {
+    const ms = eventTime(value, unit);
+    if (ms === undefined) {
+      context.addIssue({ code: 'custom', message: `${expected}; got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
 
 function fieldSchema(spec: FieldSpec): z.ZodType {
   const base: z.ZodType =
@@ -79,7 +125,7 @@ function fieldSchema(spec: FieldSpec): z.ZodType {
           ? z.number()
           : spec.type === 'bool'
             ? z.boolean()
-            : timestampMs;
+            : timestampSchema(spec.unit ?? 'ms');
   // A nullable field may also be absent; it decodes to null so every event has every field.
   return spec.nullable ? base.nullish().transform((v) => v ?? null) : base;
 }
@@ -92,21 +138,28 @@ function fieldSchema(spec: FieldSpec): z.ZodType {
  * its cost for valid events, where it was a quarter of the speed layer's time.
  */
 function compileFastPath(fields: Record<string, FieldSpec>): (value: unknown) => Record<string, unknown> | undefined {
-  const checks: Record<FieldType, (v: string) => string> = {
+  const checks: Record<FieldType, (v: string, spec: FieldSpec) => string> = {
     string: (v) => `typeof ${v} !== 'string'`,
     float: (v) => `typeof ${v} !== 'number' || !Number.isFinite(${v})`,
     int: (v) => `!Number.isSafeInteger(${v})`,
-    timestampMs: (v) => `!Number.isSafeInteger(${v}) || ${v} < 0`,
+    // Epoch ms as a whole number is the fast case; text and seconds go through `time`, the schema's own parser.
+    timestampMs: (v, spec) =>
+      spec.unit === 's'
+        ? `(${v} = time(${v}, 's')) === undefined`
+        : `!(Number.isSafeInteger(${v}) && ${v} >= 0) && (${v} = time(${v}, 'ms')) === undefined`,
     bool: (v) => `typeof ${v} !== 'boolean'`,
   };
   const lines = Object.entries(fields).map(([name, spec], index) => {
     const v = `v${index}`;
     const missing = spec.nullable === true ? `${v} = null` : 'return undefined';
-    return `  let ${v} = input.${name};\n  if (${v} === null || ${v} === undefined) ${missing};\n  else if (${checks[spec.type](v)}) return undefined;`;
+    return `  let ${v} = input.${name};\n  if (${v} === null || ${v} === undefined) ${missing};\n  else if (${checks[spec.type](v, spec)}) return undefined;`;
   });
   const literal = Object.keys(fields).map((name, index) => `${name}: v${index}`).join(', ');
   // Every field name was checked against [a-z][a-z0-9_]* (defineSource), so it is a safe identifier and key.
-  return new Function('input', `"use strict";\n${lines.join('\n')}\n  return { ${literal} };`) as (value: unknown) => Record<string, unknown> | undefined;
+  const build = new Function('time', `return function fast(input) {\n"use strict";\n${lines.join('\n')}\n  return { ${literal} };\n}`) as (
+    time: typeof eventTime,
+  ) => (value: unknown) => Record<string, unknown> | undefined;
+  return build(eventTime);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -114,36 +167,60 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${path}: ${issue.message}`;
 }
 
+const FieldSpecSchema = z.strictObject({
+  type: z.enum(FIELD_TYPES, { error: `expected one of ${FIELD_TYPES.join(', ')}` }),
+  nullable: z.boolean().optional(),
+  description: z.string().optional(),
+  unit: z.enum(['ms', 's'], { error: 'expected ms or s' }).optional(),
+});
+
+const SourceSpecSchema = z.strictObject({
+  name: z.string().regex(NAME_PATTERN, NAME_RULE),
+  topic: z.string().min(1).optional(),
+  description: z.string().optional(),
+  fields: z.record(z.string().regex(NAME_PATTERN, NAME_RULE), FieldSpecSchema).refine((fields) => Object.keys(fields).length > 0, 'declare at least one field'),
+  timeField: z.string({ error: 'name the field holding event time' }),
+  keyFields: z.array(z.string()).min(1, 'name at least one field'),
+});
+
+/** The problems with a source declaration, each naming its key (`fields.amount.type: …`); empty when it is valid. */
+export function sourceSpecProblems(spec: unknown): string[] {
+  const parsed = SourceSpecSchema.safeParse(spec);
+  if (!parsed.success) {
+    return parsed.error.issues.map((issue) => {
+      const key = issue.path.map(String).join('.') || '(source)';
+      return issue.code === 'unrecognized_keys' ? issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown key`).join('; ') : `${key}: ${issue.message}`;
+    });
+  }
+  const { fields, timeField, keyFields } = parsed.data;
+  const problems: string[] = [];
+  const timeSpec = fields[timeField];
+  if (!timeSpec) problems.push(`timeField: ${timeField} is not one of its fields (${Object.keys(fields).join(', ')})`);
+  else if (timeSpec.type !== 'timestampMs' || timeSpec.nullable) problems.push(`timeField: ${timeField} must be a non-nullable timestampMs field`);
+  for (const key of keyFields) if (!fields[key]) problems.push(`keyFields: ${key} is not one of its fields (${Object.keys(fields).join(', ')})`);
+  for (const [name, field] of Object.entries(fields)) {
+    if (field.unit !== undefined && field.type !== 'timestampMs') problems.push(`fields.${name}.unit: only a timestampMs field has a unit`);
+  }
+  return problems;
+}
+
 /**
- * Declares a source: a Kafka topic of JSON events with a typed schema.
+ * Declares a source: a Kafka topic of JSON events with a typed schema. The one validator of sources, whether
+ * declared in a module of `sources.dir` or in the config file: every problem is named by its key.
  *
  * @example
- * const orders = defineSource({
+ * export const orders = defineSource({
  *   name: 'orders',
- *   fields: { ts: { type: 'timestampMs' }, order_id: { type: 'string' }, amount: { type: 'float' } },
- *   timeField: 'ts',
+ *   fields: { date: { type: 'timestampMs', unit: 's' }, order_id: { type: 'string' }, amount: { type: 'float' } },
+ *   timeField: 'date',
  *   keyFields: ['order_id'],
  * });
  */
-export function defineSource<const Fields extends Record<string, FieldSpec>>(
-  spec: SourceSpec<Fields>,
-): Source<Fields> {
-  const problem = (message: string) =>
-    new BraidError(ErrorCode.CONFIG_INVALID, `source ${spec.name}: ${message}`, {
-      fields: { source: spec.name },
-    });
-  if (!NAME_PATTERN.test(spec.name)) throw problem('name must match [a-z][a-z0-9_]*');
-  for (const field of Object.keys(spec.fields)) {
-    if (!NAME_PATTERN.test(field)) throw problem(`field ${field}: name must match [a-z][a-z0-9_]*`);
-  }
-  const timeSpec = spec.fields[spec.timeField];
-  if (!timeSpec) throw problem(`timeField ${spec.timeField} is not one of its fields`);
-  if (timeSpec.type !== 'timestampMs' || timeSpec.nullable) {
-    throw problem(`timeField ${spec.timeField} must be a non-nullable timestampMs field`);
-  }
-  if (spec.keyFields.length === 0) throw problem('keyFields must name at least one field');
-  for (const key of spec.keyFields) {
-    if (!spec.fields[key]) throw problem(`keyFields: ${key} is not one of its fields`);
+export function defineSource<const Fields extends Record<string, FieldSpec>>(spec: SourceSpec<Fields>): Source<Fields> {
+  const problems = sourceSpecProblems(spec);
+  if (problems.length > 0) {
+    const name = typeof spec?.name === 'string' ? spec.name : '(unnamed)';
+    throw new BraidError(ErrorCode.CONFIG_INVALID, `source ${name}: ${problems.join('; ')}`, { fields: { source: name, problems } });
   }
 
   const shape: Record<string, z.ZodType> = {};
@@ -162,6 +239,7 @@ export function defineSource<const Fields extends Record<string, FieldSpec>>(
   };
 
   return {
+    kind: 'braid.source',
     name: spec.name,
     topic: spec.topic ?? spec.name,
     description: spec.description ?? '',
@@ -190,4 +268,9 @@ export function defineSource<const Fields extends Record<string, FieldSpec>>(
       return event[timeField] as number;
     },
   };
+}
+
+/** Whether a value (a module's export, say) is a source made by {@link defineSource}. */
+export function isSource(value: unknown): value is Source {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'braid.source';
 }

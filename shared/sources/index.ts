@@ -1,11 +1,15 @@
 export {
   defineSource,
+  isoTimeMs,
+  isSource,
+  sourceSpecProblems,
   type DecodeResult,
   type EventOf,
   type FieldSpec,
   type FieldType,
   type Source,
   type SourceSpec,
+  type TimeUnit,
 } from './define-source.ts';
 export { clickstream, type ClickstreamEvent } from './clickstream.ts';
-export { builtInSources, getSource, registerSource, sourceNames } from './registry.ts';
+export { getSource, registerSource, sourceNames, useSources } from './registry.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Measure } from '../measures/index.ts';
-import { getSource, type Source } from '../sources/index.ts';
+import { getSource, isSource, type Source } from '../sources/index.ts';
 import { parseDurationMs } from '../time/index.ts';
 import { exprToString, field as fieldRef, isExpr, typeOf, type Expr, type ExprNode, type ValueType } from './expr.ts';
 import { describeWindow, type WindowSpec } from './windows.ts';
@@ -12,8 +12,8 @@ export type DimensionInput = string | { readonly name: string; readonly expr: Ex
 export interface ViewSpec {
   /** `[a-z][a-z0-9_]*`; also the GraphQL field and REST path of the view. */
   readonly name: string;
-  /** Source name, e.g. 'clickstream'. */
-  readonly source: string;
+  /** The source: its name (`'clickstream'`, a source of the catalog) or the source itself (`defineSource(...)`). */
+  readonly source: string | Source;
   readonly description?: string;
   /** Dimensions; none means one row per window. */
   readonly groupBy?: readonly DimensionInput[];
@@ -80,10 +80,14 @@ export function defineView(spec: ViewSpec): View {
   };
   if (typeof spec.name !== 'string' || !NAME.test(spec.name)) fail('name must match [a-z][a-z0-9_]*');
   let source: Source;
-  try {
-    source = getSource(spec.source);
-  } catch (error) {
-    return fail(`${(error as BraidError).message} (${(error as BraidError).hint ?? ''})`);
+  if (isSource(spec.source)) source = spec.source;
+  else if (typeof spec.source !== 'string') return fail('source must be a source name or a source made by defineSource(...)');
+  else {
+    try {
+      source = getSource(spec.source);
+    } catch (error) {
+      return fail(`${(error as BraidError).message} (${(error as BraidError).hint ?? ''})`, { source: spec.source });
+    }
   }
   const fieldList = Object.keys(source.fields).join(', ');
   const checked = (what: string, expr: Expr | ExprNode): ValueType => {

@@ -1,9 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { BraidError, ErrorCode } from '../errors/index.ts';
-import { demoViews } from './demo-views.ts';
-import { isView, type View } from './define-view.ts';
+import type { View } from './define-view.ts';
 
 export interface ViewRegistry {
   readonly views: ReadonlyMap<string, View>;
@@ -36,40 +32,7 @@ function registryOf(views: View[]): ViewRegistry {
   };
 }
 
-/**
- * The views Braid serves: the demo views (unless `includeDemo` is false) and
- * every view exported by a `.ts`/`.js` module in `viewsDir`. A view that does
- * not validate fails here, naming the view, the field and the file.
- */
-export async function loadViews(options: { viewsDir?: string; includeDemo?: boolean } = {}): Promise<ViewRegistry> {
-  const views: View[] = options.includeDemo === false ? [] : [...demoViews];
-  const dir = options.viewsDir;
-  if (dir && existsSync(dir)) {
-    const files = readdirSync(dir)
-      .filter((file) => /\.(ts|js|mjs)$/.test(file) && !file.endsWith('.d.ts') && !file.includes('.test.'))
-      .sort();
-    for (const file of files) {
-      const full = path.join(dir, file);
-      let exports: Record<string, unknown>;
-      try {
-        exports = (await import(pathToFileURL(full).href)) as Record<string, unknown>;
-      } catch (error) {
-        const braid = error instanceof BraidError ? error : undefined;
-        throw new BraidError(ErrorCode.CONFIG_INVALID, `${full}: ${braid ? braid.message : (error as Error).message}`, {
-          cause: error,
-          fields: { file: full, ...(braid?.fields ?? {}) },
-        });
-      }
-      for (const value of Object.values(exports)) {
-        if (isView(value)) views.push(value);
-        else if (Array.isArray(value)) for (const item of value) if (isView(item)) views.push(item);
-      }
-    }
-  }
-  return registryOf(views);
-}
-
-/** A registry of the given views only (tests, benchmarks). */
+/** A registry of the given views; a name used twice is an error. */
 export function viewRegistryOf(views: View[]): ViewRegistry {
   return registryOf(views);
 }

@@ -2,7 +2,7 @@ import { createProducer } from '../../shared/clients/index.ts';
 
 import type { Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import type { Config } from '../../shared/config/index.ts';
+import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics/index.ts';
 import { readSpeedView, SpeedKeys, SpeedWorker } from '../../speed/index.ts';
 import { testLogger, topicMessageCount, waitUntilSpeedCaughtUp } from '../harness/index.ts';
@@ -40,7 +40,7 @@ export interface SpeedOutcome {
 
 /** Reads every golden view back through the speed layer's read API, in scenario units (seconds). */
 export async function readGoldenViews(redis: Redis, config: Config): Promise<SpeedOutcome> {
-  const settings = config.sources.clickstream!;
+  const settings = sourceSettings(config, 'clickstream');
   const target = { redis, keys: new SpeedKeys(config.redis.keyPrefix), maxOutOfOrdernessMs: settings.maxOutOfOrdernessMs, idleTimeoutMs: settings.idleTimeoutMs };
   const rows: Record<string, ExpectedRow[]> = {};
   const finalStarts: Record<string, number[]> = {};

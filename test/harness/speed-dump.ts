@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '../../shared/config/index.ts';
+import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
 import { readSpeedView, SpeedKeys } from '../../speed/index.ts';
 
 /** Every demo view's rows within a day of `startMs`, sums rounded (flush boundaries change float addition order), as one comparable value. */
 export async function dumpViews(redis: Redis, config: Config, startMs: number): Promise<Record<string, unknown[]>> {
-  const settings = config.sources.clickstream!;
+  const settings = sourceSettings(config, 'clickstream');
   const target = { redis, keys: new SpeedKeys(config.redis.keyPrefix), maxOutOfOrdernessMs: settings.maxOutOfOrdernessMs, idleTimeoutMs: settings.idleTimeoutMs };
   const dump: Record<string, unknown[]> = {};
   for (const view of demoViews) {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { loadConfig } from '../../shared/config/index.ts';
+import { loadConfig, sourceSettings } from '../../shared/config/index.ts';
 
 function folderWith(files: Record<string, string> = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'braid-config-'));
@@ -32,7 +32,7 @@ describe('loadConfig', () => {
     expect(config.kafka.brokers).toEqual(['127.0.0.1:19092']);
     expect(config.kafka.brokersFrom).toBe('default');
     expect(config.redis.url).toBe('redis://127.0.0.1:16379');
-    expect(config.sources.clickstream).toEqual({ partitions: 4, maxOutOfOrdernessMs: 5_000, idleTimeoutMs: 30_000 });
+    expect(sourceSettings(config, 'clickstream')).toEqual({ partitions: 4, maxOutOfOrdernessMs: 5_000, idleTimeoutMs: 30_000 });
   });
 
   it('reads braid.config.yaml and lets the environment override it', () => {
@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     expect(fromFile.kafka.brokers).toEqual(['kafka-a:9092', 'kafka-b:9092']);
     expect(fromFile.kafka.brokersFrom).toBe('file');
     expect(fromFile.log.level).toBe('debug');
-    expect(fromFile.sources.clickstream!.maxOutOfOrdernessMs).toBe(10_000);
+    expect(sourceSettings(fromFile, 'clickstream').maxOutOfOrdernessMs).toBe(10_000);
 
     const overridden = loadConfig({ env: { KAFKA_BROKERS: 'env-kafka:9092', BRAID_LOG_LEVEL: 'warn' }, cwd });
     expect(overridden.kafka.brokers).toEqual(['env-kafka:9092']);
@@ -63,15 +63,15 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(/kafka\.brokers\.0 \(from braid\.config\.yaml\): expected host:port/);
   });
 
-  it('reports every problem at once, unknown keys and sources included', () => {
+  it('reports every problem at once, unknown keys and source declarations included', () => {
     const cwd = folderWith({
-      'braid.config.yaml': 'kafka:\n  borkers: [a:1]\nserving:\n  port: 99999\nsources:\n  nosuch: {}\n  clickstream:\n    idleTimeoutMs: soon\n',
+      'braid.config.yaml': 'kafka:\n  borkers: [a:1]\nserving:\n  port: 99999\nsources:\n  orders:\n    fields: { ts: { type: timestampMs }, id: { type: uuid } }\n    timeField: ts\n    keyFields: [id]\n  clickstream:\n    idleTimeoutMs: soon\n',
     });
     const error = configError(() => loadConfig({ env: { BRAID_METRICS_PORT: 'abc' }, cwd }));
     expect(error.message).toMatch(/kafka\.borkers .*unknown key/);
     expect(error.message).toMatch(/serving\.port .*65535/);
     expect(error.message).toMatch(/metrics\.port \(from env BRAID_METRICS_PORT\)/);
-    expect(error.message).toMatch(/sources\.nosuch.*unknown source; known sources: clickstream/);
+    expect(error.message).toMatch(/sources\.orders \(from braid\.config\.yaml\): fields\.id\.type: expected one of string, int, float, bool, timestampMs/);
     expect(error.message).toMatch(/sources\.clickstream\.idleTimeoutMs .*expected a duration/);
   });
 

@@ -87,17 +87,56 @@ describe('source decoding', () => {
   });
 });
 
+describe('event time in other forms than epoch milliseconds', () => {
+  const inSeconds = defineSource({
+    name: 'in_seconds',
+    fields: { date: { type: 'timestampMs', unit: 's' }, id: { type: 'string' }, seen: { type: 'timestampMs', nullable: true } },
+    timeField: 'date',
+    keyFields: ['id'],
+  });
+
+  it('decodes epoch seconds (fractions too), ISO-8601 with a zone and an ISO date to the same instants', () => {
+    const instant = Date.parse('2026-03-08T07:30:00.250Z');
+    expect(inSeconds.decode(JSON.stringify({ date: instant / 1000, id: 'a' }))).toEqual({ ok: true, event: { date: instant, id: 'a', seen: null } });
+    expect(inSeconds.decode(JSON.stringify({ date: '2026-03-08T02:30:00.250-05:00', id: 'a' }))).toEqual({ ok: true, event: { date: instant, id: 'a', seen: null } });
+    expect(inSeconds.decode(JSON.stringify({ date: '2026-03-08', id: 'a', seen: '2026-03-08T07:30:00.250Z' }))).toEqual({
+      ok: true,
+      event: { date: Date.parse('2026-03-08T00:00:00Z'), id: 'a', seen: instant },
+    });
+    // A millisecond field given ISO text: the fast path and the schema agree.
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: '2026-01-01T01:00:00+01:00' }))).toEqual({ ok: true, event: { ...valid, ts: 1767225600000 } });
+  });
+
+  it.each([
+    ['2026-03-08T07:30:00', 'a time without a zone names no instant'],
+    ['2026-02-30', 'an impossible date'],
+    ['2026-03-08T25:00:00Z', 'an impossible hour'],
+    ['yesterday', 'not a time'],
+    [-1, 'before 1970'],
+    [true, 'not a number or text'],
+  ])('refuses %j (%s), naming the field and the accepted forms', (date) => {
+    const result = inSeconds.decode(JSON.stringify({ date, id: 'a' }));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(/^schema: date: expected epoch seconds \(a number ≥ 0\) or ISO-8601 text with a zone/);
+  });
+
+  it('refuses fractional epoch milliseconds but not fractional seconds', () => {
+    expect(clickstream.decode(JSON.stringify({ ...valid, ts: 1767225600000.5 })).ok).toBe(false);
+    expect(inSeconds.decode(JSON.stringify({ date: 1767225600.0005, id: 'a' }))).toMatchObject({ ok: true, event: { date: 1767225600001 } });
+  });
+});
+
 describe('defineSource', () => {
   it('refuses a time field that is not a timestamp, naming source and field', () => {
     expect(() =>
       defineSource({ name: 'bad', fields: { at: { type: 'string' } }, timeField: 'at', keyFields: ['at'] }),
-    ).toThrow(/source bad: timeField at must be a non-nullable timestampMs field/);
+    ).toThrow(/source bad: timeField: at must be a non-nullable timestampMs field/);
   });
 
   it('refuses key fields that do not exist', () => {
     expect(() =>
       defineSource({ name: 'bad', fields: { ts: { type: 'timestampMs' } }, timeField: 'ts', keyFields: ['nope' as 'ts'] }),
-    ).toThrow(/keyFields: nope is not one of its fields/);
+    ).toThrow(/source bad: keyFields: nope is not one of its fields \(ts\)/);
   });
 
   it('joins several key fields', () => {
