@@ -7,7 +7,8 @@ import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
 import type { Source } from '../shared/sources/index.ts';
-import { HOUR_MS, hourFolder, listMasterFiles, masterFileName, partitionCoverage, removeFiles } from './master-dataset.ts';
+import { completeFiles, dayFolder, dayOf, listMasterFiles, masterFileName, partitionCoverage, removeFiles } from './master-dataset.ts';
+import { checkMasterSchema } from './master-schema.ts';
 import { createDuckDbParquetWriter, type ArchiveRow, type ParquetWriter } from './parquet-writer.ts';
 
 
@@ -80,6 +81,8 @@ export class Archiver {
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-archive`, logger });
     const group = `${config.kafka.clientId}-archive.${source.name}`;
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: config.speed.sessionTimeoutMs, maxBytesPerPartition: 4_194_304 });
+    // New files must agree with what the dataset already holds: refuse to start on a change that cannot be read back.
+    await checkMasterSchema({ source, files: completeFiles(listMasterFiles(config.dataDir, source.name).files) });
     const writer = await createDuckDbParquetWriter(source);
     const archiver = new Archiver(config, source, topic, consumer, writer, logger, options.registry);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -129,8 +132,8 @@ export class Archiver {
         if (decoded.ok) {
           // The decoded event is ours alone: add the coordinates to it rather than copy it (a copy cost more than decoding).
           const row = decoded.event as ArchiveRow;
-          row.kafka_partition = batch.partition;
-          row.kafka_offset = offset;
+          row._kafka_partition = batch.partition;
+          row._kafka_offset = offset;
           buffer.rows.push(row);
         }
         else this.metrics.skipped.inc({ source: this.source.name });
@@ -164,21 +167,36 @@ export class Archiver {
     const timer = this.metrics.flushSeconds.startTimer({ source: this.source.name });
 
     if (rows.length > 0) {
-      const byHour = new Map<number, ArchiveRow[]>();
+      const timeField = this.source.timeField;
+      const byDay = new Map<number, { rows: ArchiveRow[]; minTimeMs: number; maxTimeMs: number }>();
       for (const row of rows) {
-        const hour = Math.floor((row[this.source.timeField] as number) / HOUR_MS) * HOUR_MS;
-        let list = byHour.get(hour);
-        if (!list) byHour.set(hour, (list = []));
-        list.push(row);
+        const time = row[timeField] as number;
+        const day = dayOf(time);
+        let group = byDay.get(day);
+        if (!group) byDay.set(day, (group = { rows: [], minTimeMs: time, maxTimeMs: time }));
+        group.rows.push(row);
+        if (time < group.minTimeMs) group.minTimeMs = time;
+        if (time > group.maxTimeMs) group.maxTimeMs = time;
       }
-      const hours = [...byHour.keys()].sort((a, b) => a - b);
+      const days = [...byDay.keys()].sort((a, b) => a - b);
       const written: Array<{ temporary: string; final: string }> = [];
-      for (const [index, hour] of hours.entries()) {
-        const folder = hourFolder(this.config.dataDir, this.source.name, hour);
+      for (const [index, day] of days.entries()) {
+        const folder = dayFolder(this.config.dataDir, this.source.name, day);
         mkdirSync(folder, { recursive: true });
-        const final = path.join(folder, masterFileName(this.topic, buffer.partition, first, last, index + 1, hours.length));
+        const group = byDay.get(day)!;
+        const name = masterFileName({
+          topic: this.topic,
+          partition: buffer.partition,
+          firstOffset: first,
+          lastOffset: last,
+          minTimeMs: group.minTimeMs,
+          maxTimeMs: group.maxTimeMs,
+          index: index + 1,
+          count: days.length,
+        });
+        const final = path.join(folder, name);
         const temporary = `${final}.${randomBytes(4).toString('hex')}.tmp`;
-        await this.writer.write(temporary, byHour.get(hour)!);
+        await this.writer.write(temporary, group.rows);
         written.push({ temporary, final });
       }
       // A zombie (a partition that moved to another archiver) must not add a second copy: re-check the disk.

@@ -10,7 +10,8 @@ import { compileView, type PositionTable } from './compile-view.ts';
 import { readParquet, sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
-import { HOUR_MS, completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
+import { completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
+import { checkMasterSchema } from './master-schema.ts';
 
 /** What a published version says about itself (`manifest.json`). */
 export interface BatchManifest {
@@ -28,11 +29,12 @@ export interface BatchManifest {
   readonly timingsMs?: Readonly<Record<string, number>>;
   /** The master files this version covers, with their offset coverage. */
   readonly inputs: ReadonlyArray<{ file: string; partition: number; firstOffset: number; lastOffset: number }>;
-  /** `full`, or `incremental` (only windows touching `recomputedHours` were recomputed; the rest came from the previous version). */
+  /** `full`, or `incremental` (only windows touching `recomputedRanges` were recomputed; the rest came from the previous version). */
   readonly mode: 'full' | 'incremental';
   /** Why a requested incremental run was full, when it was. */
   readonly fullBecause?: string;
-  readonly recomputedHours?: string[];
+  /** Event-time ranges (ISO-8601, both ends included) whose windows an incremental run recomputed. */
+  readonly recomputedRanges?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
 }
 
 export interface BatchRow {
@@ -113,7 +115,8 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
         timingsMs[stage] = Math.round(performance.now() - stageStarted);
       }
     };
-    const cutoffMs = options.cutoffMs ?? (await timed('cutoff', () => defaultCutoff(connection, source, config, view)));
+    await timed('schema', () => checkMasterSchema({ source: view.source, files, views: [view] }));
+    const cutoffMs = options.cutoffMs ?? defaultCutoff(files, config, view);
     const plan = options.incremental ? planIncremental(config, view, files, cutoffMs) : { full: 'not requested' as string };
 
     const root = viewRoot(config.dataDir, view.name);
@@ -129,15 +132,16 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       await timed('sketchPositions', () => fillPositionTables(connection, compiled.positionTables));
       rows = compiled.sql;
     } else {
-      // Windows touching an affected hour are recomputed from the files near those hours; the others are kept.
+      // Windows touching an affected range are recomputed from the events near it (files whose event times come
+      // within a window's span of it); the others are kept.
       const span = windowSpan(view);
-      const near = files.filter((file) => plan.hours.some((hour) => file.hourMs >= hour - span - HOUR_MS && file.hourMs <= hour + HOUR_MS + span));
-      const touches = (alias: string) =>
-        `(${plan.hours.map((hour) => `(${alias}.window_start < ${hour + HOUR_MS} AND ${alias}.window_end > ${hour})`).join(' OR ')})`;
+      const reach = plan.ranges.map(([from, to]) => [from - span, to + span] as const);
+      const near = files.filter((file) => reach.some(([from, to]) => file.maxTimeMs >= from && file.minTimeMs <= to));
+      const touches = (alias: string) => `(${plan.ranges.map(([from, to]) => `(${alias}.window_start <= ${to} AND ${alias}.window_end > ${from})`).join(' OR ')})`;
       const previousFile = path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet');
       rows = `SELECT * FROM read_parquet(${sqlLiteral(previousFile)}) AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
       if (near.length > 0) {
-        const compiled = compileView(view, quotedList(near), cutoffMs);
+        const compiled = compileView(view, quotedList(near), cutoffMs, { eventTimeRanges: reach });
         await timed('sketchPositions', () => fillPositionTables(connection, compiled.positionTables));
         rows += ` UNION ALL BY NAME SELECT * FROM (${compiled.sql}) AS fresh WHERE ${touches('fresh')}`;
       }
@@ -160,7 +164,7 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       inputs: files.map((file) => ({ file: inputName(file), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
       ...('full' in plan
         ? { mode: 'full' as const, ...(options.incremental ? { fullBecause: plan.full } : {}) }
-        : { mode: 'incremental' as const, recomputedHours: plan.hours.map((hour) => new Date(hour).toISOString()) }),
+        : { mode: 'incremental' as const, recomputedRanges: plan.ranges.map(([from, to]) => ({ from: new Date(from).toISOString(), to: new Date(to).toISOString() })) }),
     };
     writeFileSync(path.join(stagingDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     renameSync(stagingDir, versionDir(config.dataDir, view.name, version));
@@ -228,22 +232,36 @@ function windowSpan(view: View): number {
   return view.window.type === 'session' ? view.window.gapMs : view.window.sizeMs;
 }
 
-type IncrementalPlan = { full: string } | { previous: BatchManifest; hours: number[] };
+/** Event-time ranges, epoch ms, both ends included. */
+type TimeRanges = ReadonlyArray<readonly [number, number]>;
 
-/** Which event-time hours an incremental run must recompute, or why it must be full. */
-function planIncremental(config: Config, view: View, files: ReturnType<typeof completeFiles>, cutoffMs: number): IncrementalPlan {
+type IncrementalPlan = { full: string } | { previous: BatchManifest; ranges: TimeRanges };
+
+/** Which event-time ranges an incremental run must recompute the windows of, or why it must be full. */
+function planIncremental(config: Config, view: View, files: readonly MasterFile[], cutoffMs: number): IncrementalPlan {
   const current = currentVersion(config.dataDir, view.name);
   if (current === null) return { full: 'no previous version' };
   const previous = JSON.parse(readFileSync(path.join(versionDir(config.dataDir, view.name, current), 'manifest.json'), 'utf8')) as BatchManifest;
   if (previous.definitionHash !== view.definitionHash) return { full: `the definition changed (${previous.definitionHash} → ${view.definitionHash})` };
-  if (view.window.type === 'session') return { full: 'session windows can span any number of hours' };
+  if (view.window.type === 'session') return { full: 'session windows can span any length of time' };
   if (previous.stateColumns !== 'typed') return { full: 'the previous version stores measure state as text (written by an older Braid)' };
   if (cutoffMs < previous.cutoffMs) return { full: 'the cutoff moved back' };
   const known = new Set(previous.inputs.map((input) => input.file));
-  const hours = new Set(files.filter((file) => !known.has(inputName(file))).map((file) => file.hourMs));
+  const ranges: Array<[number, number]> = files.filter((file) => !known.has(inputName(file))).map((file) => [file.minTimeMs, file.maxTimeMs]);
   // Windows that fell below the cutoff since the previous version are new too.
-  for (let hour = Math.floor((previous.cutoffMs - windowSpan(view)) / HOUR_MS) * HOUR_MS; hour < cutoffMs; hour += HOUR_MS) hours.add(hour);
-  return { previous, hours: [...hours].sort((a, b) => a - b) };
+  if (cutoffMs > previous.cutoffMs) ranges.push([previous.cutoffMs - windowSpan(view), cutoffMs - 1]);
+  return { previous, ranges: mergeRanges(ranges) };
+}
+
+/** Sorted, overlapping or adjacent ranges joined. */
+function mergeRanges(ranges: Array<[number, number]>): TimeRanges {
+  const merged: Array<[number, number]> = [];
+  for (const [from, to] of ranges.sort((a, b) => a[0] - b[0])) {
+    const last = merged[merged.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
+  }
+  return merged;
 }
 
 /** The expiry handshake: tell speed and serving (through Redis) which version and cutoff now hold. */
@@ -257,15 +275,15 @@ async function publishCutoff(config: Config, view: View, manifest: BatchManifest
 }
 
 /**
- * The latest window end that is safely complete: every archived partition has
- * events past it by the source's out-of-orderness bound plus the view's
- * allowed lateness, aligned down to the window size.
+ * The latest window end that is safely complete: every archived Kafka partition has events past it by the source's
+ * out-of-orderness bound plus the view's allowed lateness, aligned down to the window size. The files' names say
+ * how far each partition got.
  */
-async function defaultCutoff(connection: Awaited<ReturnType<DuckDBInstance['connect']>>, source: string, config: Config, view: View): Promise<number> {
-  const time = `"${view.source.timeField}"`;
-  const rows = (await connection.runAndReadAll(`SELECT min(hi) AS cutoff FROM (SELECT kafka_partition, max(${time}) AS hi FROM ${source} GROUP BY 1)`)).getRowObjectsJS();
+function defaultCutoff(files: readonly MasterFile[], config: Config, view: View): number {
+  const newest = new Map<number, number>();
+  for (const file of files) newest.set(file.partition, Math.max(newest.get(file.partition) ?? -Infinity, file.maxTimeMs));
   const settings = sourceSettings(config, view.source.name);
-  const safe = Number(rows[0]!.cutoff) - settings.maxOutOfOrdernessMs - view.allowedLatenessMs;
+  const safe = Math.min(...newest.values()) - settings.maxOutOfOrdernessMs - view.allowedLatenessMs;
   return view.window.type === 'session' ? safe : alignDown(safe, view.window.type === 'sliding' ? view.window.slideMs : view.window.sizeMs);
 }
 

@@ -1,33 +1,43 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
-import { HOUR_MS, completeFiles, listMasterFiles, sourceRoot, type MasterFile } from './master-dataset.ts';
-import { readParquet, sqlLiteral } from './sql.ts';
-
+import { checkMasterSchema, mergedFieldsMetadata } from './master-schema.ts';
+import { DAY_MS, FIELDS_METADATA_KEY, completeFiles, listMasterFiles, liveCompactions, sourceRoot, type CompactionCoverage, type MasterFile } from './master-dataset.ts';
+import { readParquet, sqlIdentifier, sqlLiteral } from './sql.ts';
 
 export interface CompactionResult {
+  /** The day folder, `YYYY-MM-DD`. */
   readonly folder: string;
+  /** Parquet files merged (flush files and earlier compacted files). */
   readonly filesBefore: number;
   readonly compacted: string;
+  /** Flush files the compacted file now holds. */
   readonly flushFiles: number;
+  /** Whether the day is closed (then its folder ends as one file). */
+  readonly dayClosed: boolean;
 }
 
+/** An open day's compacted files merge into one once there are more than this many. */
+export const MAX_PARTS_PER_OPEN_DAY = 8;
+
 /**
- * Merges the small files of each closed hour into one file, atomically:
- *   1. write `compacted-<id>.parquet` (readers ignore it: no coverage file yet);
- *   2. rename `compacted-<id>.coverage.json` into place — the switch: from now
- *      on readers and the archiver read the compacted file instead of every
- *      flush file it lists (an earlier compacted file included);
- *   3. delete what it replaced.
- * A crash between any two steps leaves the hour readable exactly once; the
- * next run finishes the clean-up. An hour is closed once every archived
- * partition is past its end by the source's out-of-orderness bound plus
- * `graceMs`; a late event landing in a compacted hour is merged next time.
+ * Merges the small files of the master dataset, atomically, one day folder at a time:
+ * - a **closed day** (every archived partition is past its end by the source's out-of-orderness bound plus
+ *   `graceMs`) ends as one file: everything in its folder merges;
+ * - in an **open day**, the flush files whose events are all closed merge into a new compacted file, and once
+ *   the day holds more than {@link MAX_PARTS_PER_OPEN_DAY} compacted files they merge into one.
+ * So a live stream's folder never holds more than a few compacted files plus the last minutes' flush files, and a
+ * replay of years of history ends as one file per day. Rows are written in event-time order, so row-group
+ * statistics let readers skip what a time range leaves out. A late event in a closed day merges in at the next run.
+ *
+ * Each merge: 1. write `compacted-<id>.parquet` (readers ignore it: no coverage file yet); 2. rename
+ * `compacted-<id>.coverage.json` into place, the switch; 3. delete what it replaced. A crash between any two steps
+ * leaves every event readable exactly once; the next run finishes the clean-up.
  */
-export async function compactClosedHours(options: { config: Config; source: Source; graceMs?: number; nowEventTimeMs?: number }): Promise<CompactionResult[]> {
+export async function compactMasterDataset(options: { config: Config; source: Source; graceMs?: number; nowEventTimeMs?: number }): Promise<CompactionResult[]> {
   const { config, source } = options;
   const root = sourceRoot(config.dataDir, source.name);
   if (!existsSync(root)) return [];
@@ -35,16 +45,16 @@ export async function compactClosedHours(options: { config: Config; source: Sour
   const { files } = listMasterFiles(config.dataDir, source.name);
   const complete = completeFiles(files);
   if (complete.length === 0) return [];
+  const schema = await checkMasterSchema({ source, files: complete });
 
-  // Closed: before the slowest partition's progress, as the hours' names and offsets show it.
-  const settings = sourceSettings(config, source.name);
+  // Closed: before the slowest partition's progress, as the file names' event times show it.
   const newestByPartition = new Map<string, number>();
   for (const file of complete) {
     const key = `${file.topic}:${file.partition}`;
-    newestByPartition.set(key, Math.max(newestByPartition.get(key) ?? -Infinity, file.hourMs + HOUR_MS));
+    newestByPartition.set(key, Math.max(newestByPartition.get(key) ?? -Infinity, file.maxTimeMs));
   }
   const progress = options.nowEventTimeMs ?? Math.min(...newestByPartition.values());
-  const closedBefore = progress - settings.maxOutOfOrdernessMs - (options.graceMs ?? HOUR_MS);
+  const closedBefore = progress - sourceSettings(config, source.name).maxOutOfOrdernessMs - (options.graceMs ?? 3_600_000);
 
   const byFolder = new Map<string, MasterFile[]>();
   for (const file of complete) byFolder.set(file.folder, [...(byFolder.get(file.folder) ?? []), file]);
@@ -52,30 +62,48 @@ export async function compactClosedHours(options: { config: Config; source: Sour
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const connection = await instance.connect();
   try {
-    for (const [folder, entries] of byFolder) {
-      if (entries[0]!.hourMs + HOUR_MS > closedBefore) continue;
-      const physical = [...new Set(entries.map((entry) => entry.path))];
-      if (physical.length <= 1) continue;
+    for (const [folder, entries] of [...byFolder].sort(([a], [b]) => a.localeCompare(b))) {
       const dir = path.join(root, folder);
+      const { merged, dayClosed } = planFolderCompaction(entries, closedBefore);
+      const physical = [...new Set(merged.map((entry) => entry.path))];
+      if (physical.length <= 1) continue;
       const id = nextId(dir);
       const parquet = path.join(dir, `compacted-${id}.parquet`);
       const temporary = `${parquet}.${randomBytes(4).toString('hex')}.tmp`;
+      const metadata = sqlLiteral(mergedFieldsMetadata(schema, physical));
       await connection.run(
-        `COPY (SELECT * FROM ${readParquet(physical)}) TO ${sqlLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (SELECT * FROM ${readParquet(physical)} ORDER BY ${sqlIdentifier(source.timeField)}) TO ${sqlLiteral(temporary)} ` +
+          `(FORMAT parquet, COMPRESSION zstd, KV_METADATA {${sqlLiteral(FIELDS_METADATA_KEY)}: ${metadata}})`,
       );
       renameSync(temporary, parquet);
       const coverage = path.join(dir, `compacted-${id}.coverage.json`);
       const coverageTemporary = `${coverage}.${randomBytes(4).toString('hex')}.tmp`;
-      writeFileSync(coverageTemporary, `${JSON.stringify({ files: entries.map((entry) => entry.name).sort() }, null, 2)}\n`);
+      writeFileSync(coverageTemporary, `${JSON.stringify({ files: merged.map((entry) => entry.name).sort() }, null, 2)}\n`);
       renameSync(coverageTemporary, coverage); // the switch
       for (const file of physical) removeWithCoverage(file);
-      results.push({ folder, filesBefore: physical.length, compacted: parquet, flushFiles: entries.length });
+      results.push({ folder, filesBefore: physical.length, compacted: parquet, flushFiles: merged.length, dayClosed });
     }
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
   return results;
+}
+
+/**
+ * What to merge in one day folder, given its complete flush files (`entries`; those a compaction holds have the
+ * compacted file as their path) and the event time before which everything is closed.
+ */
+export function planFolderCompaction(entries: readonly MasterFile[], closedBefore: number): { merged: MasterFile[]; dayClosed: boolean } {
+  if (entries.length === 0) return { merged: [], dayClosed: false };
+  const compacted = entries.filter((entry) => path.basename(entry.path) !== entry.name);
+  const plain = entries.filter((entry) => path.basename(entry.path) === entry.name);
+  const parts = new Set(compacted.map((entry) => entry.path)).size;
+  const dayClosed = entries[0]!.dayMs + DAY_MS <= closedBefore;
+  if (dayClosed) return { merged: parts + plain.length > 1 ? [...entries] : [], dayClosed };
+  const closedFlushFiles = plain.filter((entry) => entry.maxTimeMs < closedBefore);
+  if (parts >= MAX_PARTS_PER_OPEN_DAY) return { merged: [...compacted, ...closedFlushFiles], dayClosed };
+  return { merged: closedFlushFiles.length >= 2 ? closedFlushFiles : [], dayClosed };
 }
 
 function nextId(dir: string): number {
@@ -92,20 +120,32 @@ function removeWithCoverage(file: string): void {
   if (/compacted-\d+\.parquet$/.test(file)) rmSync(file.replace(/\.parquet$/, '.coverage.json'), { force: true });
 }
 
-/** Finishes what an interrupted run left: stale temporaries, compacted files without coverage, files a live coverage replaced. */
+/**
+ * Finishes what an interrupted run left: stale temporaries, compacted files without coverage (or superseded by a
+ * newer compaction), and flush files a live compaction holds.
+ */
 function cleanUp(config: Config, source: Source): void {
-  const { compactions } = listMasterFiles(config.dataDir, source.name);
   const root = sourceRoot(config.dataDir, source.name);
-  const walk = (dir: string) => {
-    const names = readdirSync(dir, { withFileTypes: true });
-    const live = compactions.find((compaction) => path.dirname(compaction.parquet) === dir);
-    for (const entry of names) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (/^compacted-.*\.tmp$/.test(entry.name)) rmSync(full, { force: true });
-      else if (/^compacted-\d+\.parquet$/.test(entry.name) && full !== live?.parquet) removeWithCoverage(full);
-      else if (live && live.files.includes(entry.name)) rmSync(full, { force: true });
+  for (const day of readdirSync(root, { withFileTypes: true })) {
+    if (!day.isDirectory()) continue;
+    const dir = path.join(root, day.name);
+    const names = readdirSync(dir);
+    const coverages: CompactionCoverage[] = names
+      .map((name) => /^compacted-(\d+)\.coverage\.json$/.exec(name))
+      .filter((match): match is RegExpExecArray => match !== null)
+      .map((match) => {
+        const { files } = JSON.parse(readFileSync(path.join(dir, match[0]), 'utf8')) as { files: string[] };
+        return { id: Number(match[1]), parquet: path.join(dir, `compacted-${match[1]}.parquet`), files };
+      });
+    const live = liveCompactions(coverages);
+    const liveIds = new Set(live.map((coverage) => String(coverage.id)));
+    const held = new Set(live.flatMap((coverage) => coverage.files));
+    for (const name of names) {
+      const full = path.join(dir, name);
+      const compacted = /^compacted-(\d+)\.(parquet|coverage\.json)$/.exec(name);
+      if (/^compacted-.*\.tmp$/.test(name)) rmSync(full, { force: true });
+      else if (compacted && !liveIds.has(compacted[1]!)) rmSync(full, { force: true });
+      else if (held.has(name)) rmSync(full, { force: true });
     }
-  };
-  walk(root);
+  }
 }

@@ -36,6 +36,11 @@ export interface CompiledView {
   readonly positionTables: readonly PositionTable[];
 }
 
+export interface CompileOptions {
+  /** Read only events whose time is in one of these ranges (epoch ms, both ends included): an incremental run's reach. */
+  readonly eventTimeRanges?: ReadonlyArray<readonly [number, number]>;
+}
+
 /** The Parquet type a dimension is stored as. */
 function dimensionType(type: View['dimensions'][number]['type']): string {
   return type === 'string' ? 'VARCHAR' : type === 'bool' ? 'BOOLEAN' : type === 'timestamp' ? 'BIGINT' : 'DOUBLE';
@@ -62,11 +67,12 @@ function dimensionType(type: View['dimensions'][number]['type']): string {
  * const { sql, positionTables } = compileView(pageViews, "read_parquet(['a.parquet'])", cutoffMs);
  * // fill positionTables, then: COPY (${sql}) TO 'data.parquet' (FORMAT parquet)
  */
-export function compileView(view: View, source: string, cutoffMs: number): CompiledView {
+export function compileView(view: View, source: string, cutoffMs: number, options: CompileOptions = {}): CompiledView {
   const time = sqlIdentifier(view.source.timeField);
   const dimensions = view.dimensions.map((dimension) => `${compileSql(dimension.expr)} AS ${sqlIdentifier(dimension.name)}`);
   const dimensionNames = view.dimensions.map((dimension) => sqlIdentifier(dimension.name));
-  const filter = view.filter ? `(${compileSql(view.filter)}) IS TRUE` : '';
+  const inRanges = options.eventTimeRanges?.map(([from, to]) => `(${time} >= ${from} AND ${time} <= ${to})`).join(' OR ');
+  const filter = [view.filter ? `(${compileSql(view.filter)}) IS TRUE` : '', inRanges ? `(${inRanges})` : ''].filter(Boolean).join(' AND ');
 
   // approxDistinct: one position table per counted field, joined to the events.
   const positionTables: PositionTable[] = [];
@@ -137,14 +143,14 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     `SELECT __events.${time} AS __t${dimensions.length ? `, ${dimensions.join(', ')}` : ''}${carried.length ? `, ${carried.join(', ')}` : ''} ` +
     `FROM ${source} AS __events ${joins.join(' ')} ${filter ? `WHERE ${filter}` : ''}`;
   const selectDims = dimensionNames.length ? `, ${dimensionNames.join(', ')}` : '';
-  const fixedGroup = ['window_start', ...dimensionNames].join(', ');
+  const fixedGroup = ['__window_start', ...dimensionNames].join(', ');
   /**
    * The stored rows: the inner query's windows, dimensions and measure state as typed columns, in time
    * order so Parquet's row-group statistics let a reader skip what its range leaves out (readers order
    * rows themselves, so sorting by more than time would only cost).
    */
   const stored = (inner: string, windowEnd: string) =>
-    `SELECT window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
+    `SELECT __window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
       .map((dimension) => `, CAST(${sqlIdentifier(dimension.name)} AS ${dimensionType(dimension.type)}) AS ${sqlIdentifier(dimension.name)}`)
       .join('')}, ${states.join(', ')}
     FROM (${
@@ -152,7 +158,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
         ? inner
         : `SELECT * REPLACE (${longLists.map((list) => `CASE WHEN len(${list}) <= ${POSITIONS_KEPT_WHOLE} THEN ${list} ELSE list_reverse_sort(list_filter(${list}, lambda x: x IS NOT NULL)) END AS ${list}`).join(', ')}) FROM (${inner})`
     })
-    ORDER BY window_start`;
+    ORDER BY __window_start`;
 
   const paneable = view.measures.every(({ measure }) => ['count', 'sum', 'min', 'max', 'avg'].includes(measure.kind));
   if (view.window.type === 'sliding' && paneable) {
@@ -179,12 +185,12 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     }
     const paneGroup = ['__pane', ...dimensionNames].join(', ');
     // A window ends at or before the cutoff when its start is at most cutoff − size.
-    const inner = `SELECT window_start${selectDims}, ${windowAggregates.join(', ')}
-      FROM (SELECT *, UNNEST(generate_series(__pane - ${sizeMs - slideMs}, __pane, ${slideMs})) AS window_start
+    const inner = `SELECT __window_start${selectDims}, ${windowAggregates.join(', ')}
+      FROM (SELECT *, UNNEST(generate_series(__pane - ${sizeMs - slideMs}, __pane, ${slideMs})) AS __window_start
             FROM (SELECT ${floorTo('__t', slideMs)} AS __pane${selectDims}, ${paneAggregates.join(', ')} FROM (${base}) GROUP BY ${paneGroup}))
-      WHERE window_start <= ${cutoffMs - sizeMs}
+      WHERE __window_start <= ${cutoffMs - sizeMs}
       GROUP BY ${fixedGroup}`;
-    return { sql: stored(inner, `window_start + ${sizeMs}`), positionTables };
+    return { sql: stored(inner, `__window_start + ${sizeMs}`), positionTables };
   }
 
   if (view.window.type === 'tumbling') {
@@ -192,18 +198,18 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     // size (window ends are multiples of it), so the filter comes before the aggregation, where Parquet
     // statistics can skip whole row groups.
     const size = view.window.sizeMs;
-    const inner = `SELECT ${floorTo('__t', size)} AS window_start${selectDims}, ${aggregates.join(', ')}
+    const inner = `SELECT ${floorTo('__t', size)} AS __window_start${selectDims}, ${aggregates.join(', ')}
       FROM (${base}) WHERE __t < ${alignDown(cutoffMs, size)}
       GROUP BY ${fixedGroup}`;
-    return { sql: stored(inner, `window_start + ${size}`), positionTables };
+    return { sql: stored(inner, `__window_start + ${size}`), positionTables };
   }
   if (view.window.type === 'sliding') {
     const { sizeMs, slideMs } = view.window;
-    const inner = `SELECT window_start${selectDims}, ${aggregates.join(', ')}
-      FROM (SELECT *, UNNEST(generate_series(${floorTo('__t', slideMs)} - ${sizeMs - slideMs}, ${floorTo('__t', slideMs)}, ${slideMs})) AS window_start FROM (${base}))
-      WHERE window_start <= ${cutoffMs - sizeMs}
+    const inner = `SELECT __window_start${selectDims}, ${aggregates.join(', ')}
+      FROM (SELECT *, UNNEST(generate_series(${floorTo('__t', slideMs)} - ${sizeMs - slideMs}, ${floorTo('__t', slideMs)}, ${slideMs})) AS __window_start FROM (${base}))
+      WHERE __window_start <= ${cutoffMs - sizeMs}
       GROUP BY ${fixedGroup}`;
-    return { sql: stored(inner, `window_start + ${sizeMs}`), positionTables };
+    return { sql: stored(inner, `__window_start + ${sizeMs}`), positionTables };
   }
   // Sessions: a new session where the time since the key's previous event is at least the gap; the
   // running sum of those starts numbers each key's sessions. The default RANGE frame makes events with
@@ -211,7 +217,7 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
   // frame split ties across sessions).
   const gap = view.window.gapMs;
   const partitionBy = dimensionNames.join(', ') || '1';
-  const inner = `SELECT min(__t) AS window_start, max(__t) AS __last${selectDims}, ${aggregates.join(', ')}
+  const inner = `SELECT min(__t) AS __window_start, max(__t) AS __last${selectDims}, ${aggregates.join(', ')}
     FROM (SELECT *, sum(__new) OVER (PARTITION BY ${partitionBy} ORDER BY __t) AS __session
           FROM (SELECT *, CASE WHEN __t - lag(__t) OVER (PARTITION BY ${partitionBy} ORDER BY __t) < ${gap} THEN 0 ELSE 1 END AS __new FROM (${base})))
     GROUP BY ${[...dimensionNames, '__session'].join(', ')}

@@ -1,99 +1,145 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { FieldSpec, Source } from '../shared/sources/index.ts';
 
 /**
- * The immutable master dataset: every valid event of a source, as Parquet,
- * partitioned by event time in hive style so DuckDB prunes by folder:
+ * The immutable master dataset: every valid event of a source, as Parquet, in one folder per event-time day (UTC):
  *
- *   <dataDir>/master/<source>/date=YYYY-MM-DD/hour=HH/<topic>-p<P>-o<first>-<last>-<i>of<n>.parquet
+ *   <dataDir>/master/<source>/<YYYY-MM-DD>/<topic>-p<P>-o<first>-<last>-t<minMs>-<maxMs>-<i>of<n>.parquet
  *
- * One archiver flush of one Kafka partition covers offsets [first, last] and
- * writes one file per event-time hour it touched: n files, numbered i of n.
- * The names alone say which flushes are complete (all n files present), so
- * the archiver's resume offset and a reader's file list both come from disk.
- * Files appear only by rename from a `.tmp` name, never half-written.
+ * One archiver flush of one Kafka partition covers offsets [first, last] and writes one file per event-time day it
+ * touched: n files, numbered i of n, each named with the event-time range [minMs, maxMs] of its rows. The names
+ * alone say which flushes are complete (all n files present) and what time they cover, so the archiver's resume
+ * offset, a reader's file list and an incremental recompute's plan all come from the folder listing. Files appear
+ * only by rename from a `.tmp` name, never half-written.
  *
- * Compaction replaces an hour's files with `compacted-<id>.parquet` plus
- * `compacted-<id>.coverage.json`, which lists every flush file it replaces.
- * The coverage file is the switch: readers and the archiver take its entries
- * in place of the files it names (from the moment it appears, by rename, they
- * ignore those files even if they still exist), and a compacted file whose
- * coverage file is missing is ignored. So an hour is never read twice nor
- * missing, whichever step a crash interrupts.
+ * Braid's own columns are the Kafka coordinates of each event, `_kafka_partition` and `_kafka_offset`. Source
+ * fields start with a letter, so no field can take their names; and day folders are not hive-style (`key=value`),
+ * so no reader adds a column of its own for them. A source may have fields named `date`, `hour`, `kafka_offset`…
+ *
+ * Compaction replaces complete flush files of a day with `compacted-<id>.parquet` plus
+ * `compacted-<id>.coverage.json`, which lists every flush file it holds. The coverage file is the switch: readers
+ * and the archiver take its entries in place of the files it names (from the moment it appears, by rename, they
+ * ignore those files even if they still exist), and a compacted file whose coverage file is missing is ignored. A
+ * compaction that merges earlier compacted files lists all their flush files, so it supersedes them. An event is
+ * never read twice nor missing, whichever step a crash interrupts.
  */
 
-/** Length of one event-time partition (folder) of the master dataset. */
-export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
 
-/** Columns the archive adds to the source's fields. */
-export const ARCHIVE_COLUMNS = { kafka_partition: 'INTEGER', kafka_offset: 'BIGINT' } as const;
+/** Columns the archive adds to the source's fields: where each event was in Kafka. */
+export const ARCHIVE_COLUMNS = { _kafka_partition: 'INTEGER', _kafka_offset: 'BIGINT' } as const;
+export const PARTITION_COLUMN = '_kafka_partition';
+export const OFFSET_COLUMN = '_kafka_offset';
 
-const FILE_NAME = /^(.+)-p(\d+)-o(\d+)-(\d+)-(\d+)of(\d+)\.parquet$/;
+/** Key of the Parquet footer metadata holding the source's field specs the file was written with. */
+export const FIELDS_METADATA_KEY = 'braid.fields';
+
+const FILE_NAME = /^(.+)-p(\d+)-o(\d+)-(\d+)-t(\d+)-(\d+)-(\d+)of(\d+)\.parquet$/;
+const DAY_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
+const COMPACTED = /^compacted-(\d+)\.coverage\.json$/;
 
 export interface MasterFile {
   /** The Parquet file holding this flush file's rows (a compacted file, once compacted). */
   readonly path: string;
-  /** The flush file's own name (also after compaction), e.g. `clickstream-p2-o1500-2999-2of3.parquet`. */
+  /** The flush file's own name (also after compaction), e.g. `orders-p2-o1500-2999-t1767225600000-1767229199000-2of3.parquet`. */
   readonly name: string;
-  /** Its hour folder, relative to the source root: `date=…/hour=…`. */
+  /** Its day folder, relative to the source root: `YYYY-MM-DD`. */
   readonly folder: string;
   readonly topic: string;
   readonly partition: number;
   readonly firstOffset: number;
   readonly lastOffset: number;
+  /** Event-time range of its rows, epoch ms, both ends included. */
+  readonly minTimeMs: number;
+  readonly maxTimeMs: number;
   readonly index: number;
   readonly count: number;
-  /** Hour (epoch ms) of the folder the file is in. */
-  readonly hourMs: number;
+  /** Start (epoch ms, UTC) of the day of its folder. */
+  readonly dayMs: number;
 }
 
 export function sourceRoot(dataDir: string, source: string): string {
   return path.join(dataDir, 'master', source);
 }
 
-/** Folder of the hour containing `eventTimeMs` (UTC). */
-export function hourFolder(dataDir: string, source: string, hourMs: number): string {
-  const iso = new Date(hourMs).toISOString();
-  return path.join(sourceRoot(dataDir, source), `date=${iso.slice(0, 10)}`, `hour=${iso.slice(11, 13)}`);
+/** Start of the UTC day containing `timeMs`. */
+export function dayOf(timeMs: number): number {
+  return Math.floor(timeMs / DAY_MS) * DAY_MS;
 }
 
-export function masterFileName(topic: string, partition: number, firstOffset: number, lastOffset: number, index: number, count: number): string {
-  return `${topic}-p${partition}-o${firstOffset}-${lastOffset}-${index}of${count}.parquet`;
+/** Folder of the UTC day starting at `dayMs`. */
+export function dayFolder(dataDir: string, source: string, dayMs: number): string {
+  return path.join(sourceRoot(dataDir, source), new Date(dayMs).toISOString().slice(0, 10));
+}
+
+export function masterFileName(file: {
+  topic: string;
+  partition: number;
+  firstOffset: number;
+  lastOffset: number;
+  minTimeMs: number;
+  maxTimeMs: number;
+  index: number;
+  count: number;
+}): string {
+  return `${file.topic}-p${file.partition}-o${file.firstOffset}-${file.lastOffset}-t${file.minTimeMs}-${file.maxTimeMs}-${file.index}of${file.count}.parquet`;
 }
 
 export function parseMasterFile(file: string): MasterFile | undefined {
   const match = FILE_NAME.exec(path.basename(file));
   if (!match) return undefined;
-  const folder = /date=(\d{4}-\d{2}-\d{2})[/\\]hour=(\d{2})/.exec(file);
+  const folder = path.basename(path.dirname(file));
   return {
     path: file,
     name: path.basename(file),
-    folder: folder ? `date=${folder[1]}/hour=${folder[2]}` : '',
+    folder,
     topic: match[1]!,
     partition: Number(match[2]),
     firstOffset: Number(match[3]),
     lastOffset: Number(match[4]),
-    index: Number(match[5]),
-    count: Number(match[6]),
-    hourMs: folder ? Date.parse(`${folder[1]}T${folder[2]}:00:00Z`) : Number.NaN,
+    minTimeMs: Number(match[5]),
+    maxTimeMs: Number(match[6]),
+    index: Number(match[7]),
+    count: Number(match[8]),
+    dayMs: DAY_FOLDER.test(folder) ? Date.parse(`${folder}T00:00:00Z`) : Number.NaN,
   };
 }
 
 export interface CompactionCoverage {
-  /** Id: higher supersedes lower (a recompaction includes what the earlier one covered). */
+  /** Id: a higher one may supersede lower ones (when it lists all their flush files). */
   readonly id: number;
   readonly parquet: string;
   /** The flush files (by name) whose rows the compacted file holds. */
   readonly files: string[];
 }
 
-const COMPACTED = /^compacted-(\d+)\.coverage\.json$/;
+/**
+ * The live compactions of one folder: newest first, a compaction whose flush files a newer one already holds is
+ * superseded (its rows are in the newer file). A compaction always takes earlier ones whole, so any other overlap
+ * means the folder was changed by hand.
+ */
+export function liveCompactions(coverages: readonly CompactionCoverage[]): CompactionCoverage[] {
+  const claimed = new Set<string>();
+  const live: CompactionCoverage[] = [];
+  for (const coverage of [...coverages].sort((a, b) => b.id - a.id)) {
+    const held = coverage.files.filter((file) => claimed.has(file)).length;
+    if (held === coverage.files.length) continue;
+    if (held > 0) {
+      throw new BraidError(ErrorCode.INTERNAL, `${coverage.parquet}: compacted files overlap in part; the folder was changed outside Braid`, {
+        fields: { file: coverage.parquet },
+      });
+    }
+    for (const file of coverage.files) claimed.add(file);
+    live.push(coverage);
+  }
+  return live;
+}
 
 /**
- * Every flush file under a source's root — as the physical file, or as an
- * entry of the compaction that replaced it — plus `.tmp` leftovers (separately)
- * and the live compacted files.
+ * Every flush file under a source's root, as the physical file or as an entry of the compaction that holds it,
+ * plus `.tmp` leftovers (separately) and the live compactions.
  */
 export function listMasterFiles(dataDir: string, source: string): { files: MasterFile[]; temporary: string[]; compactions: CompactionCoverage[] } {
   const root = sourceRoot(dataDir, source);
@@ -101,14 +147,22 @@ export function listMasterFiles(dataDir: string, source: string): { files: Maste
   const temporary: string[] = [];
   const compactions: CompactionCoverage[] = [];
   if (!existsSync(root)) return { files, temporary, compactions };
-  const walk = (dir: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true });
+  const days = readdirSync(root, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+  const older = days.find((entry) => /^date=\d{4}-\d{2}-\d{2}$/.test(entry.name));
+  if (older) {
+    throw new BraidError(ErrorCode.CONFIG_INVALID, `${root} holds the master dataset in hour folders (${older.name}/hour=…), a layout Braid does not read`, {
+      fields: { source, file: root },
+      hint: `move ${root} away and run \`npx braid archive\`: the archiver writes the source's topic again from what Kafka still holds`,
+    });
+  }
+  for (const day of days) {
+    const dir = path.join(root, day.name);
     const plain: MasterFile[] = [];
     const coverages: CompactionCoverage[] = [];
-    for (const entry of entries) {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
       const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.tmp')) temporary.push(full);
+      if (entry.name.endsWith('.tmp')) temporary.push(full);
       else if (COMPACTED.test(entry.name)) {
         const coverage = JSON.parse(readFileSync(full, 'utf8')) as { files: string[] };
         coverages.push({ id: Number(COMPACTED.exec(entry.name)![1]), parquet: path.join(dir, entry.name.replace('.coverage.json', '.parquet')), files: coverage.files });
@@ -117,20 +171,17 @@ export function listMasterFiles(dataDir: string, source: string): { files: Maste
         if (parsed) plain.push(parsed);
       }
     }
-    // The newest compaction of a folder covers everything earlier ones did.
-    coverages.sort((a, b) => b.id - a.id);
-    const live = coverages[0];
-    const covered = new Set(live?.files ?? []);
-    for (const file of plain) if (!covered.has(file.name)) files.push(file);
-    if (live) {
-      compactions.push(live);
-      for (const name of live.files) {
+    const live = liveCompactions(coverages);
+    const held = new Set(live.flatMap((coverage) => coverage.files));
+    for (const file of plain) if (!held.has(file.name)) files.push(file);
+    for (const coverage of live) {
+      compactions.push(coverage);
+      for (const name of coverage.files) {
         const parsed = parseMasterFile(path.join(dir, name));
-        if (parsed) files.push({ ...parsed, path: live.parquet });
+        if (parsed) files.push({ ...parsed, path: coverage.parquet });
       }
     }
-  };
-  walk(root);
+  }
   return { files, temporary, compactions };
 }
 
@@ -201,4 +252,9 @@ export function archiveColumns(source: Source): Array<{ name: string; type: stri
     ...Object.entries(source.fields).map(([name, spec]) => ({ name, type: duckDbType(spec), nullable: spec.nullable === true, spec })),
     ...Object.entries(ARCHIVE_COLUMNS).map(([name, type]) => ({ name, type, nullable: false })),
   ];
+}
+
+/** The field specs a file's footer records: what {@link FIELDS_METADATA_KEY} holds, as the archiver writes it. */
+export function fieldsMetadata(source: Source): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(source.fields).map(([name, spec]) => [name, { type: spec.type, nullable: spec.nullable === true }])));
 }

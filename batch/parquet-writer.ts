@@ -1,10 +1,10 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Source } from '../shared/sources/index.ts';
-import { archiveColumns } from './master-dataset.ts';
+import { archiveColumns, FIELDS_METADATA_KEY, fieldsMetadata } from './master-dataset.ts';
 import { sqlIdentifier, sqlLiteral } from './sql.ts';
 
 /** One archived row: the event's fields plus its Kafka coordinates. */
-export type ArchiveRow = Record<string, unknown> & { kafka_partition: number; kafka_offset: number };
+export type ArchiveRow = Record<string, unknown> & { _kafka_partition: number; _kafka_offset: number };
 
 export interface ParquetWriter {
   /** Writes `rows` to a new Parquet file at `file` (which must not be visible to readers yet). */
@@ -15,13 +15,16 @@ export interface ParquetWriter {
 
 /**
  * Writes Parquet through an in-memory DuckDB: rows go in through the
- * appender, out with `COPY … TO (FORMAT parquet, COMPRESSION zstd)`.
+ * appender, out with `COPY … TO (FORMAT parquet, COMPRESSION zstd)`, the
+ * source's field specs in the footer (`braid.fields`), so a later reader can
+ * tell whether the file still agrees with the source.
  * (Chosen by `npm run bench -- parquet-writers`; the README has the figures.)
  */
 export async function createDuckDbParquetWriter(source: Source): Promise<ParquetWriter> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const connection: DuckDBConnection = await instance.connect();
   const columns = archiveColumns(source);
+  const metadata = sqlLiteral(fieldsMetadata(source));
   const table = 'archive_buffer';
   const createTable = `CREATE OR REPLACE TEMP TABLE ${table} (${columns
     .map((column) => `${sqlIdentifier(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`)
@@ -55,7 +58,7 @@ export async function createDuckDbParquetWriter(source: Source): Promise<Parquet
         appender.endRow();
       }
       appender.closeSync();
-      await connection.run(`COPY ${table} TO ${sqlLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
+      await connection.run(`COPY ${table} TO ${sqlLiteral(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${sqlLiteral(FIELDS_METADATA_KEY)}: ${metadata}})`);
       await connection.run(`DROP TABLE ${table}`);
     },
     close() {

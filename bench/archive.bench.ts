@@ -44,7 +44,7 @@ function decodedRows(count: number): ArchiveRow[] {
   for (let index = 0; index < count; index++) {
     const decoded = clickstream.decode(generator.next(START_MS + Math.floor((SPAN_MS * index) / count)).value);
     if (!decoded.ok) throw new Error('the generator produced an invalid event with badFraction 0');
-    rows.push({ ...(decoded.event as Record<string, unknown>), kafka_partition: index % PARTITIONS, kafka_offset: Math.floor(index / PARTITIONS) });
+    rows.push({ ...(decoded.event as Record<string, unknown>), _kafka_partition: index % PARTITIONS, _kafka_offset: Math.floor(index / PARTITIONS) });
   }
   return rows;
 }
@@ -151,10 +151,9 @@ async function archiveOnce(options: {
   try {
     check = (
       await reader.runAndReadAll(
-        `SELECT count(*) AS events, count(DISTINCT (kafka_partition, kafka_offset)) AS distinct_offsets,
-                count(*) FILTER (WHERE strftime(make_timestamp(ts * 1000), '%Y-%m-%d') <> "date"::VARCHAR
-                                    OR strftime(make_timestamp(ts * 1000), '%H') <> lpad("hour"::VARCHAR, 2, '0')) AS wrong_hour
-         FROM read_parquet(${sqlString(join(sourceRoot(config.dataDir, 'clickstream'), '**', '*.parquet'))}, hive_partitioning = true)`,
+        `SELECT count(*) AS events, count(DISTINCT (_kafka_partition, _kafka_offset)) AS distinct_offsets,
+                count(*) FILTER (WHERE strftime(make_timestamp(ts * 1000), '%Y-%m-%d') <> split_part(filename, '/', -2)) AS wrong_day
+         FROM read_parquet(${sqlString(join(sourceRoot(config.dataDir, 'clickstream'), '**', '*.parquet'))}, filename = true, hive_partitioning = false)`,
       )
     ).getRowObjectsJS()[0]!;
   } finally {
@@ -162,9 +161,9 @@ async function archiveOnce(options: {
     instance.closeSync();
   }
   const archived = Number(check.events);
-  if (archived !== options.valid || Number(check.distinct_offsets) !== options.valid || Number(check.wrong_hour) !== 0) {
+  if (archived !== options.valid || Number(check.distinct_offsets) !== options.valid || Number(check.wrong_day) !== 0) {
     throw new Error(
-      `master dataset: ${archived} events, ${String(check.distinct_offsets)} distinct offsets, ${String(check.wrong_hour)} in the wrong hour; ` +
+      `master dataset: ${archived} events, ${String(check.distinct_offsets)} distinct offsets, ${String(check.wrong_day)} in the wrong day folder; ` +
         `expected ${options.valid} valid events, each once, each in its hour`,
     );
   }
@@ -222,7 +221,7 @@ export default defineBenchmark({
         const buffered: ArchiveRow[] = [];
         for (const [offset, value] of values.entries()) {
           const decoded = clickstream.decode(value);
-          if (decoded.ok) buffered.push({ ...(decoded.event as Record<string, unknown>), kafka_partition: 0, kafka_offset: offset });
+          if (decoded.ok) buffered.push({ ...(decoded.event as Record<string, unknown>), _kafka_partition: 0, _kafka_offset: offset });
         }
       });
       progress(

@@ -16,7 +16,7 @@ export function recomputeCommand(): Command {
         return value;
       },
     )
-    .option('--incremental', 'recompute only windows touching hours with new master files since the current version (full when the definition changed or for session views)')
+    .option('--incremental', 'recompute only windows touching the event times of master files new since the current version (full when the definition changed or for session views)')
     .action(async (names: string[], options: { cutoff?: number; incremental?: boolean }, command: Command) => {
       const config = configFor(command);
       const registry = (await catalogFor(config)).views;
@@ -32,7 +32,11 @@ export function recomputeCommand(): Command {
         say(
           `  published ${view.name} v${manifest.version}: ${manifest.rowCount} rows, cutoff ${new Date(manifest.cutoffMs).toISOString()}, ` +
             `${manifest.inputs.length} input files, ${manifest.durationMs} ms, ${manifest.mode}` +
-            (manifest.fullBecause ? ` (${manifest.fullBecause})` : manifest.recomputedHours ? ` (${manifest.recomputedHours.length} hours recomputed)` : ''),
+            (manifest.fullBecause
+              ? ` (${manifest.fullBecause})`
+              : manifest.recomputedRanges
+                ? ` (windows recomputed over ${manifest.recomputedRanges.map((range) => `${range.from}–${range.to}`).join(', ')})`
+                : ''),
         );
       }
     });

@@ -18,11 +18,11 @@ export interface FieldSpec {
    * `s` (epoch seconds, fractions allowed). ISO-8601 text (`2026-03-01T12:00:00Z`, `2026-03-01`) is accepted in
    * either case. Every layer sees the decoded value as epoch milliseconds.
    */
-  readonly unit?: TimeUnit;
+  readonly unit?: EpochUnit;
 }
 
 /** Units a numeric event time may be given in. */
-export type TimeUnit = 'ms' | 's';
+export type EpochUnit = 'ms' | 's';
 
 export interface SourceSpec<Fields extends Record<string, FieldSpec>> {
   /** Lower-case identifier: `[a-z][a-z0-9_]*`. */
@@ -93,14 +93,14 @@ export function isoTimeMs(text: string): number | undefined {
 }
 
 /** An event time as a source field decodes it (epoch ms), or undefined. Times before 1970 are refused: the layers bucket time by truncating division. */
-function eventTime(value: unknown, unit: TimeUnit): number | undefined {
+function eventTime(value: unknown, unit: EpochUnit): number | undefined {
   let ms: number | undefined;
   if (typeof value === 'number') ms = unit === 's' ? Math.round(value * 1000) : Number.isInteger(value) ? value : undefined;
   else if (typeof value === 'string') ms = isoTimeMs(value);
   return ms !== undefined && Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
 }
 
-function timestampSchema(unit: TimeUnit): z.ZodType {
+function timestampSchema(unit: EpochUnit): z.ZodType {
   const expected =
     unit === 's'
       ? 'expected epoch seconds (a number ≥ 0) or ISO-8601 text with a zone, e.g. 2026-03-01T12:00:00Z'

@@ -9,7 +9,7 @@ export {
   type FieldType,
   type Source,
   type SourceSpec,
-  type TimeUnit,
+  type EpochUnit,
 } from './define-source.ts';
 export { clickstream, type ClickstreamEvent } from './clickstream.ts';
 export { getSource, registerSource, sourceNames, useSources } from './registry.ts';

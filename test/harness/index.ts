@@ -268,3 +268,22 @@ export async function testServingApp(config: Config, views: readonly View[] = de
     },
   };
 }
+
+/**
+ * Whether two answers (rows, measures, states) are the same, floating sums to 1e-9 relative: DuckDB adds in another
+ * order when it reads another set of files, or the same rows in another order.
+ */
+export function sameAnswer(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number' && !Number.isInteger(a + b)) return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a));
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    return Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([key, value]) => sameAnswer(value, (b as Record<string, unknown>)[key]));
+  }
+  return a === b;
+}
+
+/** The first row where two answers differ, described; '' when they are the same (see {@link sameAnswer}). */
+export function firstDifference(name: string, actual: readonly unknown[], expected: readonly unknown[]): string {
+  if (actual.length !== expected.length) return `${name}: ${actual.length} rows, expected ${expected.length}`;
+  const index = actual.findIndex((row, i) => !sameAnswer(row, expected[i]));
+  return index === -1 ? '' : `${name} row ${index}: ${JSON.stringify(actual[index])}, expected ${JSON.stringify(expected[index])}`;
+}

@@ -82,7 +82,7 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
     const connection = await instance.connect();
     const list = filesToRead(files).map((file) => `'${file.path}'`).join(', ');
     const reader = await connection.runAndReadAll(
-      `SELECT ts, user_id, session_id, url, country, device, revenue, kafka_partition, kafka_offset FROM read_parquet([${list}])`,
+      `SELECT ts, user_id, session_id, url, country, device, revenue, _kafka_partition, _kafka_offset FROM read_parquet([${list}])`,
     );
     const rows = reader.getRowObjectsJS() as Array<Record<string, unknown>>;
     const expected = readFileSync(tee, 'utf8')
@@ -92,16 +92,17 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
       .filter((decoded) => decoded.ok)
       .map((decoded) => rowKey((decoded as { event: ClickstreamEvent }).event))
       .sort();
-    const coordinates = new Set(rows.map((row) => `${row.kafka_partition}:${row.kafka_offset}`));
+    const coordinates = new Set(rows.map((row) => `${row._kafka_partition}:${row._kafka_offset}`));
     expect(coordinates.size, 'no Kafka message archived twice').toBe(rows.length);
     expect(rows.length).toBe(expected.length);
     expect(rows.map((row) => rowKey({ ...(row as unknown as ClickstreamEvent), ts: Number(row.ts) })).sort()).toEqual(expected);
 
-    // Every file is in the folder of its rows' event-time hour, late events included.
+    // Every file is in the folder of its rows' event-time day, late events included, and its name gives their time range.
     for (const file of files) {
       const bounds = (await connection.runAndReadAll(`SELECT min(ts) AS lo, max(ts) AS hi FROM read_parquet('${file.path}')`)).getRowObjectsJS()[0]!;
-      expect(Number(bounds.lo)).toBeGreaterThanOrEqual(file.hourMs);
-      expect(Number(bounds.hi)).toBeLessThan(file.hourMs + 3_600_000);
+      expect([Number(bounds.lo), Number(bounds.hi)]).toEqual([file.minTimeMs, file.maxTimeMs]);
+      expect(file.minTimeMs).toBeGreaterThanOrEqual(file.dayMs);
+      expect(file.maxTimeMs).toBeLessThan(file.dayMs + 86_400_000);
     }
     connection.closeSync();
     instance.closeSync();

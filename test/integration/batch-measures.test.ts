@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { readBatchView, recomputeView } from '../../batch/index.ts';
-import { hourFolder, masterFileName } from '../../batch/master-dataset.ts';
+import { dayFolder, masterFileName } from '../../batch/master-dataset.ts';
 import { createDuckDbParquetWriter, type ArchiveRow } from '../../batch/parquet-writer.ts';
 import { approxDistinct, avg, count, max, min, RedisHll, sum, topK } from '../../shared/measures/index.ts';
 import { getSource } from '../../shared/sources/index.ts';
@@ -131,17 +131,19 @@ function comparable(state: unknown): unknown {
   return state;
 }
 
-/** The events as the archiver would have written them: one flush of every offset, split by event hour into two files. */
+/** The events as the archiver would write them were its flushes split by event hour: two files of one flush, in their day's folder. */
 async function writeMasterDataset(dataDir: string, all: readonly Event[]): Promise<void> {
   const writer = await createDuckDbParquetWriter(getSource('clickstream'));
   try {
     for (const hour of [0, 1]) {
       const rows: ArchiveRow[] = all
-        .map((event, offset) => ({ ...event, kafka_partition: 0, kafka_offset: offset }))
+        .map((event, offset) => ({ ...event, _kafka_partition: 0, _kafka_offset: offset }))
         .filter((row) => Math.floor((row.ts - START_MS) / HOUR_MS) === hour);
-      const folder = hourFolder(dataDir, 'clickstream', START_MS + hour * HOUR_MS);
+      const folder = dayFolder(dataDir, 'clickstream', START_MS);
       mkdirSync(folder, { recursive: true });
-      await writer.write(path.join(folder, masterFileName('clicks', 0, 0, all.length - 1, hour + 1, 2)), rows);
+      const times = rows.map((row) => row.ts as number);
+      const name = masterFileName({ topic: 'clicks', partition: 0, firstOffset: 0, lastOffset: all.length - 1, minTimeMs: Math.min(...times), maxTimeMs: Math.max(...times), index: hour + 1, count: 2 });
+      await writer.write(path.join(folder, name), rows);
     }
   } finally {
     writer.close();
@@ -224,7 +226,7 @@ describe('batch views compiled to SQL', () => {
     await writeMasterDataset(config.dataDir, events());
     const first = await recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS });
     // A master file that is not Parquet (damaged on disk) makes the query fail after the staging folder exists.
-    const folder = hourFolder(config.dataDir, 'clickstream', START_MS);
+    const folder = dayFolder(config.dataDir, 'clickstream', START_MS);
     writeFileSync(path.join(folder, readdirSync(folder).find((name) => name.endsWith('.parquet'))!), 'not parquet');
     await expect(recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS })).rejects.toThrow();
     const root = path.join(config.dataDir, 'views', everyMeasure.name);

@@ -107,7 +107,7 @@ describe('event time in other forms than epoch milliseconds', () => {
     expect(clickstream.decode(JSON.stringify({ ...valid, ts: '2026-01-01T01:00:00+01:00' }))).toEqual({ ok: true, event: { ...valid, ts: 1767225600000 } });
   });
 
-  it.each([
+  it.each<[unknown, string]>([
     ['2026-03-08T07:30:00', 'a time without a zone names no instant'],
     ['2026-02-30', 'an impossible date'],
     ['2026-03-08T25:00:00Z', 'an impossible hour'],
