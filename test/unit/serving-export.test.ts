@@ -73,7 +73,7 @@ const answer: ViewAnswer = {
       windowStart: T0 + 2 * MINUTE,
       windowEnd: T0 + 3 * MINUTE,
       dimensions: { shop: 'south', items: 0.5, express: false, hour: T0 + 3_600_000 },
-      measures: { orders: 9_007_199_254_740_991, revenue: -3, smallest: -3, largest: -3, mean: -3, customers: 0, top_customers: [{ value: 'é', count: 7 }] },
+      measures: { orders: 9_007_199_254_740_991, revenue: Infinity, smallest: -3, largest: -3, mean: -3, customers: 0, top_customers: [{ value: 'é', count: 7 }] },
     },
   ],
   meta: {
