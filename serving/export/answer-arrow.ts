@@ -39,8 +39,12 @@ function arrowValue(type: ColumnType, value: ColumnValue): unknown {
       return BigInt(value as number);
     case 'topK':
       return (value as readonly TopKEntry[]).map((entry) => ({ value: entry.value, count: BigInt(entry.count) }));
-    default:
+    case 'string':
+    case 'float':
+    case 'bool':
       return value;
+    default:
+      throw new Error(`unknown column type: ${String(type satisfies never)}`);
   }
 }
 
@@ -49,6 +53,11 @@ function arrowValue(type: ColumnType, value: ColumnValue): unknown {
  * `Timestamp(MILLISECOND, "UTC")`, dimensions by type (Utf8, Float64, Bool,
  * Timestamp), counts and distinct counts Int64, sums, minima, maxima and
  * averages nullable Float64, top-k `List<Struct<value: Utf8, count: Int64>>`.
+ * `metadata` becomes the schema's custom metadata (default: none).
+ *
+ * @example
+ * answerArrowSchema(pageViews).fields.map((field) => `${field.name}: ${field.type}`);
+ * // ['windowStart: Timestamp<MILLISECOND, UTC>', …, 'views: Int64', 'visitors: Int64', 'revenue: Float64']
  */
 export function answerArrowSchema(view: View, metadata: ReadonlyMap<string, string> = new Map()): Schema {
   return new Schema(

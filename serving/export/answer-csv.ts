@@ -27,7 +27,12 @@ function csvCell(type: ColumnType, value: ColumnValue): string {
 /**
  * An answer as text cells, as the CSV has them: the column names, then one
  * array per row. Times are ISO-8601, a top-k list its JSON text, a null an
- * empty cell.
+ * empty cell. `braid query --format table` prints these.
+ *
+ * @example
+ * answerTextRows(pageViews, answer);
+ * // [['windowStart', 'windowEnd', 'url', 'views', 'visitors', 'revenue'],
+ * //  ['2026-05-01T00:00:00.000Z', '2026-05-01T00:01:00.000Z', '/cart', '42', '17', '']]
  */
 export function answerTextRows(view: View, answer: ViewAnswer): string[][] {
   const columns = answerColumns(view);
