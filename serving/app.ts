@@ -17,6 +17,10 @@ import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
 import { SpeedKeys } from '../speed/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
 import { flatRows } from './answer-rows.ts';
+import { answerToArrow, ARROW_STREAM_MEDIA_TYPE } from './export/answer-arrow.ts';
+import { answerToCsv, CSV_MEDIA_TYPE } from './export/answer-csv.ts';
+import { answerFormatFor } from './export/answer-media-type.ts';
+import { freshnessHeaders } from './export/freshness-headers.ts';
 import { httpStatusOf, publicError, toGraphQLError } from './errors.ts';
 import { withTimeout } from './with-timeout.ts';
 import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
@@ -241,6 +245,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
   const RESERVED_PARAMETERS = new Set(['from', 'to', 'granularity', 'limit', 'orderBy', 'layer']);
   app.get('/v1/views/:view', async (c) => {
     const view = service.view(c.req.param('view'));
+    const format = answerFormatFor(c.req.header('accept'));
     const where: Record<string, string[]> = {};
     for (const [name, values] of Object.entries(c.req.queries())) {
       if (!RESERVED_PARAMETERS.has(name)) where[name] = values.flatMap((value) => value.split(','));
@@ -250,7 +255,17 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
       { from: c.req.query('from'), to: c.req.query('to'), granularity: c.req.query('granularity'), limit: c.req.query('limit'), orderBy: c.req.query('orderBy'), layer: c.req.query('layer'), where },
       { principal: c.get('principal') },
     );
-    return c.body(answerBody(answer), 200, { 'content-type': 'application/json' });
+    const headers = { ...freshnessHeaders(answer.meta), vary: 'Accept' };
+    switch (format) {
+      case 'json':
+        return c.body(answerBody(answer), 200, { ...headers, 'content-type': 'application/json' });
+      case 'arrow':
+        return c.body(answerToArrow(view, answer), 200, { ...headers, 'content-type': ARROW_STREAM_MEDIA_TYPE });
+      case 'csv':
+        return c.body(answerToCsv(view, answer), 200, { ...headers, 'content-type': `${CSV_MEDIA_TYPE}; charset=utf-8` });
+      default:
+        throw new Error(`unknown answer format: ${String(format satisfies never)}`);
+    }
   });
 
   const handleGraphQL = (request: IncomingMessage, response: ServerResponse) => {

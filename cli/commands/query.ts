@@ -1,9 +1,23 @@
+import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { stringify } from 'csv-stringify/sync';
 import { createRedisClient } from '../../shared/clients/index.ts';
-import { answerJson, LAYERS, parseViewQuery, queryLimits, ViewReader } from '../../serving/index.ts';
-import { configFor, say, catalogFor } from '../context.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { answerJson, answerTextRows, answerToArrow, answerToCsv, LAYERS, parseViewQuery, queryLimits, ViewReader, writeAnswerParquet } from '../../serving/index.ts';
+import { catalogFor, configFor, say } from '../context.ts';
+
+const FORMATS = ['table', 'json', 'csv', 'arrow', 'parquet'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** Binary formats go to a file (`arrow` also to standard output when asked by `-o -`); Parquet is written by DuckDB, to a file only. */
+function checkOutput(format: Format, output: string | undefined): void {
+  const needsFile = format === 'parquet' ? output === undefined || output === '-' : format === 'arrow' && output === undefined;
+  if (needsFile) {
+    throw new BraidError(ErrorCode.BAD_ARGUMENT, `--format ${format} writes a binary file: give it with --output <file>${format === 'arrow' ? ' (or -o - for standard output)' : ''}`, {
+      fields: { argument: 'output' },
+    });
+  }
+}
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -16,48 +30,69 @@ export function queryCommand(): Command {
     .option('--order-by <field[:desc]>', 'windowStart (default) or a measure, optionally :desc')
     .option('--limit <rows>', 'at most this many rows (default: serving.limits.maxRows)')
     .addOption(new Option('--layer <layer>', 'merged (default), or one layer alone for debugging').choices(LAYERS))
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
-    .action(async (name: string, options: { from?: string; to?: string; where: string[]; granularity?: string; orderBy?: string; limit?: string; layer?: string; format: string }, command: Command) => {
-      const config = configFor(command);
-      const view = ((await catalogFor(config)).views).get(name);
-      const where: Record<string, string[]> = {};
-      for (const clause of options.where) {
-        const cut = clause.indexOf('=');
-        const dimension = cut > 0 ? clause.slice(0, cut) : clause;
-        (where[dimension] ??= []).push(...(cut > 0 ? clause.slice(cut + 1).split(',') : []));
-      }
-      const query = parseViewQuery(
-        view,
-        { from: options.from, to: options.to, where, granularity: options.granularity, orderBy: options.orderBy, limit: options.limit, layer: options.layer },
-        queryLimits(config),
-      );
-      const redis = createRedisClient(config.redis.url, { name: 'braid-query' });
-      const reader = await ViewReader.open({ config, redis });
-      try {
-        const answer = await reader.query(query);
-        const json = answerJson(answer);
-        const rows = json.rows as Array<Record<string, unknown>>;
-        const columns = ['windowStart', 'windowEnd', ...view.dimensions.map((d) => d.name), ...view.measures.map((m) => m.name)];
-        const cell = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
-        if (options.format === 'json') {
-          process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-        } else if (options.format === 'csv') {
-          process.stdout.write(stringify([columns, ...rows.map((row) => columns.map((column) => cell(row[column])))]));
-        } else {
-          const table = new Table({ head: columns, style: { head: [], border: [] } });
-          for (const row of rows) table.push(columns.map((column) => cell(row[column])));
-          process.stdout.write(`${table.toString()}\n`);
+    .addOption(new Option('--format <format>', 'output format (arrow: an Arrow IPC stream; parquet: a Parquet file)').choices(FORMATS).default('table'))
+    .option('-o, --output <file>', 'write the answer to this file instead of standard output (needed by arrow and parquet; - for standard output)')
+    .action(
+      async (
+        name: string,
+        options: { from?: string; to?: string; where: string[]; granularity?: string; orderBy?: string; limit?: string; layer?: string; format: Format; output?: string },
+        command: Command,
+      ) => {
+        checkOutput(options.format, options.output);
+        const config = configFor(command);
+        const view = (await catalogFor(config)).views.get(name);
+        const where: Record<string, string[]> = {};
+        for (const clause of options.where) {
+          const cut = clause.indexOf('=');
+          const dimension = cut > 0 ? clause.slice(0, cut) : clause;
+          (where[dimension] ??= []).push(...(cut > 0 ? clause.slice(cut + 1).split(',') : []));
         }
-        const meta = answer.meta;
-        const iso = (ms: number | null) => (ms === null ? 'none' : new Date(ms).toISOString());
-        say(
-          `${rows.length} rows${meta.truncated ? ' (truncated by --limit)' : ''} from ${meta.layers.join('+') || 'no layer'}; ` +
-            `batch v${meta.batchVersion ?? '-'} cutoff ${iso(meta.batchCutoffMs)}; speed watermark ${iso(meta.speedWatermarkMs)}` +
-            (meta.partial ? `; PARTIAL, missing ${meta.missing.map((range) => `[${iso(range.fromMs)}, ${iso(range.toMs)})`).join(', ')}` : ''),
+        const query = parseViewQuery(
+          view,
+          { from: options.from, to: options.to, where, granularity: options.granularity, orderBy: options.orderBy, limit: options.limit, layer: options.layer },
+          queryLimits(config),
         );
-      } finally {
-        await reader.close();
-        redis.disconnect();
-      }
-    });
+        const redis = createRedisClient(config.redis.url, { name: 'braid-query' });
+        const reader = await ViewReader.open({ config, redis });
+        try {
+          const answer = await reader.query(query);
+          const file = options.output === '-' ? undefined : options.output;
+          const emit = (content: string | Uint8Array) => (file === undefined ? process.stdout.write(content) : writeFileSync(file, content));
+          switch (options.format) {
+            case 'json':
+              emit(`${JSON.stringify(answerJson(answer), null, 2)}\n`);
+              break;
+            case 'csv':
+              emit(answerToCsv(view, answer));
+              break;
+            case 'arrow':
+              emit(answerToArrow(view, answer));
+              break;
+            case 'parquet':
+              await writeAnswerParquet(view, answer, file!);
+              break;
+            case 'table': {
+              const [head, ...rows] = answerTextRows(view, answer);
+              const table = new Table({ head: head!, style: { head: [], border: [] } });
+              table.push(...rows);
+              emit(`${table.toString()}\n`);
+              break;
+            }
+            default:
+              throw new Error(`unknown format: ${String(options.format satisfies never)}`);
+          }
+          const meta = answer.meta;
+          const iso = (ms: number | null) => (ms === null ? 'none' : new Date(ms).toISOString());
+          say(
+            `${answer.rows.length} rows${meta.truncated ? ' (truncated by --limit)' : ''} from ${meta.layers.join('+') || 'no layer'}; ` +
+              `batch v${meta.batchVersion ?? '-'} cutoff ${iso(meta.batchCutoffMs)}; speed watermark ${iso(meta.speedWatermarkMs)}` +
+              (meta.partial ? `; PARTIAL, missing ${meta.missing.map((range) => `[${iso(range.fromMs)}, ${iso(range.toMs)})`).join(', ')}` : '') +
+              (file === undefined ? '' : `; wrote ${options.format} to ${file}`),
+          );
+        } finally {
+          await reader.close();
+          redis.disconnect();
+        }
+      },
+    );
 }

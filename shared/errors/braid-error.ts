@@ -26,6 +26,8 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The caller's roles do not grant what it asked for. */
   FORBIDDEN: 'FORBIDDEN',
+  /** A request asked (by `Accept`) for a response type the endpoint does not produce; `acceptable` lists those it does. */
+  NOT_ACCEPTABLE: 'NOT_ACCEPTABLE',
   /** A request went past a limit (time range, rows, query depth, cost, aliases). */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** Too many requests from one caller; retry after the time given. */

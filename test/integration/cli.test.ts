@@ -62,7 +62,7 @@ describe('npx braid', () => {
     expect(await topicMessageCount(kafka, topic.topic)).toBe(2_000);
   });
 
-  it('query answers a view in table, json and csv, and names a bad argument (exit 2); schema exports the SDL', async () => {
+  it('query answers a view in table, json and csv, and names a bad argument (exit 2), also a binary format without --output; schema exports the SDL', async () => {
     using dir = tempDir();
     const env = testEnv({ BRAID_DATA_DIR: path.join(dir.path, 'data'), BRAID_REDIS_KEY_PREFIX: `${path.basename(dir.path)}:` });
     const json = await braid(['query', 'page_views', '--from', 'now-2h', '--granularity', '1h', '--where', 'url=/,/cart', '--format', 'json'], env);
@@ -75,6 +75,9 @@ describe('npx braid', () => {
     const bad = await braid(['query', 'country_minutes', '--granularity', '1h'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/argument `granularity` cannot roll country_minutes up to 1h/);
+    const noFile = await braid(['query', 'page_views', '--format', 'parquet'], env);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toBe('braid: --format parquet writes a binary file: give it with --output <file>\n');
     const unknown = await braid(['query', 'nosuch'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/nosuch/);

@@ -1,0 +1,96 @@
+import {
+  BIGINT,
+  DuckDBInstance,
+  DuckDBTimestampTZValue,
+  LIST,
+  quotedIdentifier,
+  quotedString,
+  STRUCT,
+  structValue,
+  VARCHAR,
+  type DuckDBAppender,
+} from '@duckdb/node-api';
+import type { TopKEntry } from '../../shared/measures/index.ts';
+import type { View } from '../../shared/views/index.ts';
+import type { ViewAnswer } from '../view-reader.ts';
+import { answerColumns, type ColumnType, type ColumnValue } from './answer-columns.ts';
+import { freshnessHeaders } from './freshness-headers.ts';
+
+const TOP_K_LIST = LIST(STRUCT({ value: VARCHAR, count: BIGINT }));
+
+/** The DuckDB type of a column: what Parquet stores and `read_parquet` gives back. */
+function duckDbType(type: ColumnType): string {
+  switch (type) {
+    case 'timestamp':
+      // An instant: Parquet TIMESTAMP(isAdjustedToUTC=true) in microseconds, Arrow's Timestamp(ms, "UTC") in DuckDB's unit.
+      return 'TIMESTAMPTZ';
+    case 'string':
+      return 'VARCHAR';
+    case 'float':
+      return 'DOUBLE';
+    case 'int':
+      return 'BIGINT';
+    case 'bool':
+      return 'BOOLEAN';
+    case 'topK':
+      return 'STRUCT("value" VARCHAR, "count" BIGINT)[]';
+    default:
+      throw new Error(`unknown column type: ${String(type satisfies never)}`);
+  }
+}
+
+function append(appender: DuckDBAppender, type: ColumnType, value: ColumnValue): void {
+  if (value === null) return appender.appendNull();
+  switch (type) {
+    case 'timestamp':
+      return appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(Math.floor(value as number)) * 1000n));
+    case 'string':
+      return appender.appendVarchar(value as string);
+    case 'float':
+      return appender.appendDouble(value as number);
+    case 'int':
+      return appender.appendBigInt(BigInt(value as number));
+    case 'bool':
+      return appender.appendBoolean(value as boolean);
+    case 'topK':
+      return appender.appendList(
+        (value as readonly TopKEntry[]).map((entry) => structValue({ value: entry.value, count: BigInt(entry.count) })),
+        TOP_K_LIST,
+      );
+    default:
+      throw new Error(`unknown column type: ${String(type satisfies never)}`);
+  }
+}
+
+/**
+ * Writes an answer to a Parquet file (zstd) with the columns and types of
+ * {@link answerToArrow}, through an in-memory DuckDB: rows go into a typed
+ * table by the appender and out with `COPY … TO (FORMAT parquet)`. The
+ * answer's freshness ({@link freshnessHeaders}) is the file's key/value
+ * metadata (`parquet_kv_metadata()` in DuckDB). An existing file is replaced.
+ *
+ * @example
+ * await writeAnswerParquet(pageViews, answer, 'page_views.parquet');
+ * // duckdb: SELECT * FROM read_parquet('page_views.parquet')
+ */
+export async function writeAnswerParquet(view: View, answer: ViewAnswer, file: string): Promise<void> {
+  const columns = answerColumns(view);
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const connection = await instance.connect();
+  try {
+    await connection.run(
+      `CREATE TEMP TABLE answer (${columns.map((column) => `${quotedIdentifier(column.name)} ${duckDbType(column.type)}${column.nullable ? '' : ' NOT NULL'}`).join(', ')})`,
+    );
+    const appender = await connection.createAppender('answer');
+    for (const row of answer.rows) {
+      for (const column of columns) append(appender, column.type, column.value(row));
+      appender.endRow();
+    }
+    appender.closeSync();
+    const metadata = Object.entries(freshnessHeaders(answer.meta)).map(([key, value]) => `${quotedIdentifier(key)}: ${quotedString(value)}`);
+    await connection.run(`COPY answer TO ${quotedString(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${metadata.join(', ')}})`);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
