@@ -5,7 +5,7 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import { createKafkaClient, createRedisClient, ensureTopics } from '../../shared/clients/index.ts';
+import { createKafkaClient, createProducer, createRedisClient, ensureTopics } from '../../shared/clients/index.ts';
 import { loadConfig, type Config } from '../../shared/config/index.ts';
 import { demoViews, viewRegistryOf, type View } from '../../shared/views/index.ts';
 import { createServingApp, type ServingApp } from '../../serving/index.ts';
@@ -13,7 +13,7 @@ import { SpeedKeys, speedGroupId } from '../../speed/index.ts';
 import { Archiver } from '../../batch/index.ts';
 import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type ProduceProgress } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
-import { getSource } from '../../shared/sources/index.ts';
+import { getSource, type Source } from '../../shared/sources/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 
 /**
@@ -214,8 +214,8 @@ export async function waitUntilSpeedCaughtUp(
  * Runs an in-process archiver on the config's clickstream topic until its
  * committed offsets add up to `total` messages, then stops it cleanly.
  */
-export async function archiveUntil(config: Config, kafka: Kafka, topic: string, total: number): Promise<void> {
-  const archiver = await Archiver.start({ config, source: getSource('clickstream'), logger: testLogger, registry: createMetricsRegistry('test-archiver') });
+export async function archiveUntil(config: Config, kafka: Kafka, topic: string, total: number, source: Source = getSource('clickstream')): Promise<void> {
+  const archiver = await Archiver.start({ config, source, logger: testLogger, registry: createMetricsRegistry('test-archiver') });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -286,4 +286,18 @@ export function firstDifference(name: string, actual: readonly unknown[], expect
   if (actual.length !== expected.length) return `${name}: ${actual.length} rows, expected ${expected.length}`;
   const index = actual.findIndex((row, i) => !sameAnswer(row, expected[i]));
   return index === -1 ? '' : `${name} row ${index}: ${JSON.stringify(actual[index])}, expected ${JSON.stringify(expected[index])}`;
+}
+
+/** Sends events (JSON objects) to a topic, keyed as their source keys them; resolves once Kafka acknowledged all. */
+export async function sendEvents(kafka: Kafka, topic: string, source: Source, events: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    for (let start = 0; start < events.length; start += 1_000) {
+      const messages = events.slice(start, start + 1_000).map((event) => ({ key: source.keyOf(event as never), value: JSON.stringify(event) }));
+      await producer.send({ topic, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
 }
