@@ -73,9 +73,28 @@ export class BraidError extends Error {
   }
 }
 
-/** Turns anything thrown into a BraidError, keeping the original as `cause`. */
+/** The errors a thrown error wraps: `cause`, and kafkajs's `originalError` / retry `cause`. */
+function errorChain(thrown: unknown): Error[] {
+  const chain: Error[] = [];
+  for (let error = thrown; error instanceof Error && chain.length < 10 && !chain.includes(error); ) {
+    chain.push(error);
+    error = (error as { originalError?: unknown }).originalError ?? error.cause;
+  }
+  return chain;
+}
+
+/** Turns anything thrown into a BraidError, keeping the original as `cause`; Kafka that does not answer is said so. */
 export function toBraidError(thrown: unknown): BraidError {
   if (thrown instanceof BraidError) return thrown;
   const message = thrown instanceof Error ? thrown.message : String(thrown);
+  const chain = errorChain(thrown);
+  const kafka = chain.some((error) => error.name.startsWith('KafkaJS'));
+  const unreachable = chain.find((error) => error.name === 'KafkaJSConnectionError' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Connection timeout/.test(error.message));
+  if (kafka && unreachable) {
+    return new BraidError(ErrorCode.KAFKA_UNREACHABLE, `Kafka did not answer: ${unreachable.message}`, {
+      cause: thrown,
+      hint: 'is the broker running? `npx braid stack up` starts a local one; kafka.brokers (KAFKA_BROKERS) says where it is',
+    });
+  }
   return new BraidError(ErrorCode.INTERNAL, message, { cause: thrown });
 }

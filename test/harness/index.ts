@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
@@ -301,3 +304,28 @@ export async function sendEvents(kafka: Kafka, topic: string, source: Source, ev
     await producer.disconnect();
   }
 }
+
+const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
+const execFileAsync = promisify(execFile);
+
+/** Runs `npx braid …` as a user would (a process of its own), with the test stack's endpoints unless `env` says otherwise. */
+export async function runBraid(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BRAID, ...args], {
+      env: options.env ?? testEnv(),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      timeout: options.timeoutMs ?? 90_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** The path of the `braid` entry point, for tests that start long-running commands themselves. */
+export const braidEntryPoint = BRAID;

@@ -1,23 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { inject, describe, expect, it } from 'vitest';
-import { createTopic, tempDir, testEnv, testKafka, topicMessageCount } from '../harness/index.ts';
+import { createTopic, runBraid, tempDir, testEnv, testKafka, topicMessageCount } from '../harness/index.ts';
 
-const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
-const run = promisify(execFile);
-
-async function braid(args: string[], env: NodeJS.ProcessEnv = testEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BRAID, ...args], { env, timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const braid = (args: string[], env: NodeJS.ProcessEnv = testEnv()) => runBraid(args, { env });
 
 describe('npx braid', () => {
   it('--help lists the commands', async () => {

@@ -1,26 +1,13 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../shared/catalog/index.ts';
 import { loadConfig } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { braidModules, userProject as project } from '../harness/user-project.ts';
 
-const repo = path.resolve(import.meta.dirname, '../..');
-const sourcesModule = path.join(repo, 'shared/sources/index.ts');
-const viewsModule = path.join(repo, 'shared/views/index.ts');
-const measuresModule = path.join(repo, 'shared/measures/index.ts');
-
-/** A user's project folder: config file, sources/ and views/ modules (each folder name unique, so modules load afresh). */
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'braid-catalog-'));
-  writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+const sourcesModule = braidModules.sources;
+const viewsModule = braidModules.views;
+const measuresModule = braidModules.measures;
 
 const ordersModule = `import { defineSource } from ${JSON.stringify(sourcesModule)};
 export const orders = defineSource({
