@@ -10,7 +10,7 @@ import {
   replayReportLines,
   type ReplayRow,
 } from '../../shared/replay/index.ts';
-import { orders, scratchDir, writeParquet } from './fixtures/replay-orders.ts';
+import { orders, scratchDir, writeParquet } from '../fixtures/replay-orders.ts';
 
 const ms = (iso: string) => Date.parse(iso);
 
