@@ -60,19 +60,19 @@ export function produceCommand(): Command {
     .option('--file <path>', 'replay this file of the source\'s events instead of demo events: .ndjson/.jsonl/.json, .csv or .parquet')
     .addOption(new Option('--file-format <format>', 'the --file\'s format when its extension does not say').choices(REPLAY_FILE_FORMATS))
     .option('--dry-run', 'with --file: validate the whole file and print counts, sending nothing', false)
-    .option('--rate <events/s>', 'events per second, or "max"', rate, 5_000)
+    .option('--rate <events/s>', 'events (or file rows) per second, or "max"', rate, 5_000)
     .option('--count <n>', 'stop after n messages or file rows (bad ones included)', wholeNumber('--count', 1))
     .option('--duration <time>', 'stop after this long, e.g. 30s (without --count or --duration: until Ctrl-C)', duration('--duration'))
-    .option('--seed <n>', 'random seed: the same seed gives the same events', wholeNumber('--seed', 0), 1)
-    .addOption(new Option('--disorder <time>', 'event times out of order by up to this much').argParser(duration('--disorder')).default(0, 'none'))
-    .option('--late-fraction <f>', 'fraction of events far behind the watermark', fraction('--late-fraction'), 0)
+    .option('--seed <n>', 'demo: random seed: the same seed gives the same events', wholeNumber('--seed', 0), 1)
+    .addOption(new Option('--disorder <time>', 'demo: event times out of order by up to this much').argParser(duration('--disorder')).default(0, 'none'))
+    .option('--late-fraction <f>', 'demo: fraction of events far behind the watermark', fraction('--late-fraction'), 0)
     .addOption(
-      new Option('--late-by <time>', 'how far behind late events are (between 1x and 2x this)').argParser(duration('--late-by')).default(30 * 60_000, '30m'),
+      new Option('--late-by <time>', 'demo: how far behind late events are (between 1x and 2x this)').argParser(duration('--late-by')).default(30 * 60_000, '30m'),
     )
-    .option('--bad-fraction <f>', 'fraction of malformed or schema-invalid messages', fraction('--bad-fraction'), 0)
-    .option('--start <time>', 'event-time mode: event times start here instead of following the clock (needs --span)', time)
-    .option('--span <time>', 'event-time mode: spread event times evenly over this much event time, e.g. 24h', duration('--span'))
-    .option('--tee <file>', 'also write every produced message (bad ones included), one per line, to this file')
+    .option('--bad-fraction <f>', 'demo: fraction of malformed or schema-invalid messages', fraction('--bad-fraction'), 0)
+    .option('--start <time>', 'demo event-time mode: event times start here instead of following the clock (needs --span)', time)
+    .option('--span <time>', 'demo event-time mode: spread event times evenly over this much event time, e.g. 24h', duration('--span'))
+    .option('--tee <file>', 'demo: also write every produced message (bad ones included), one per line, to this file')
     .option('--topic <topic>', 'topic to write to (default: the source\'s topic from config)')
     .addOption(new Option('--no-progress', 'no live progress line'))
     .addHelpText(

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Source } from '../sources/index.ts';
 import { openNdjsonFile } from './read-ndjson-file.ts';
@@ -15,27 +16,27 @@ export interface OpenReplayFileOptions {
   format?: ReplayFileFormat;
 }
 
-/** A missing or unreadable file as one clear BAD_ARGUMENT. */
-async function checkReadable(file: string): Promise<void> {
-  let size: number;
+/** A missing or unreadable file as one clear BAD_ARGUMENT; else the file's size. */
+async function readableSize(file: string): Promise<number> {
   try {
     const stats = await stat(file);
     if (!stats.isFile()) throw new BraidError(ErrorCode.BAD_ARGUMENT, `${file} is not a file`, { fields: { file } });
-    size = stats.size;
+    await access(file, constants.R_OK);
+    return stats.size;
   } catch (error) {
     if (error instanceof BraidError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new BraidError(ErrorCode.BAD_ARGUMENT, `cannot read ${file}: ${why}`, { cause: error, fields: { file } });
   }
-  if (size === 0) throw new BraidError(ErrorCode.BAD_ARGUMENT, `${file} is empty`, { fields: { file } });
 }
 
 /**
  * Opens a file of a source's events for replay: NDJSON, CSV (header row) or
  * Parquet. Everything that makes the whole file unusable is an error here,
- * before a row is read: a missing, empty or unreadable file, an unknown
- * extension, a file DuckDB cannot read, a non-nullable field without a column.
+ * before a row is read: a missing or unreadable file, an empty CSV or Parquet
+ * file, an unknown extension, a file DuckDB cannot read, a non-nullable field
+ * without a column.
  * Problems of single rows come out as bad rows of `rows()`.
  *
  * @example
@@ -43,8 +44,10 @@ async function checkReadable(file: string): Promise<void> {
  * for await (const row of replay.rows()) if (!row.ok) console.log(row.row, row.problem.reason);
  */
 export async function openReplayFile(options: OpenReplayFileOptions): Promise<ReplayFile> {
-  await checkReadable(options.file);
+  const size = await readableSize(options.file);
   const format = replayFileFormatOf(options.file, options.format);
+  // An empty NDJSON file is zero rows; a CSV or Parquet file without even a header or schema is not one.
+  if (size === 0 && format !== 'ndjson') throw new BraidError(ErrorCode.BAD_ARGUMENT, `${options.file} is empty`, { fields: { file: options.file } });
   switch (format) {
     case 'ndjson':
       return openNdjsonFile(options.file, options.source);

@@ -92,11 +92,15 @@ describe('replayFileFormatOf', () => {
 });
 
 describe('openReplayFile: whole-file problems fail before a row is read', () => {
-  it('a missing file, an empty file, an unknown extension', async () => {
+  it('a missing file, an empty CSV or Parquet file (an empty NDJSON file is no rows), an unknown extension', async () => {
     using dir = scratchDir();
     expect((await openError(dir.file('nope.csv'))).message).toBe(`cannot read ${dir.file('nope.csv')}: no such file`);
     writeFileSync(dir.file('empty.parquet'), '');
     expect((await openError(dir.file('empty.parquet'))).message).toMatch(/empty\.parquet is empty$/);
+    writeFileSync(dir.file('empty.csv'), '');
+    expect((await openError(dir.file('empty.csv'))).message).toMatch(/empty\.csv is empty$/);
+    writeFileSync(dir.file('empty.ndjson'), '');
+    expect(await readAll(dir.file('empty.ndjson'))).toEqual([]);
     writeFileSync(dir.file('events.txt'), '{}\n');
     expect((await openError(dir.file('events.txt'))).code).toBe('BAD_ARGUMENT');
   });
