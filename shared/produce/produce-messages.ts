@@ -62,7 +62,8 @@ export interface ProduceProgress<K extends string> {
 /**
  * One send at a time: concurrent sends can land out of order within a
  * partition, which would add disorder beyond what the messages carry. The
- * next batch is pulled while one is in flight.
+ * next batch is pulled (generated, or read from a file) while one is in
+ * flight, and waits for its turn.
  */
 const MAX_IN_FLIGHT = 1;
 const SEND_ATTEMPTS = 5;
@@ -186,9 +187,8 @@ export async function produceMessages<K extends string>(options: ProduceMessages
       const remaining = options.count === undefined ? Infinity : options.count - pulled;
       if (remaining <= 0) break;
       const allowed = Number.isFinite(ratePerMs) ? Math.floor(elapsed * ratePerMs) + 1 - pulled : Infinity;
-      if (allowed <= 0 || inFlight.size >= MAX_IN_FLIGHT) {
-        if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-        else await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(50, (1 - allowed) / ratePerMs))));
+      if (allowed <= 0) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(50, (1 - allowed) / ratePerMs))));
         continue;
       }
       const size = Math.min(batchSize, remaining, allowed);
@@ -204,6 +204,8 @@ export async function produceMessages<K extends string>(options: ProduceMessages
         pulled++;
       }
       if (batch.length === 0) break;
+      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      if (failure) throw failure;
       const pending: Promise<void> = sendBatch(batch)
         .catch((error: unknown) => {
           failure = error;
