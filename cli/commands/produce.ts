@@ -1,14 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { createKafkaClient } from '../../shared/clients/index.ts';
-import { demoGenerator, demoGeneratorNames, produceDemo, type ProduceProgress } from '../../shared/demo/index.ts';
+import { demoGenerator, demoGeneratorNames, produceDemo, type DemoProgress } from '../../shared/demo/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
+import { REPLAY_FILE_FORMATS, type ReplayFileFormat } from '../../shared/replay/index.ts';
 import { parseDurationMs, parseTimeMs } from '../../shared/time/index.ts';
 import { sourceSettings } from '../../shared/config/index.ts';
 import { catalogFor, configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
+import { produceFile } from './produce-file.ts';
 
 interface ProduceFlags {
   rate: number;
@@ -24,6 +26,9 @@ interface ProduceFlags {
   tee?: string;
   topic?: string;
   progress: boolean;
+  file?: string;
+  fileFormat?: ReplayFileFormat;
+  dryRun: boolean;
 }
 
 const duration = (flag: string) => (text: string) => {
@@ -50,21 +55,24 @@ const time = (text: string) => {
 
 export function produceCommand(): Command {
   return new Command('produce')
-    .description('produce a source\'s demo events to its Kafka topic (creating the topic if needed)')
-    .argument('<source>', `source to produce (${demoGeneratorNames().join(', ')})`)
-    .option('--rate <events/s>', 'events per second, or "max"', rate, 5_000)
-    .option('--count <n>', 'stop after n messages (bad ones included)', wholeNumber('--count', 1))
+    .description('produce a source\'s demo events, or replay a file of its events, to its Kafka topic (creating the topic if needed)')
+    .argument('<source>', `source to produce to (demo events: ${demoGeneratorNames().join(', ')}; with --file: any source)`)
+    .option('--file <path>', 'replay this file of the source\'s events instead of demo events: .ndjson/.jsonl/.json, .csv or .parquet')
+    .addOption(new Option('--file-format <format>', 'the --file\'s format when its extension does not say').choices(REPLAY_FILE_FORMATS))
+    .option('--dry-run', 'with --file: validate the whole file and print counts, sending nothing', false)
+    .option('--rate <events/s>', 'events (or file rows) per second, or "max"', rate, 5_000)
+    .option('--count <n>', 'stop after n messages or file rows (bad ones included)', wholeNumber('--count', 1))
     .option('--duration <time>', 'stop after this long, e.g. 30s (without --count or --duration: until Ctrl-C)', duration('--duration'))
-    .option('--seed <n>', 'random seed: the same seed gives the same events', wholeNumber('--seed', 0), 1)
-    .addOption(new Option('--disorder <time>', 'event times out of order by up to this much').argParser(duration('--disorder')).default(0, 'none'))
-    .option('--late-fraction <f>', 'fraction of events far behind the watermark', fraction('--late-fraction'), 0)
+    .option('--seed <n>', 'demo: random seed: the same seed gives the same events', wholeNumber('--seed', 0), 1)
+    .addOption(new Option('--disorder <time>', 'demo: event times out of order by up to this much').argParser(duration('--disorder')).default(0, 'none'))
+    .option('--late-fraction <f>', 'demo: fraction of events far behind the watermark', fraction('--late-fraction'), 0)
     .addOption(
-      new Option('--late-by <time>', 'how far behind late events are (between 1x and 2x this)').argParser(duration('--late-by')).default(30 * 60_000, '30m'),
+      new Option('--late-by <time>', 'demo: how far behind late events are (between 1x and 2x this)').argParser(duration('--late-by')).default(30 * 60_000, '30m'),
     )
-    .option('--bad-fraction <f>', 'fraction of malformed or schema-invalid messages', fraction('--bad-fraction'), 0)
-    .option('--start <time>', 'event-time mode: event times start here instead of following the clock (needs --span)', time)
-    .option('--span <time>', 'event-time mode: spread event times evenly over this much event time, e.g. 24h', duration('--span'))
-    .option('--tee <file>', 'also write every produced message (bad ones included), one per line, to this file')
+    .option('--bad-fraction <f>', 'demo: fraction of malformed or schema-invalid messages', fraction('--bad-fraction'), 0)
+    .option('--start <time>', 'demo event-time mode: event times start here instead of following the clock (needs --span)', time)
+    .option('--span <time>', 'demo event-time mode: spread event times evenly over this much event time, e.g. 24h', duration('--span'))
+    .option('--tee <file>', 'demo: also write every produced message (bad ones included), one per line, to this file')
     .option('--topic <topic>', 'topic to write to (default: the source\'s topic from config)')
     .addOption(new Option('--no-progress', 'no live progress line'))
     .addHelpText(
@@ -72,11 +80,20 @@ export function produceCommand(): Command {
       '\nExamples:\n' +
         '  npx braid produce clickstream --rate 5000 --duration 30s --disorder 5s --late-fraction 0.01 --bad-fraction 0.001\n' +
         '  npx braid produce clickstream --count 10000 --seed 1 --tee /tmp/e.jsonl\n' +
-        '  npx braid produce clickstream --rate max --count 1000000 --start 2026-01-01T00:00:00Z --span 3d',
+        '  npx braid produce clickstream --rate max --count 1000000 --start 2026-01-01T00:00:00Z --span 3d\n' +
+        '  npx braid produce clickstream --file events.parquet --rate max\n' +
+        '  npx braid produce clickstream --file events.csv --dry-run',
     )
     .action(async (sourceName: string, flags: ProduceFlags, command: Command) => {
       const config = configFor(command);
       const source = (await catalogFor(config)).source(sourceName);
+      if (flags.file !== undefined) {
+        await produceFile({ config, source, file: flags.file, flags, flagSource: (key) => command.getOptionValueSource(key) });
+        return;
+      }
+      if (flags.dryRun || flags.fileFormat !== undefined) {
+        throw new BraidError(ErrorCode.BAD_ARGUMENT, `${flags.dryRun ? '--dry-run' : '--file-format'} goes with --file`);
+      }
       if ((flags.start === undefined) !== (flags.span === undefined)) {
         throw new BraidError(ErrorCode.BAD_ARGUMENT, '--start and --span go together: event times spread from --start over --span');
       }
@@ -113,7 +130,7 @@ export function produceCommand(): Command {
             hideCursor: true,
           })
         : undefined;
-      const payload = (p: ProduceProgress) => ({
+      const payload = (p: DemoProgress) => ({
         rate: Math.round(p.ratePerS),
         late: p.byKind.late,
         bad: p.byKind.bad,

@@ -14,7 +14,7 @@ import { demoViews, viewRegistryOf, type View } from '../../shared/views/index.t
 import { createServingApp, type ServingApp } from '../../serving/index.ts';
 import { SpeedKeys, speedGroupId } from '../../speed/index.ts';
 import { Archiver } from '../../batch/index.ts';
-import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type ProduceProgress } from '../../shared/demo/index.ts';
+import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type DemoProgress } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { getSource, type Source } from '../../shared/sources/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
@@ -240,7 +240,7 @@ export function produceClickstream(
   kafka: Kafka,
   topic: string,
   options: { count: number; startMs: number; spanMs: number; partitions: number; generator: ClickstreamGeneratorOptions; teeFile?: string },
-): Promise<ProduceProgress> {
+): Promise<DemoProgress> {
   return produceDemo({
     kafka,
     logger: testLogger,

@@ -1,0 +1,1 @@
+export { produceMessages, type OutgoingMessage, type ProduceMessagesOptions, type ProduceProgress } from './produce-messages.ts';

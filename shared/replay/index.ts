@@ -1,0 +1,10 @@
+export { checkReplayFile } from './check-replay-file.ts';
+export { planColumns, type ColumnPlan, type FieldPlan, type FileColumn } from './column-plan.ts';
+export { mapFieldValue, type FileValue, type MappedValue } from './map-field-value.ts';
+export { openReplayFile, type OpenReplayFileOptions } from './open-replay-file.ts';
+export type { ReplayFile } from './replay-file.ts';
+export { REPLAY_FILE_FORMATS, replayFileFormatOf, type ReplayFileFormat } from './replay-file-format.ts';
+export { REPLAY_HEADERS, REPLAY_KINDS, replayMessages, type ReplayKind, type ReplayMessagesOptions } from './replay-messages.ts';
+export { replayReportLines } from './replay-report.ts';
+export type { ReplayRow, RowProblem } from './replay-row.ts';
+export { ReplayTally, type BadRowExample } from './replay-tally.ts';
