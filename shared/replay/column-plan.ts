@@ -1,6 +1,6 @@
 import { BraidError, ErrorCode } from '../errors/index.ts';
-import type { FieldType, Source } from '../sources/index.ts';
-import { sqlName, sqlText } from './duckdb-sql.ts';
+import type { FieldSpec, FieldType, Source } from '../sources/index.ts';
+import { quotedIdentifier as sqlName, quotedString as sqlText } from '@duckdb/node-api';
 
 /** A column of a CSV or Parquet file, as DuckDB reads it. */
 export interface FileColumn {
@@ -59,6 +59,14 @@ function kindOf(type: string): ColumnKind {
   return KIND_OF_TYPE[type.replace(/\(.*$/s, '').trim().toUpperCase()] ?? 'other';
 }
 
+/**
+ * An instant as the field takes numbers: epoch ms, or epoch seconds (a DOUBLE, fractions kept) for a field
+ * declared with `unit: 's'`.
+ */
+function inFieldUnit(epochMs: string, spec: FieldSpec): string {
+  return spec.unit === 's' ? `(${epochMs} / 1000.0)` : epochMs;
+}
+
 /** DuckDB's reading of a text timestamp as epoch ms (null when it is none): the sniffed format first, then ISO-8601 (UTC unless an offset is given). */
 function parsedTextTimestamp(column: string, format: string | undefined): string {
   const iso = `epoch_ms(TRY_CAST(${column} AS TIMESTAMPTZ))`;
@@ -66,9 +74,10 @@ function parsedTextTimestamp(column: string, format: string | undefined): string
 }
 
 /** The SQL selecting a column for a field of `type`, or undefined when the column's type cannot fill it. */
-function selectsFor(type: FieldType, column: FileColumn): string[] | undefined {
+function selectsFor(spec: FieldSpec, column: FileColumn): string[] | undefined {
   const name = sqlName(column.name);
   const kind = kindOf(column.type);
+  const type = spec.type;
   switch (type) {
     case 'string':
       return [kind === 'text' ? name : `CAST(${name} AS VARCHAR)`];
@@ -82,10 +91,10 @@ function selectsFor(type: FieldType, column: FileColumn): string[] | undefined {
       return kind === 'bool' || kind === 'integer' || kind === 'text' ? [name] : undefined;
     case 'timestampMs':
       // TIMESTAMP without a zone and DATE are taken as UTC (a DATE is its midnight).
-      if (kind === 'time') return [`epoch_ms(${name})`];
+      if (kind === 'time') return [inFieldUnit(`epoch_ms(${name})`, spec)];
       if (kind === 'integer') return [name];
       if (kind === 'fraction') return [`CAST(${name} AS DOUBLE)`];
-      return kind === 'text' ? [name, parsedTextTimestamp(name, column.timeFormat)] : undefined;
+      return kind === 'text' ? [name, inFieldUnit(parsedTextTimestamp(name, column.timeFormat), spec)] : undefined;
     default: {
       const unknown: never = type;
       throw new BraidError(ErrorCode.INTERNAL, `unknown field type ${String(unknown)}`);
@@ -115,7 +124,7 @@ export function planColumns(source: Source, columns: readonly FileColumn[], file
       (spec.nullable ? absentFields : missing).push(field);
       continue;
     }
-    const selects = selectsFor(spec.type, column);
+    const selects = selectsFor(spec, column);
     if (selects) fields.push({ field, type: spec.type, selects });
     else mismatched.push(`column ${field} is ${column.type}, which cannot fill the ${spec.type} field ${field}`);
   }

@@ -71,9 +71,13 @@ function toBool(field: string, value: FileValue): MappedValue {
   return notA(field, value, 'true or false');
 }
 
-/** Epoch ms: a timestamp DuckDB parsed (`parsedMs`), or an integer (epoch ms as a number or as digits). */
+/**
+ * An event time as the field takes numbers (epoch ms, or seconds for `unit: 's'`): a timestamp DuckDB parsed
+ * (`parsedMs`, already in the field's unit), or a number (as a number or as digits).
+ */
 function toTimestampMs(field: string, value: FileValue, parsedMs: FileValue): MappedValue {
-  if (typeof parsedMs === 'bigint' || typeof parsedMs === 'number') return exactInteger(field, parsedMs);
+  if (typeof parsedMs === 'bigint') return exactInteger(field, parsedMs);
+  if (typeof parsedMs === 'number') return ok(parsedMs);
   if (typeof value === 'bigint') return exactInteger(field, value);
   if (typeof value === 'number') return ok(value);
   if (typeof value === 'string' && INTEGER_TEXT.test(value.trim())) return exactInteger(field, BigInt(value.trim()));

@@ -1,8 +1,7 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, quotedString as sqlText, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Source } from '../sources/index.ts';
 import { planColumns, type FileColumn } from './column-plan.ts';
-import { sqlText } from './duckdb-sql.ts';
 import { mapFieldValue, type FileValue } from './map-field-value.ts';
 import type { ReplayFile } from './replay-file.ts';
 import { rowValidator, type ReplayRow } from './replay-row.ts';

@@ -10,6 +10,7 @@ import {
   replayReportLines,
   type ReplayRow,
 } from '../../shared/replay/index.ts';
+import { defineSource, type Source } from '../../shared/sources/index.ts';
 import { orders, scratchDir, writeParquet } from '../fixtures/replay-orders.ts';
 
 const ms = (iso: string) => Date.parse(iso);
@@ -179,6 +180,26 @@ describe('Parquet rows', () => {
     );
     const [row] = await readAll(file);
     expect(row).toMatchObject({ ok: true, event: { ts: ms('2026-01-01T08:00:00Z'), quantity: 1, shipped_on: 1767225600000, note: '7' } });
+  });
+
+  it('gives a field in epoch seconds the same instants from TIMESTAMP, text and integer columns', async () => {
+    using dir = scratchDir();
+    const inSeconds = defineSource({
+      name: 'replay_seconds',
+      fields: { at: { type: 'timestampMs', unit: 's' }, id: { type: 'string' }, seen: { type: 'timestampMs', unit: 's', nullable: true } },
+      timeField: 'at',
+      keyFields: ['id'],
+    }) as unknown as Source;
+    const parquet = dir.file('seconds.parquet');
+    await writeParquet(parquet, "SELECT TIMESTAMP '2026-01-01 00:00:01.5' AS at, 'a' AS id, 1767225602::BIGINT AS seen");
+    const csv = dir.file('seconds.csv');
+    writeFileSync(csv, 'at,id,seen\n2026-01-01T00:00:01.500Z,a,1767225602\n');
+    for (const file of [parquet, csv]) {
+      const replay = await openReplayFile({ file, source: inSeconds });
+      const rows: ReplayRow[] = [];
+      for await (const row of replay.rows()) rows.push(row);
+      expect(rows, file).toEqual([expect.objectContaining({ ok: true, event: { at: ms('2026-01-01T00:00:01.500Z'), id: 'a', seen: ms('2026-01-01T00:00:02Z') } })]);
+    }
   });
 
   it('reads a large file in chunks, every row once and in order', async () => {
