@@ -1,6 +1,6 @@
 import { compileSql, windowStartsFor, type View } from '../shared/views/index.ts';
 import { sqlIdentifier } from './sql.ts';
-import { floorTo, tumblingEndSql, tumblingStartSql } from './window-sql.ts';
+import { floorTo, tumblingKeySql, tumblingWindowsSql } from './window-sql.ts';
 
 /** A sketch whose position list is longer than this keeps only each register's largest value. */
 const POSITIONS_KEPT_WHOLE = 256;
@@ -185,10 +185,11 @@ export function compileView(view: View, source: string, cutoffMs: number): Compi
     // Its window ends at or before the cutoff exactly when an event is before the start of the window holding
     // the cutoff (window ends are window starts), so the filter comes before the aggregation, where Parquet
     // statistics can skip whole row groups.
-    const inner = `SELECT ${tumblingStartSql(view.window, '__t')} AS window_start${selectDims}, ${aggregates.join(', ')}
+    const inner = `SELECT ${tumblingKeySql(view.window, '__t')} AS window_start${selectDims}, ${aggregates.join(', ')}
       FROM (${base}) WHERE __t < ${windowStartsFor(view.window, cutoffMs)[0]!}
       GROUP BY ${fixedGroup}`;
-    return { sql: stored(inner, tumblingEndSql(view.window, 'window_start')), positionTables };
+    const windows = tumblingWindowsSql(view.window, inner);
+    return { sql: stored(windows.sql, windows.end), positionTables };
   }
   if (view.window.type === 'sliding') {
     const { sizeMs, slideMs } = view.window;

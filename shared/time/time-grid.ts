@@ -147,7 +147,7 @@ class CalendarGrid implements TimeGrid {
 
   startOf(timeMs: number): number {
     if (timeMs >= this.lastStart && timeMs < this.lastEnd) return this.lastStart;
-    let start = DateTime.fromMillis(timeMs, { zone: this.zone }).startOf(this.unit).toMillis();
+    let start = this.firstOccurrence(this.wallClockStart(timeMs));
     let end = this.nextBoundary(start);
     // Where a zone skips a whole day, the day of `timeMs` may have started in the skipped one.
     while (end <= timeMs) {
@@ -190,15 +190,37 @@ class CalendarGrid implements TimeGrid {
   private nextBoundary(startMs: number): number {
     let end = this.ends.get(startMs);
     if (end === undefined) {
-      // Local midnight may not exist on a DST day (luxon, like DuckDB's ICU, then starts the day at the first hour that does).
-      end = DateTime.fromMillis(startMs, { zone: this.zone })
-        .plus({ [this.unit]: 1 })
-        .startOf(this.unit)
-        .toMillis();
+      end = this.firstOccurrence(
+        DateTime.fromMillis(startMs, { zone: this.zone })
+          .plus({ [this.unit]: 1 })
+          .startOf(this.unit)
+          .toMillis(),
+      );
       if (this.ends.size >= REMEMBERED_ENDS) this.ends.clear();
       this.ends.set(startMs, end);
     }
     return end;
+  }
+
+  /**
+   * An instant at which the unit holding `timeMs` starts on the zone's wall clock. Where local midnight does
+   * not exist (clocks go forward over it), luxon, like DuckDB's ICU, starts the day at the first time that does.
+   */
+  private wallClockStart(timeMs: number): number {
+    return DateTime.fromMillis(timeMs, { zone: this.zone }).startOf(this.unit).toMillis();
+  }
+
+  /**
+   * The first instant showing the wall-clock time `startMs` shows. Where clocks go back over midnight (Cuba,
+   * the Azores) it happens twice, and luxon picks by the offset it starts from; a day starts at the first.
+   */
+  private firstOccurrence(startMs: number): number {
+    const before = this.wallClockStart(startMs - 1);
+    return before < startMs && this.wallClock(before) === this.wallClock(startMs) ? before : startMs;
+  }
+
+  private wallClock(timeMs: number): number {
+    return timeMs + this.zone.offset(timeMs) * 60_000;
   }
 
   /** A unit's nominal length widened by how far the zone's offset moves (sampled 1970–2070): 23 to 25 hours for a New York day. */

@@ -117,6 +117,28 @@ describe('calendar grids across DST changes', () => {
     expect(calendar.ceil(at(end))).toBe(at(end));
   });
 
+  it('starts a day at the first of two midnights where clocks go back over midnight (Havana, 2026-11-01), whatever time is asked first', () => {
+    // 01:00 CDT becomes 00:00 CST: midnight is at 04:00Z and again at 05:00Z; the day runs 25 hours from the first.
+    // Two names of the zone, so each order starts with a grid that has worked nothing out yet.
+    for (const [zone, order] of [
+      ['America/Havana', ['2026-11-01T17:00:00Z', '2026-11-01T04:30:00Z', '2026-11-01T05:10:00Z']],
+      ['Cuba', ['2026-11-01T05:10:00Z', '2026-11-01T17:00:00Z', '2026-11-01T04:30:00Z']],
+    ] as const) {
+      const havana = grid('day', zone);
+      for (const time of order) {
+        expect(havana.startOf(at(time)), time).toBe(at('2026-11-01T04:00:00Z'));
+        expect(havana.endOf(at(time))).toBe(at('2026-11-02T05:00:00Z'));
+      }
+      expect(havana.startOf(at('2026-11-01T03:59:59.999Z'))).toBe(at('2026-10-31T04:00:00Z'));
+    }
+  });
+
+  it('starts a day at 01:00 where clocks skip midnight (Santiago, 2026-09-06)', () => {
+    const santiago = grid('day', 'America/Santiago');
+    expect(santiago.startOf(at('2026-09-06T12:00:00Z'))).toBe(at('2026-09-06T04:00:00Z'));
+    expect(santiago.endOf(at('2026-09-05T12:00:00Z'))).toBe(at('2026-09-06T04:00:00Z'));
+  });
+
   it('lists the New York days around the spring change: 24, 23 and 24 hours', () => {
     const days = grid('day', 'America/New_York').boundaries(at('2026-03-07T12:00:00Z'), at('2026-03-09T12:00:00Z'));
     expect(days.map((ms) => new Date(ms).toISOString())).toEqual([
