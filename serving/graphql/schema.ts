@@ -192,8 +192,9 @@ export function buildViewSchema<Context>(views: readonly View[], resolvers: View
     const common: GraphQLFieldConfigArgumentMap = {
       granularity: {
         type: GraphQLString,
-        description:
-          view.window.type === 'tumbling'
+        description: isCalendarWindow(view.window)
+          ? `Row width: the view's own windows (${describeWindow(view.window)}, the default) or a coarser calendar unit of timeZone (1w = ISO week, 1mo, 1q, 1y) whose boundaries are window boundaries; measures roll up by monoid merge.`
+          : view.window.type === 'tumbling'
             ? `Row width: the view's own windows (${describeWindow(view.window)}, the default), a multiple of them, e.g. 1h, or a calendar unit of timeZone (1d, 1w = ISO week, 1mo, 1q, 1y) whose boundaries are window boundaries; measures roll up by monoid merge.`
             : `Only the view's own windows (${describeWindow(view.window)}) can be returned.`,
       },

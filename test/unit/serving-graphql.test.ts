@@ -219,6 +219,10 @@ describe('buildViewSchema', () => {
     expect(granularityDescription('pageViews')).toMatch(/multiple of them.*calendar unit of timeZone \(1d, 1w = ISO week, 1mo, 1q, 1y\)/);
     expect(granularityDescription('countryMinutes')).toMatch(/Only the view's own windows \(sliding 5m every 1m\)/);
     expect(granularityDescription('userSessions')).toMatch(/session gap 30m/);
+    const days = defineView({ name: 'ny_days', source: 'clickstream', window: tumbling('1d', { timeZone: 'America/New_York' }), measures: { views: count() } });
+    const zoned = buildViewSchema<Context>([days], fakeResolvers().resolvers).getQueryType()!.getFields().nyDays!.args;
+    expect(zoned.find((arg) => arg.name === 'granularity')!.description).toMatch(/own windows \(tumbling 1d in America\/New_York, the default\) or a coarser calendar unit/);
+    expect(zoned.find((arg) => arg.name === 'timeZone')!.description).toMatch(/Default: the view's own, America\/New_York/);
   });
 
   it('leaves out where for a view without dimensions, and the subscription type when there are no views', () => {
