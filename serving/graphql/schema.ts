@@ -124,8 +124,8 @@ interface GraphQLViewArgs {
   from?: number;
   to?: number;
   last?: string;
-  granularity?: string;
-  timeZone?: string;
+  granularity?: string | null;
+  timeZone?: string | null;
   where?: Record<string, unknown>;
   orderBy?: { field: string; direction?: string };
   limit?: number;
@@ -136,9 +136,10 @@ function toInput(args: GraphQLViewArgs): ViewQueryInput {
   return {
     from: args.from ?? (args.last !== undefined ? `now-${args.last}` : undefined),
     to: args.to,
-    granularity: args.granularity,
-    timeZone: args.timeZone,
-    // GraphQL's null-prototype objects become plain ones; an explicit null (a filter, or its eq/in) means "not given", as for any optional input.
+    // An explicit null means "not given", as for any optional input.
+    granularity: args.granularity ?? undefined,
+    timeZone: args.timeZone ?? undefined,
+    // GraphQL's null-prototype objects become plain ones; an explicit null filter (or its eq/in) is not given either.
     where: args.where
       ? Object.fromEntries(
           Object.entries(args.where)

@@ -117,7 +117,7 @@ export class FixedWindowOperator implements Operator {
     // No watermark: the partition has stored no event, so no sketch either.
     if (this.distinctMeasures.length === 0 || !Number.isFinite(partitionWatermarkMs)) return;
     const { view, keys, topic, partition } = this.context;
-    // Still open: start + size + lateness > watermark.
+    // Still open: start + size + lateness > watermark (the longest size, for calendar windows).
     const after = partitionWatermarkMs - this.spanMs - view.allowedLatenessMs;
     const starts = (await redis.zrangebyscore(keys.windows(view.name), `(${after}`, '+inf')).map(Number);
     // Kafka topic names have no glob characters; the separator is a control character.

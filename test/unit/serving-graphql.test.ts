@@ -326,6 +326,10 @@ describe('executing view queries', () => {
     expect(result.errors).toBeUndefined();
     expect(calls[0]!.input).toMatchObject({ granularity: '1w', timeZone: 'America/New_York' });
     expect(result.data).toEqual({ pageViews: { meta: { granularity: '1w', timeZone: 'America/New_York' } } });
+    // An explicit null is no argument at all.
+    await run(schema, '{ pageViews(granularity: null, timeZone: null) { rows { url } } }');
+    expect(calls[1]!.input.granularity).toBeUndefined();
+    expect(calls[1]!.input.timeZone).toBeUndefined();
   });
 
   it('defaults layer to merged and orderBy direction to asc, and leaves the rest absent', async () => {
