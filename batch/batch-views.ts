@@ -5,7 +5,8 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/index.ts';
-import { alignDown, type View } from '../shared/views/index.ts';
+import { timeGrid } from '../shared/time/index.ts';
+import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
 import { readParquet, sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
@@ -227,9 +228,9 @@ function inputName(file: MasterFile): string {
   return `${file.folder}/${file.name}`;
 }
 
-/** How far a window reaches: its size, or a session's gap. */
+/** How far a window reaches: its (longest) size, or a session's gap. */
 function windowSpan(view: View): number {
-  return view.window.type === 'session' ? view.window.gapMs : view.window.sizeMs;
+  return windowSpanMs(view.window);
 }
 
 /** Event-time ranges, epoch ms, both ends included. */
@@ -276,15 +277,17 @@ async function publishCutoff(config: Config, view: View, manifest: BatchManifest
 
 /**
  * The latest window end that is safely complete: every archived Kafka partition has events past it by the source's
- * out-of-orderness bound plus the view's allowed lateness, aligned down to the window size. The files' names say
- * how far each partition got.
+ * out-of-orderness bound plus the view's allowed lateness, aligned down to a window boundary (a multiple of the
+ * size or slide, or the start of a calendar window in its time zone). The files' names say how far each partition
+ * got.
  */
 function defaultCutoff(files: readonly MasterFile[], config: Config, view: View): number {
   const newest = new Map<number, number>();
   for (const file of files) newest.set(file.partition, Math.max(newest.get(file.partition) ?? -Infinity, file.maxTimeMs));
   const settings = sourceSettings(config, view.source.name);
   const safe = Math.min(...newest.values()) - settings.maxOutOfOrdernessMs - view.allowedLatenessMs;
-  return view.window.type === 'session' ? safe : alignDown(safe, view.window.type === 'sliding' ? view.window.slideMs : view.window.sizeMs);
+  const starts = windowStartGranularity(view.window);
+  return starts === undefined ? safe : timeGrid(starts).startOf(safe);
 }
 
 /**

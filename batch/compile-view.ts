@@ -1,12 +1,6 @@
-import { alignDown, compileSql, type View } from '../shared/views/index.ts';
+import { compileSql, windowStartsFor, type View } from '../shared/views/index.ts';
 import { sqlIdentifier } from './sql.ts';
-
-/**
- * Floor of a BIGINT time column to a multiple of `step`. DuckDB's `//`
- * truncates, which is the floor because event times are never negative
- * (sources reject them), and it is measurably cheaper than a modulo.
- */
-const floorTo = (column: string, step: number) => `(${column} // ${step} * ${step})`;
+import { floorTo, tumblingKeySql, tumblingWindowsSql } from './window-sql.ts';
 
 /** A sketch whose position list is longer than this keeps only each register's largest value. */
 const POSITIONS_KEPT_WHOLE = 256;
@@ -50,7 +44,7 @@ function dimensionType(type: View['dimensions'][number]['type']): string {
  * Compiles a view definition to DuckDB SQL over `source` (a FROM target such
  * as `read_parquet([...])`), keeping only windows that end at or before
  * `cutoffMs`. The batch twin of the speed layer's operators: the same window
- * rules (epoch-aligned `[start, end)`, sliding = size/slide windows per event,
+ * rules (epoch-aligned `[start, end)` or a time zone's calendar units, sliding = size/slide windows per event,
  * sessions = events less than `gap` apart), the same filter and dimension
  * expressions (through their SQL face), and each measure's mergeable *state*
  * out as a typed column, so the layers merge by the same monoids and the
@@ -194,14 +188,14 @@ export function compileView(view: View, source: string, cutoffMs: number, option
   }
 
   if (view.window.type === 'tumbling') {
-    // Its window ends at or before the cutoff exactly when an event is before the cutoff aligned down to the
-    // size (window ends are multiples of it), so the filter comes before the aggregation, where Parquet
+    // Its window ends at or before the cutoff exactly when an event is before the start of the window holding
+    // the cutoff (window ends are window starts), so the filter comes before the aggregation, where Parquet
     // statistics can skip whole row groups.
-    const size = view.window.sizeMs;
-    const inner = `SELECT ${floorTo('__t', size)} AS __window_start${selectDims}, ${aggregates.join(', ')}
-      FROM (${base}) WHERE __t < ${alignDown(cutoffMs, size)}
+    const inner = `SELECT ${tumblingKeySql(view.window, '__t')} AS __window_start${selectDims}, ${aggregates.join(', ')}
+      FROM (${base}) WHERE __t < ${windowStartsFor(view.window, cutoffMs)[0]!}
       GROUP BY ${fixedGroup}`;
-    return { sql: stored(inner, `__window_start + ${size}`), positionTables };
+    const windows = tumblingWindowsSql(view.window, inner);
+    return { sql: stored(windows.sql, windows.end), positionTables };
   }
   if (view.window.type === 'sliding') {
     const { sizeMs, slideMs } = view.window;

@@ -13,6 +13,7 @@ import type { Config } from '../shared/config/index.ts';
 import { ErrorCode, toBraidError } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
+import { granularityText } from '../shared/time/index.ts';
 import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
 import { SpeedKeys } from '../speed/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
@@ -69,7 +70,10 @@ function metaJson(meta: ViewAnswer['meta']): Record<string, unknown> {
     missing: meta.missing.map((range) => ({ from: iso(range.fromMs), to: iso(range.toMs) })),
     from: iso(meta.fromMs),
     to: iso(meta.toMs),
-    granularityMs: meta.granularityMs,
+    granularity: granularityText(meta.granularity),
+    // Calendar buckets vary in length: null.
+    granularityMs: meta.granularity.kind === 'fixed' ? meta.granularity.stepMs : null,
+    timeZone: meta.timeZone,
     truncated: meta.truncated,
     cached: meta.cached,
   };
@@ -242,7 +246,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     }),
   );
 
-  const RESERVED_PARAMETERS = new Set(['from', 'to', 'granularity', 'limit', 'orderBy', 'layer']);
+  const RESERVED_PARAMETERS = new Set(['from', 'to', 'granularity', 'timeZone', 'limit', 'orderBy', 'layer']);
   app.get('/v1/views/:view', async (c) => {
     const view = service.view(c.req.param('view'));
     const format = answerFormatFor(c.req.header('accept'));
@@ -252,7 +256,16 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     }
     const answer = await service.answer(
       view,
-      { from: c.req.query('from'), to: c.req.query('to'), granularity: c.req.query('granularity'), limit: c.req.query('limit'), orderBy: c.req.query('orderBy'), layer: c.req.query('layer'), where },
+      {
+        from: c.req.query('from'),
+        to: c.req.query('to'),
+        granularity: c.req.query('granularity'),
+        timeZone: c.req.query('timeZone'),
+        limit: c.req.query('limit'),
+        orderBy: c.req.query('orderBy'),
+        layer: c.req.query('layer'),
+        where,
+      },
       { principal: c.get('principal') },
     );
     const headers = { ...freshnessHeaders(answer.meta), vary: 'Accept' };

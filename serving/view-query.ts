@@ -1,7 +1,23 @@
 import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import { formatDurationMs, parseDurationMs, parseTimeMs } from '../shared/time/index.ts';
-import { alignDown, type Dimension, type View } from '../shared/views/index.ts';
+import {
+  calendarGranularity,
+  canonicalTimeZone,
+  describeGranularity,
+  fixedGranularity,
+  formatDurationMs,
+  formatInZone,
+  isCalendarMultiple,
+  parseCalendarUnit,
+  parseDurationMs,
+  parseTimeMs,
+  sameGranularity,
+  timeGrid,
+  UTC,
+  zoneOffsetsMs,
+  type Granularity,
+} from '../shared/time/index.ts';
+import { describeWindow, isCalendarWindow, windowStartGranularity, type Dimension, type View } from '../shared/views/index.ts';
 import type { DimensionValue } from '../speed/index.ts';
 
 export const LAYERS = ['merged', 'batch', 'speed'] as const;
@@ -19,8 +35,14 @@ export interface ViewQuery {
   /** Windows whose start is in [fromMs, toMs); aligned outward to the granularity when rolling up. */
   readonly fromMs: number;
   readonly toMs: number;
-  /** Width of the rows returned: the view's own windows, or a multiple of a tumbling window. */
-  readonly granularityMs: number;
+  /**
+   * The buckets of the rows returned: the view's own windows, or buckets of a
+   * tumbling view's windows (a multiple of its size, or calendar units) whose
+   * every boundary is a window boundary.
+   */
+  readonly granularity: Granularity;
+  /** The time zone of calendar granularities (canonical IANA name). */
+  readonly timeZone: string;
   /** True when rows are roll-ups of several windows. */
   readonly rollUp: boolean;
   readonly where: Readonly<Record<string, readonly DimensionValue[]>>;
@@ -35,8 +57,13 @@ export interface ViewQueryInput {
   readonly from?: string | number | undefined;
   /** Default: now. */
   readonly to?: string | number | undefined;
-  /** A duration (`1m`, `1h`, `1d`) or milliseconds. Default: the view's window. */
+  /**
+   * A fixed duration (`1m`, `1h`; epoch-aligned), a calendar unit of `timeZone`
+   * (`1d`, `1w` = ISO week, `1mo`, `1q`, `1y`), or milliseconds. Default: the view's window.
+   */
   readonly granularity?: string | number | undefined;
+  /** IANA time zone of calendar granularities. Default: the view's own (a tumbling window in a zone), else UTC. */
+  readonly timeZone?: string | undefined;
   /** Dimension → a value, a list of values, or `{ eq, in }`. */
   readonly where?: Readonly<Record<string, unknown>> | undefined;
   /** `field` or `field:desc` / `-field`, or `{ field, direction }`. Default: windowStart ascending. */
@@ -74,35 +101,103 @@ function timeArgument(view: View, argument: string, value: string | number, nowM
   return parsed;
 }
 
-/** The width of a view's own rows, and whether it may be rolled up to a coarser one. */
-export function naturalGranularity(view: View): { granularityMs: number; rollable: boolean } {
-  switch (view.window.type) {
+/** The buckets of a view's own rows, and whether they may be rolled up to coarser ones. */
+export function naturalGranularity(view: View): { granularity: Granularity; rollable: boolean } {
+  const window = view.window;
+  switch (window.type) {
     case 'tumbling':
-      return { granularityMs: view.window.sizeMs, rollable: true };
+      return { granularity: windowStartGranularity(window)!, rollable: true };
     case 'sliding':
-      return { granularityMs: view.window.slideMs, rollable: false };
+      return { granularity: fixedGranularity(window.slideMs), rollable: false };
     case 'session':
-      return { granularityMs: view.window.gapMs, rollable: false };
+      return { granularity: fixedGranularity(window.gapMs), rollable: false };
+    default: {
+      const unknown: never = window;
+      throw new Error(`unknown window ${JSON.stringify(unknown)}`);
+    }
   }
 }
 
-function granularityArgument(view: View, value: string | number | undefined): { granularityMs: number; rollUp: boolean } {
-  const natural = naturalGranularity(view);
-  if (value === undefined || value === '') return { granularityMs: natural.granularityMs, rollUp: false };
+/** The zone a view's own windows follow: a calendar window's, else UTC (fixed windows are epoch-aligned). */
+function viewTimeZone(view: View): string {
+  return isCalendarWindow(view.window) ? view.window.timeZone : UTC;
+}
+
+function timeZoneArgument(view: View, value: string | undefined): string {
+  if (value === undefined || value === '') return viewTimeZone(view);
+  const canonical = typeof value === 'string' ? canonicalTimeZone(value) : undefined;
+  if (canonical === undefined) throw badArgument(view, 'timeZone', `must be an IANA time zone such as America/New_York, Europe/Berlin or UTC; got ${JSON.stringify(value)}`);
+  return canonical;
+}
+
+function requestedGranularity(view: View, value: string | number, timeZone: string): Granularity {
+  if (typeof value === 'string') {
+    const unit = parseCalendarUnit(value);
+    if (unit !== undefined) return calendarGranularity(unit, timeZone);
+    if (isCalendarMultiple(value)) {
+      throw badArgument(view, 'granularity', `calendar units come one at a time (1d, 1w, 1mo, 1q, 1y); got ${JSON.stringify(value)}`);
+    }
+  }
   const parsed = parseDurationMs(value);
-  if (parsed === undefined || parsed <= 0) throw badArgument(view, 'granularity', `must be a duration such as 1m, 1h or 1d; got ${JSON.stringify(value)}`);
+  if (parsed === undefined || parsed <= 0) {
+    throw badArgument(view, 'granularity', `must be a duration such as 1m or 1h, or a calendar unit (1d, 1w, 1mo, 1q, 1y); got ${JSON.stringify(value)}`);
+  }
+  return fixedGranularity(parsed);
+}
+
+function granularityArgument(view: View, value: string | number | undefined, timeZone: string): { granularity: Granularity; rollUp: boolean } {
+  const natural = naturalGranularity(view);
+  if (value === undefined || value === '') return { granularity: natural.granularity, rollUp: false };
+  const requested = requestedGranularity(view, value, timeZone);
+  if (sameGranularity(requested, natural.granularity)) return { granularity: natural.granularity, rollUp: false };
   if (!natural.rollable) {
-    if (parsed === natural.granularityMs) return { granularityMs: parsed, rollUp: false };
     const why =
       view.window.type === 'sliding'
         ? 'its sliding windows overlap, so merging them would count each event several times'
         : 'its session windows have no fixed size';
-    throw badArgument(view, 'granularity', `cannot roll ${view.name} up to ${formatDurationMs(parsed)}: ${why}`, 'leave granularity out to get the view’s own windows');
+    throw badArgument(view, 'granularity', `cannot roll ${view.name} up to ${describeGranularity(requested)}: ${why}`, 'leave granularity out to get the view’s own windows');
   }
-  if (parsed % natural.granularityMs !== 0) {
-    throw badArgument(view, 'granularity', `must be a multiple of the view's ${formatDurationMs(natural.granularityMs)} window; got ${JSON.stringify(value)}`);
+  if (requested.kind === 'fixed' && natural.granularity.kind === 'fixed' && requested.stepMs % natural.granularity.stepMs !== 0) {
+    throw badArgument(view, 'granularity', `must be a multiple of the view's ${formatDurationMs(natural.granularity.stepMs)} window; got ${JSON.stringify(value)}`);
   }
-  return { granularityMs: parsed, rollUp: parsed !== natural.granularityMs };
+  return { granularity: requested, rollUp: true };
+}
+
+/**
+ * Refuses a roll-up the view's windows cannot express exactly: every bucket
+ * boundary in [fromMs, toMs] must be a boundary of the view's own windows, or
+ * a window would straddle two buckets. Fixed buckets are aligned to the epoch,
+ * so in another zone they also need its offsets to be whole buckets.
+ */
+function checkExactRollUp(view: View, granularity: Granularity, timeZone: string, fromMs: number, toMs: number): void {
+  const windows = windowStartGranularity(view.window)!;
+  const buckets = describeGranularity(granularity);
+  const straddles = (argument: string, why: string) =>
+    badArgument(view, argument, `cannot roll ${view.name} up to ${buckets}: ${why}`, `every bucket boundary must be a boundary of the view's own windows (${describeWindow(view.window)})`);
+  if (granularity.kind === 'fixed' && windows.kind === 'fixed') {
+    // Multiples of the window size (checked with the argument) are window boundaries; what is left is the zone.
+    if (timeZone === UTC) return;
+    const offsetMs = zoneOffsetsMs(timeZone, fromMs, toMs).find((offset) => offset % granularity.stepMs !== 0);
+    if (offsetMs !== undefined) {
+      const minutes = Math.abs(offsetMs) / 60_000;
+      const offset = `${offsetMs < 0 ? '-' : '+'}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+      throw straddles('timeZone', `fixed buckets are aligned to the epoch (UTC), and ${timeZone}'s offset (${offset}) is not a whole number of ${buckets}, so they would not start on its clock's ${buckets} boundaries; use a calendar unit or leave timeZone out`);
+    }
+    return;
+  }
+  const windowGrid = timeGrid(windows);
+  // In the view's own zone only the unit can be wrong; in another, the zone is what moves the boundaries.
+  const argument = timeZone !== viewTimeZone(view) ? 'timeZone' : 'granularity';
+  if (granularity.kind === 'fixed' && granularity.stepMs < windowGrid.shortestMs) {
+    throw straddles('granularity', `${buckets} is finer than the view's ${describeWindow(view.window)} windows`);
+  }
+  for (const boundary of timeGrid(granularity).boundaries(fromMs, toMs)) {
+    if (boundary > toMs) break;
+    if (!windowGrid.isBoundary(boundary)) {
+      const zone = granularity.kind === 'calendar' ? granularity.timeZone : UTC;
+      throw straddles(argument, `a bucket starts at ${formatInZone(boundary, zone)}, inside one of the view's ${describeWindow(view.window)} windows`);
+    }
+  }
 }
 
 /** Coerces one filter value to the dimension's type; REST and CLI send text. */
@@ -200,6 +295,7 @@ function limitArgument(view: View, limit: ViewQueryInput['limit'], maxRows: numb
  *
  * @example
  * parseViewQuery(pageViews, { from: 'now-1h', granularity: '5m', where: { url: '/' } }, limits);
+ * parseViewQuery(pageViews, { from: '2026-03-01', to: '2026-04-01', granularity: '1w', timeZone: 'America/New_York' }, limits);
  */
 export function parseViewQuery(view: View, input: ViewQueryInput, limits: QueryLimits, nowMs = Date.now()): ViewQuery {
   const toMs = input.to === undefined || input.to === '' ? nowMs : timeArgument(view, 'to', input.to, nowMs);
@@ -207,14 +303,15 @@ export function parseViewQuery(view: View, input: ViewQueryInput, limits: QueryL
   if (fromMs >= toMs) {
     throw badArgument(view, 'from', `must be before \`to\`; got from ${new Date(fromMs).toISOString()} and to ${new Date(toMs).toISOString()}`);
   }
-  const { granularityMs, rollUp } = granularityArgument(view, input.granularity);
+  const timeZone = timeZoneArgument(view, input.timeZone);
+  const { granularity, rollUp } = granularityArgument(view, input.granularity, timeZone);
   // A roll-up row covers whole buckets, so the range grows to whole buckets; the limit applies to what is read.
-  // Fixed windows start on multiples of their step, so rounding both ends up to one selects the same windows,
-  // and `now-1h` asked twice within a step is the same query (a response-cache hit).
-  const stepMs = view.window.type === 'session' ? null : granularityMs;
-  const alignUp = (timeMs: number, step: number) => alignDown(timeMs + step - 1, step);
-  const readFromMs = rollUp ? alignDown(fromMs, granularityMs) : stepMs === null ? fromMs : alignUp(fromMs, stepMs);
-  const readToMs = stepMs === null ? toMs : alignUp(toMs, stepMs);
+  // Fixed windows start on boundaries of their step (or calendar unit), so rounding both ends up to one selects
+  // the same windows, and `now-1h` asked twice within a step is the same query (a response-cache hit).
+  const startGranularity = rollUp ? granularity : windowStartGranularity(view.window);
+  const grid = startGranularity === undefined ? null : timeGrid(startGranularity);
+  const readFromMs = grid === null ? fromMs : rollUp ? grid.startOf(fromMs) : grid.ceil(fromMs);
+  const readToMs = grid === null ? toMs : grid.ceil(toMs);
   const maxRangeMs = Object.hasOwn(limits.maxRangeByView, view.name) ? limits.maxRangeByView[view.name]! : limits.maxRangeMs;
   if (readToMs - readFromMs > maxRangeMs) {
     throw new BraidError(
@@ -223,13 +320,15 @@ export function parseViewQuery(view: View, input: ViewQueryInput, limits: QueryL
       { fields: { view: view.name, argument: rollUp && toMs - fromMs <= maxRangeMs ? 'granularity' : 'from' } },
     );
   }
+  if (rollUp) checkExactRollUp(view, granularity, timeZone, readFromMs, readToMs);
   const layer = input.layer === undefined || input.layer === '' ? 'merged' : input.layer.toLowerCase();
   if (!(LAYERS as readonly string[]).includes(layer)) throw badArgument(view, 'layer', `must be one of ${LAYERS.join(', ')}; got ${JSON.stringify(input.layer)}`);
   return {
     view,
     fromMs: readFromMs,
     toMs: readToMs,
-    granularityMs,
+    granularity,
+    timeZone,
     rollUp,
     where: whereArgument(view, input.where),
     orderBy: orderByArgument(view, input.orderBy),
@@ -240,5 +339,5 @@ export function parseViewQuery(view: View, input: ViewQueryInput, limits: QueryL
 
 /** A stable text form of a query, for cache keys. */
 export function queryKey(query: ViewQuery): string {
-  return JSON.stringify([query.view.name, query.view.definitionHash, query.fromMs, query.toMs, query.granularityMs, query.where, query.orderBy, query.limit, query.layer]);
+  return JSON.stringify([query.view.name, query.view.definitionHash, query.fromMs, query.toMs, query.granularity, query.timeZone, query.where, query.orderBy, query.limit, query.layer]);
 }

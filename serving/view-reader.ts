@@ -3,7 +3,8 @@ import { LRUCache } from 'lru-cache';
 import { BatchViewReader, type BatchManifest } from '../batch/index.ts';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import type { View } from '../shared/views/index.ts';
+import type { Granularity } from '../shared/time/index.ts';
+import { windowSpanMs, type View } from '../shared/views/index.ts';
 import { readSpeedView, SpeedKeys, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
 import { orderAndLimit, rollUp, type ResultRow, type StateRow } from './roll-up.ts';
 import { queryKey, type ViewQuery } from './view-query.ts';
@@ -29,10 +30,11 @@ export interface Freshness {
   /** Some of the range could not be served (see `missing`): numbers there may be too small. */
   readonly partial: boolean;
   readonly missing: readonly TimeRange[];
-  /** The range and granularity answered (a roll-up widens the range to whole buckets). */
+  /** The range and granularity answered (a roll-up widens the range to whole buckets), and the time zone of calendar buckets. */
   readonly fromMs: number;
   readonly toMs: number;
-  readonly granularityMs: number;
+  readonly granularity: Granularity;
+  readonly timeZone: string;
   /** More rows matched than `limit`. */
   readonly truncated: boolean;
   /** Served from the response cache (same query, same batch version, same speed progress). */
@@ -209,8 +211,8 @@ export class ViewReader {
       if (fromMs < query.toMs) missing.push({ fromMs, toMs: query.toMs });
     } else {
       const speedOnly = layer === 'speed' || cutoffMs === null;
-      // Fixed windows ending after the cutoff start after cutoff − size; a session can start any time before.
-      const speedFromMs = speedOnly || view.window.type === 'session' ? query.fromMs : Math.max(query.fromMs, cutoffMs - view.window.sizeMs + 1);
+      // Fixed windows ending after the cutoff start after cutoff − (longest) size; a session can start any time before.
+      const speedFromMs = speedOnly || view.window.type === 'session' ? query.fromMs : Math.max(query.fromMs, cutoffMs - windowSpanMs(view.window) + 1);
       if (speedFromMs < query.toMs) {
         const speed = await readSpeedView(this.speedSource(view), view, {
           fromMs: speedFromMs,
@@ -234,7 +236,7 @@ export class ViewReader {
     }
 
     const gaps = coalesceRanges(missing, query.fromMs, query.toMs);
-    const limited = orderAndLimit(view, rollUp(view, rows, query.rollUp ? query.granularityMs : null), query.orderBy, query.limit);
+    const limited = orderAndLimit(view, rollUp(view, rows, query.rollUp ? query.granularity : null), query.orderBy, query.limit);
     const answer: ViewAnswer = {
       rows: limited.rows,
       meta: {
@@ -246,7 +248,8 @@ export class ViewReader {
         missing: gaps,
         fromMs: query.fromMs,
         toMs: query.toMs,
-        granularityMs: query.granularityMs,
+        granularity: query.granularity,
+        timeZone: query.timeZone,
         truncated: limited.truncated,
         cached: false,
       },

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { View } from '../shared/views/index.ts';
+import { timeGrid } from '../shared/time/index.ts';
+import { isCalendarWindow, windowEndFor, windowSizeMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { SpeedKeys } from './redis-keys.ts';
 
 /** How long speed windows the batch layer now covers stay readable (requests pinned to the previous version). */
@@ -29,9 +30,13 @@ export async function handOverToBatch(redis: Redis, keys: SpeedKeys, view: View,
   const previous = await readBatchPublished(redis, keys, view);
   if (previous && previous.cutoffMs > published.cutoffMs) return 0;
   await redis.hset(key, { version: String(published.version), cutoffMs: String(published.cutoffMs) });
-  if (view.window.type === 'session') return 0;
-  const sizeMs = view.window.sizeMs;
-  const starts = (await redis.zrangebyscore(keys.windows(view.name), '-inf', String(published.cutoffMs - sizeMs))).map(Number);
+  const startGrid = windowStartGranularity(view.window);
+  if (startGrid === undefined) return 0;
+  // Windows that may end by the cutoff start at least the shortest window before it; of those, the ones that do
+  // (all of them for fixed sizes; a calendar window's end depends on its start) are a prefix, as ends grow with starts.
+  const shortestMs = isCalendarWindow(view.window) ? timeGrid(startGrid).shortestMs : windowSizeMs(view.window);
+  const candidates = (await redis.zrangebyscore(keys.windows(view.name), '-inf', String(published.cutoffMs - shortestMs))).map(Number);
+  const starts = candidates.filter((start) => windowEndFor(view.window, start) <= published.cutoffMs);
   for (const start of starts) {
     const pattern = `${keys.window(view.name, start)}*`;
     let cursor = '0';
@@ -48,6 +53,6 @@ export async function handOverToBatch(redis: Redis, keys: SpeedKeys, view: View,
       }
     } while (cursor !== '0');
   }
-  if (starts.length > 0) await redis.zremrangebyscore(keys.windows(view.name), '-inf', String(published.cutoffMs - sizeMs));
+  if (starts.length > 0) await redis.zremrangebyscore(keys.windows(view.name), '-inf', String(starts[starts.length - 1]));
   return starts.length;
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RedisHll, REDIS_HLL_REGISTER_COUNT, topEntries, type AvgState } from '../shared/measures/index.ts';
-import type { View } from '../shared/views/index.ts';
+import { windowEndFor, type View } from '../shared/views/index.ts';
 import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
 import { decodeStoredSession } from './operators/index.ts';
 import { PartitionSketch } from './partition-sketch.ts';
@@ -166,7 +166,7 @@ async function readFixedWindows(
 ): Promise<SpeedRow[]> {
   const { redis, keys } = target;
   if (view.window.type === 'session') return [];
-  const sizeMs = view.window.sizeMs;
+  const window = view.window;
   const starts = (await redis.zrangebyscore(keys.windows(view.name), String(query.fromMs), `(${query.toMs}`)).map(Number);
   if (starts.length === 0) return [];
 
@@ -204,9 +204,10 @@ async function readFixedWindows(
   const distinctTargets: Array<{ start: number; groupKey: string; state: Record<string, unknown>; measures: Record<string, unknown>; name: string }> = [];
   starts.forEach((start, index) => {
     const hash = hashes[index];
+    const windowEnd = windowEndFor(window, start);
     // Still indexed, no longer stored: the window's retention ran out before the batch layer took it over.
     if (hash === null) {
-      expired.push({ fromMs: start, toMs: start + sizeMs });
+      expired.push({ fromMs: start, toMs: windowEnd });
       return;
     }
     for (const [groupKey, cell] of cellsByGroup(hash!)) {
@@ -242,7 +243,6 @@ async function readFixedWindows(
             break;
         }
       }
-      const windowEnd = start + sizeMs;
       rows.push({
         windowStart: start,
         windowEnd,

@@ -26,7 +26,8 @@ export function queryCommand(): Command {
     .option('--from <time>', 'windows starting at or after this: ISO-8601, epoch ms, now or now-<duration> (default: one hour before --to)')
     .option('--to <time>', 'windows starting before this (default: now)')
     .option('--where <dimension=value>', 'filter on a dimension; repeat it, or give several values comma-separated', (text: string, all: string[]) => [...all, text], [] as string[])
-    .option('--granularity <duration>', "row width: the view's window (default) or a multiple of it, e.g. 1h")
+    .option('--granularity <duration>', "row width: the view's window (default), a multiple of it, e.g. 1h, or a calendar unit 1d, 1w (ISO week), 1mo, 1q, 1y")
+    .option('--time-zone <zone>', "IANA time zone of calendar granularities, e.g. America/New_York (default: the view's own, else UTC)")
     .option('--order-by <field[:desc]>', 'windowStart (default) or a measure, optionally :desc')
     .option('--limit <rows>', 'at most this many rows (default: serving.limits.maxRows)')
     .addOption(new Option('--layer <layer>', 'merged (default), or one layer alone for debugging').choices(LAYERS))
@@ -35,7 +36,7 @@ export function queryCommand(): Command {
     .action(
       async (
         name: string,
-        options: { from?: string; to?: string; where: string[]; granularity?: string; orderBy?: string; limit?: string; layer?: string; format: Format; output?: string },
+        options: { from?: string; to?: string; where: string[]; granularity?: string; timeZone?: string; orderBy?: string; limit?: string; layer?: string; format: Format; output?: string },
         command: Command,
       ) => {
         checkOutput(options.format, options.output);
@@ -49,7 +50,7 @@ export function queryCommand(): Command {
         }
         const query = parseViewQuery(
           view,
-          { from: options.from, to: options.to, where, granularity: options.granularity, orderBy: options.orderBy, limit: options.limit, layer: options.layer },
+          { from: options.from, to: options.to, where, granularity: options.granularity, timeZone: options.timeZone, orderBy: options.orderBy, limit: options.limit, layer: options.layer },
           queryLimits(config),
         );
         const redis = createRedisClient(config.redis.url, { name: 'braid-query' });

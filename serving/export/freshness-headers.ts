@@ -1,3 +1,4 @@
+import { granularityText } from '../../shared/time/index.ts';
 import type { Freshness } from '../view-reader.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -12,7 +13,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * freshnessHeaders(answer.meta);
  * // { 'Braid-Batch-Version': '3', 'Braid-Batch-Cutoff': '2026-05-01T01:00:00.000Z',
  * //   'Braid-Speed-Watermark': '2026-05-01T01:59:58.000Z', 'Braid-Layers': 'batch,speed',
- * //   'Braid-Partial': 'false', 'Braid-From': …, 'Braid-To': …, 'Braid-Granularity-Ms': '60000',
+ * //   'Braid-Partial': 'false', 'Braid-From': …, 'Braid-To': …, 'Braid-Granularity': '1m', 'Braid-Granularity-Ms': '60000', 'Braid-Time-Zone': 'UTC',
  * //   'Braid-Truncated': 'false', 'Braid-Cached': 'false' }
  */
 export function freshnessHeaders(meta: Freshness): Record<string, string> {
@@ -26,7 +27,10 @@ export function freshnessHeaders(meta: Freshness): Record<string, string> {
   if (meta.missing.length > 0) headers['Braid-Missing'] = meta.missing.map((range) => `${iso(range.fromMs)}/${iso(range.toMs)}`).join(',');
   headers['Braid-From'] = iso(meta.fromMs);
   headers['Braid-To'] = iso(meta.toMs);
-  headers['Braid-Granularity-Ms'] = String(meta.granularityMs);
+  headers['Braid-Granularity'] = granularityText(meta.granularity);
+  // Calendar buckets vary in length: only a fixed width has milliseconds.
+  if (meta.granularity.kind === 'fixed') headers['Braid-Granularity-Ms'] = String(meta.granularity.stepMs);
+  headers['Braid-Time-Zone'] = meta.timeZone;
   headers['Braid-Truncated'] = String(meta.truncated);
   headers['Braid-Cached'] = String(meta.cached);
   return headers;

@@ -15,8 +15,8 @@ import {
   type GraphQLOutputType,
 } from 'graphql';
 import type { Measure } from '../../shared/measures/index.ts';
-import { formatDurationMs } from '../../shared/time/index.ts';
-import { describeWindow, type Dimension, type View } from '../../shared/views/index.ts';
+import { granularityText } from '../../shared/time/index.ts';
+import { describeWindow, isCalendarWindow, type Dimension, type View } from '../../shared/views/index.ts';
 import { flatRows } from '../answer-rows.ts';
 import { toGraphQLError } from '../errors.ts';
 import type { ViewAnswer } from '../view-reader.ts';
@@ -70,7 +70,8 @@ const FreshnessType = new GraphQLObjectType({
     missing: { type: nonNull(new GraphQLList(nonNull(TimeRangeType))) },
     from: { type: nonNull(DateTimeScalar), resolve: (meta: ViewAnswer['meta']) => meta.fromMs },
     to: { type: nonNull(DateTimeScalar), resolve: (meta: ViewAnswer['meta']) => meta.toMs },
-    granularity: { type: nonNull(GraphQLString), resolve: (meta: ViewAnswer['meta']) => formatDurationMs(meta.granularityMs) },
+    granularity: { type: nonNull(GraphQLString), description: 'The rows’ buckets: a fixed duration (1m, 1h) or a calendar unit (1d, 1w, 1mo, 1q, 1y).', resolve: (meta: ViewAnswer['meta']) => granularityText(meta.granularity) },
+    timeZone: { type: nonNull(GraphQLString), description: 'The IANA time zone of calendar buckets.' },
     truncated: { type: nonNull(GraphQLBoolean), description: 'More rows matched than `limit`.' },
     cached: { type: nonNull(GraphQLBoolean) },
   },
@@ -123,7 +124,8 @@ interface GraphQLViewArgs {
   from?: number;
   to?: number;
   last?: string;
-  granularity?: string;
+  granularity?: string | null;
+  timeZone?: string | null;
   where?: Record<string, unknown>;
   orderBy?: { field: string; direction?: string };
   limit?: number;
@@ -134,8 +136,10 @@ function toInput(args: GraphQLViewArgs): ViewQueryInput {
   return {
     from: args.from ?? (args.last !== undefined ? `now-${args.last}` : undefined),
     to: args.to,
-    granularity: args.granularity,
-    // GraphQL's null-prototype objects become plain ones; an explicit null (a filter, or its eq/in) means "not given", as for any optional input.
+    // An explicit null means "not given", as for any optional input.
+    granularity: args.granularity ?? undefined,
+    timeZone: args.timeZone ?? undefined,
+    // GraphQL's null-prototype objects become plain ones; an explicit null filter (or its eq/in) is not given either.
     where: args.where
       ? Object.fromEntries(
           Object.entries(args.where)
@@ -151,7 +155,7 @@ function toInput(args: GraphQLViewArgs): ViewQueryInput {
 
 /**
  * Generates the GraphQL schema from the view definitions: one typed query
- * field per view (`pageViews(from, to, granularity, where, orderBy, limit, layer)`),
+ * field per view (`pageViews(from, to, granularity, timeZone, where, orderBy, limit, layer)`),
  * one subscription field per view (`pageViewsUpdated`), and `views`.
  */
 export function buildViewSchema<Context>(views: readonly View[], resolvers: ViewResolvers<Context>): GraphQLSchema {
@@ -189,10 +193,15 @@ export function buildViewSchema<Context>(views: readonly View[], resolvers: View
     const common: GraphQLFieldConfigArgumentMap = {
       granularity: {
         type: GraphQLString,
-        description:
-          view.window.type === 'tumbling'
-            ? `Row width: the view's ${formatDurationMs(view.window.sizeMs)} window (default) or a multiple of it, e.g. 1h; measures roll up by monoid merge.`
+        description: isCalendarWindow(view.window)
+          ? `Row width: the view's own windows (${describeWindow(view.window)}, the default) or a coarser calendar unit of timeZone (1w = ISO week, 1mo, 1q, 1y) whose boundaries are window boundaries; measures roll up by monoid merge.`
+          : view.window.type === 'tumbling'
+            ? `Row width: the view's own windows (${describeWindow(view.window)}, the default), a multiple of them, e.g. 1h, or a calendar unit of timeZone (1d, 1w = ISO week, 1mo, 1q, 1y) whose boundaries are window boundaries; measures roll up by monoid merge.`
             : `Only the view's own windows (${describeWindow(view.window)}) can be returned.`,
+      },
+      timeZone: {
+        type: GraphQLString,
+        description: `IANA time zone of calendar granularities, e.g. America/New_York. Default: ${isCalendarWindow(view.window) ? `the view's own, ${view.window.timeZone}` : 'UTC'}.`,
       },
       ...(view.dimensions.length > 0 ? { where: { type: new GraphQLInputObjectType({ name: `${prefix}Where`, fields: whereFields }) } } : {}),
       orderBy: { type: orderByType, description: 'Default: windowStart ascending.' },

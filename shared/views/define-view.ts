@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Measure } from '../measures/index.ts';
 import { getSource, isSource, type Source } from '../sources/index.ts';
-import { parseDurationMs } from '../time/index.ts';
+import { canonicalTimeZone, formatDurationMs, parseDurationMs } from '../time/index.ts';
 import { exprToString, field as fieldRef, isExpr, typeOf, type Expr, type ExprNode, type ValueType } from './expr.ts';
-import { describeWindow, type WindowSpec } from './windows.ts';
+import { describeWindow, isCalendarWindow, windowSpanMs, type WindowSpec } from './windows.ts';
 
 /** A group-by dimension: a source field, or a named derived expression. */
 export type DimensionInput = string | { readonly name: string; readonly expr: Expr };
@@ -24,7 +24,7 @@ export interface ViewSpec {
   readonly measures: Readonly<Record<string, Measure>>;
   /** Events this long after a window's end (by watermark) still update it. Default 0. */
   readonly allowedLateness?: string | number;
-  /** How long the speed layer keeps a window's data in Redis. Default 1d. */
+  /** How long the speed layer keeps a window's data in Redis. Default 1d, or the longest window plus allowedLateness when that is longer. */
   readonly retention?: string | number;
 }
 
@@ -155,9 +155,17 @@ export function defineView(spec: ViewSpec): View {
     return parsed;
   };
   const allowedLatenessMs = duration('allowedLateness', spec.allowedLateness, 0);
-  const retentionMs = duration('retention', spec.retention, DEFAULT_RETENTION_MS);
-  const span = spec.window.type === 'session' ? spec.window.gapMs : spec.window.sizeMs;
-  if (retentionMs < span + allowedLatenessMs) fail('retention must be at least the window size plus allowedLateness');
+  if (isCalendarWindow(spec.window) && canonicalTimeZone(spec.window.timeZone) !== spec.window.timeZone) {
+    fail(`window: time zone ${JSON.stringify(spec.window.timeZone)} is not a canonical IANA name; declare the window with tumbling(size, { timeZone })`);
+  }
+  const span = windowSpanMs(spec.window);
+  // A window longer than the default retention (a zone's 25-hour day, a month) is kept for as long as it takes events.
+  const retentionMs = duration('retention', spec.retention, Math.max(DEFAULT_RETENTION_MS, span + allowedLatenessMs));
+  if (retentionMs < span + allowedLatenessMs) {
+    // In whole hours: `ms` would round a 25-hour day to "1d".
+    const longest = isCalendarWindow(spec.window) ? ` (${describeWindow(spec.window)} windows last up to ${span % 3_600_000 === 0 ? `${span / 3_600_000}h` : formatDurationMs(span)})` : '';
+    fail(`retention must be at least the window size plus allowedLateness${longest}`);
+  }
 
   const definition = {
     source: source.name,

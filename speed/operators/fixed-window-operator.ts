@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { WindowSpec } from '../../shared/views/index.ts';
-import { alignDown } from '../../shared/views/index.ts';
+import { calendarGranularity, timeGrid, type TimeGrid } from '../../shared/time/index.ts';
+import { alignDown, isCalendarWindow, windowSpanMs, type WindowSpec } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
 import { deltaOpsFor, emitRowCounts, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
 import { PartitionSketch } from '../partition-sketch.ts';
@@ -27,10 +27,18 @@ type Pane = Array<Map<string, Cell> | undefined>;
  * a checkpoint merges each pane into its windows and writes the windows' deltas.
  * Each window is judged for lateness on its own (as Flink does): an event late
  * for a pane's earlier windows is kept apart and goes only to the later ones.
+ * Calendar windows (tumbling in a time zone) are their own panes, of varying length.
  */
 export class FixedWindowOperator implements Operator {
+  /** Size and slide of fixed windows (unused for calendar windows). */
   private readonly sizeMs: number;
   private readonly slideMs: number;
+  /** The longest window lasts this long. */
+  private readonly spanMs: number;
+  /** Calendar windows: their grid, and the window the last event fell in (NaN bounds when none). */
+  private readonly calendar: TimeGrid | undefined;
+  private calendarStart = Number.NaN;
+  private calendarEnd = Number.NaN;
   /** Windows per pane: size / slide. */
   private readonly windowsPerPane: number;
   private readonly ops: DeltaOps[];
@@ -65,9 +73,17 @@ export class FixedWindowOperator implements Operator {
     window: WindowSpec,
   ) {
     if (window.type === 'session') throw new Error('FixedWindowOperator takes tumbling or sliding windows');
-    this.sizeMs = window.sizeMs;
-    this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
-    this.windowsPerPane = this.sizeMs / this.slideMs;
+    this.spanMs = windowSpanMs(window);
+    if (isCalendarWindow(window)) {
+      this.calendar = timeGrid(calendarGranularity(window.unit, window.timeZone));
+      this.sizeMs = this.spanMs;
+      this.slideMs = this.spanMs;
+    } else {
+      this.calendar = undefined;
+      this.sizeMs = window.sizeMs;
+      this.slideMs = window.type === 'sliding' ? window.slideMs : window.sizeMs;
+    }
+    this.windowsPerPane = this.calendar === undefined ? this.sizeMs / this.slideMs : 1;
     if (!Number.isInteger(this.windowsPerPane)) throw new Error(`view ${context.view.name}: window size is not a whole multiple of its slide`);
     // A tumbling pane is its window: its approxDistinct cells' elements are logged for their sketches.
     this.ops = context.view.measures.map(({ measure }) =>
@@ -101,8 +117,8 @@ export class FixedWindowOperator implements Operator {
     // No watermark: the partition has stored no event, so no sketch either.
     if (this.distinctMeasures.length === 0 || !Number.isFinite(partitionWatermarkMs)) return;
     const { view, keys, topic, partition } = this.context;
-    // Still open: start + size + lateness > watermark.
-    const after = partitionWatermarkMs - this.sizeMs - view.allowedLatenessMs;
+    // Still open: start + size + lateness > watermark (the longest size, for calendar windows).
+    const after = partitionWatermarkMs - this.spanMs - view.allowedLatenessMs;
     const starts = (await redis.zrangebyscore(keys.windows(view.name), `(${after}`, '+inf')).map(Number);
     // Kafka topic names have no glob characters; the separator is a control character.
     const prefix = SpeedKeys.sketchField(topic, partition, '');
@@ -141,15 +157,26 @@ export class FixedWindowOperator implements Operator {
 
   process(event: Record<string, unknown>, groupKey: string, eventTimeMs: number, partitionWatermarkMs: number): boolean {
     const lateness = this.context.view.allowedLatenessMs;
-    const paneStart = alignDown(eventTimeMs, this.slideMs);
-    // The pane's windows start at paneStart − size + slide, … paneStart; a later one accepts for longer.
+    let paneStart: number;
     let first = 0;
-    let end = paneStart + this.slideMs;
-    while (first < this.windowsPerPane && !windowAcceptsAt(end, lateness, partitionWatermarkMs)) {
-      first++;
-      end += this.slideMs;
+    if (this.calendar === undefined) {
+      paneStart = alignDown(eventTimeMs, this.slideMs);
+      // The pane's windows start at paneStart − size + slide, … paneStart; a later one accepts for longer.
+      let end = paneStart + this.slideMs;
+      while (first < this.windowsPerPane && !windowAcceptsAt(end, lateness, partitionWatermarkMs)) {
+        first++;
+        end += this.slideMs;
+      }
+      if (first === this.windowsPerPane) return false;
+    } else {
+      // Events mostly arrive in order: the window of the event before holds most of them, with no date arithmetic.
+      if (!(eventTimeMs >= this.calendarStart && eventTimeMs < this.calendarEnd)) {
+        this.calendarStart = this.calendar.startOf(eventTimeMs);
+        this.calendarEnd = this.calendar.endOf(this.calendarStart);
+      }
+      if (!windowAcceptsAt(this.calendarEnd, lateness, partitionWatermarkMs)) return false;
+      paneStart = this.calendarStart;
     }
-    if (first === this.windowsPerPane) return false;
     // Most events fall in the pane of the event before: no map lookup for them.
     let pane = paneStart === this.lastPaneStart ? this.lastPane! : this.pending.get(paneStart);
     if (pane === undefined) {
@@ -174,6 +201,12 @@ export class FixedWindowOperator implements Operator {
       deltas[index] = this.ops[index]!.add(deltas[index], field === undefined ? undefined : event[field]);
     }
     return true;
+  }
+
+  /** End of the window starting at `start`. */
+  private windowEnd(start: number): number {
+    if (this.calendar === undefined) return start + this.sizeMs;
+    return start === this.calendarStart ? this.calendarEnd : this.calendar.endOf(start);
   }
 
   private forgetLastPane(): void {
@@ -222,11 +255,11 @@ export class FixedWindowOperator implements Operator {
   onCheckpoint(program: FlushProgram, partitionWatermarkMs: number): void {
     const forgetAtMs = this.previousCheckpointWatermarkMs;
     this.previousCheckpointWatermarkMs = partitionWatermarkMs;
-    this.sketchTtls.forget((start) => !windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, forgetAtMs));
+    this.sketchTtls.forget((start) => !windowAcceptsAt(this.windowEnd(start), this.context.view.allowedLatenessMs, forgetAtMs));
     if (this.cells > 0) this.writeCells(program);
     // After writing: the cells just written may belong to windows this watermark closes.
     for (const start of this.sketches.keys()) {
-      if (!windowAcceptsAt(start + this.sizeMs, this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketches.delete(start);
+      if (!windowAcceptsAt(this.windowEnd(start), this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketches.delete(start);
     }
   }
 

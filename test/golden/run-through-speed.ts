@@ -6,7 +6,7 @@ import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics/index.ts';
 import { readSpeedView, SpeedKeys, SpeedWorker } from '../../speed/index.ts';
 import { testLogger, topicMessageCount, waitUntilSpeedCaughtUp } from '../harness/index.ts';
-import { messageValue, SCENARIO_EPOCH_MS, type ExpectedRow, type Scenario, type ScenarioMessage } from './scenarios.ts';
+import { messageValue, SCENARIO_EPOCH_MS, SCENARIO_RANGE, type ExpectedRow, type Scenario, type ScenarioMessage } from './scenarios.ts';
 import { goldenViews } from './views.ts';
 
 /** Config for one scenario run: its topic, partitions, watermark settings and a fresh consumer group. */
@@ -46,7 +46,7 @@ export async function readGoldenViews(redis: Redis, config: Config): Promise<Spe
   const finalStarts: Record<string, number[]> = {};
   let watermarkS: number | null = null;
   for (const view of goldenViews) {
-    const result = await readSpeedView(target, view, { fromMs: SCENARIO_EPOCH_MS - 3_600_000, toMs: SCENARIO_EPOCH_MS + 3_600_000 });
+    const result = await readSpeedView(target, view, SCENARIO_RANGE);
     rows[view.name] = result.rows.map((row) => ({
       start: (row.windowStart - SCENARIO_EPOCH_MS) / 1000,
       end: (row.windowEnd - SCENARIO_EPOCH_MS) / 1000,

@@ -5,6 +5,13 @@ import { fileURLToPath } from 'node:url';
 /** Event time zero of every scenario. */
 export const SCENARIO_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
 
+/**
+ * The event-time range every window of every scenario lies in: from the New
+ * York day that holds the epoch to past the spring DST change (day 66). Views
+ * are read over it, and the batch layer's cutoff is its end.
+ */
+export const SCENARIO_RANGE = { fromMs: SCENARIO_EPOCH_MS - 2 * 86_400_000, toMs: SCENARIO_EPOCH_MS + 90 * 86_400_000 } as const;
+
 /** One input message: a valid event (`t` in seconds after the epoch) or raw bytes. */
 export type ScenarioMessage =
   | { p: number; t: number; user: string; url: string; country: string; revenue?: number | null }

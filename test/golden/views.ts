@@ -2,9 +2,10 @@ import { approxDistinct, count, max, sum } from '../../shared/measures/index.ts'
 import { defineView, session, sliding, tumbling } from '../../shared/views/index.ts';
 
 /**
- * The views every golden scenario is run through: one per window type, on the
- * clickstream source, small enough that the expected rows are worked out by
- * hand. Scenario times are seconds after 2026-01-01T00:00:00Z.
+ * The views every golden scenario is run through: one per window type (and a
+ * tumbling one in a time zone), on the clickstream source, small enough that
+ * the expected rows are worked out by hand. Scenario times are seconds after
+ * 2026-01-01T00:00:00Z, which is 19:00 on 31 December in New York.
  */
 export const goldenViews = [
   defineView({
@@ -21,6 +22,14 @@ export const goldenViews = [
     groupBy: ['country'],
     window: sliding('20s', '10s'),
     measures: { views: count() },
+    allowedLateness: '5s',
+  }),
+  defineView({
+    name: 'g_zone_days',
+    source: 'clickstream',
+    groupBy: ['country'],
+    window: tumbling('1d', { timeZone: 'America/New_York' }),
+    measures: { views: count(), revenue: sum('revenue') },
     allowedLateness: '5s',
   }),
   defineView({

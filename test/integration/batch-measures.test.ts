@@ -7,7 +7,7 @@ import { dayFolder, masterFileName } from '../../batch/master-dataset.ts';
 import { createDuckDbParquetWriter, type ArchiveRow } from '../../batch/parquet-writer.ts';
 import { approxDistinct, avg, count, max, min, RedisHll, sum, topK } from '../../shared/measures/index.ts';
 import { getSource } from '../../shared/sources/index.ts';
-import { defineView, field, ne, session, sliding, tumbling, windowStartsFor, type View } from '../../shared/views/index.ts';
+import { defineView, field, ne, session, sliding, tumbling, windowEndFor, windowStartsFor, type View } from '../../shared/views/index.ts';
 import { tempDir, testConfig } from '../harness/index.ts';
 
 const START_MS = Date.parse('2026-03-01T00:00:00Z');
@@ -100,7 +100,7 @@ function expectedStates(view: View, all: readonly Event[]): Map<string, Record<s
     }
   };
   if (view.window.type !== 'session') {
-    for (const event of kept) for (const start of windowStartsFor(view.window, event.ts)) add(start, start + view.window.sizeMs, event);
+    for (const event of kept) for (const start of windowStartsFor(view.window, event.ts)) add(start, windowEndFor(view.window, start), event);
     return cells;
   }
   const gap = view.window.gapMs;

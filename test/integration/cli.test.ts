@@ -58,6 +58,12 @@ describe('npx braid', () => {
     expect(json.stderr).toMatch(/0 rows from no layer; batch v- cutoff none/);
     const csv = await braid(['query', 'page_views', '--format', 'csv'], env);
     expect(csv.stdout).toBe('windowStart,windowEnd,url,views,visitors,revenue\n');
+    const weekly = await braid(['query', 'page_views', '--from', '2026-01-15T12:00:00Z', '--to', '2026-01-16T00:00:00Z', '--granularity', '1w', '--time-zone', 'America/New_York', '--format', 'json'], env);
+    expect(weekly.code, weekly.stderr).toBe(0);
+    expect((JSON.parse(weekly.stdout) as { meta: unknown }).meta).toMatchObject({ from: '2026-01-12T05:00:00.000Z', granularity: '1w', timeZone: 'America/New_York' });
+    const badZone = await braid(['query', 'page_views', '--time-zone', 'Mars/Base'], env);
+    expect(badZone.code).toBe(2);
+    expect(badZone.stderr).toMatch(/argument `timeZone` must be an IANA time zone/);
     const bad = await braid(['query', 'country_minutes', '--granularity', '1h'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/argument `granularity` cannot roll country_minutes up to 1h/);

@@ -4,7 +4,7 @@ import { Archiver, readBatchView, recomputeView } from '../../batch/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { getSource } from '../../shared/sources/index.ts';
 import { sendScenarioMessages, sortRows } from '../golden/run-through-speed.ts';
-import { loadScenarios, SCENARIO_EPOCH_MS } from '../golden/scenarios.ts';
+import { loadScenarios, SCENARIO_EPOCH_MS, SCENARIO_RANGE } from '../golden/scenarios.ts';
 import { goldenViews } from '../golden/views.ts';
 import { createTopic, tempDir, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
 
@@ -41,9 +41,9 @@ describe.each(loadScenarios())('golden scenario $name through the batch layer (a
 
     const expected = scenario.expected.batchViews ?? scenario.expected.views;
     for (const view of goldenViews) {
-      const manifest = await recomputeView({ config, view, cutoffMs: SCENARIO_EPOCH_MS + 3_600_000 });
+      const manifest = await recomputeView({ config, view, cutoffMs: SCENARIO_RANGE.toMs });
       expect(manifest.version).toBe(1);
-      const { rows } = await readBatchView(config.dataDir, view, { fromMs: SCENARIO_EPOCH_MS - 3_600_000, toMs: SCENARIO_EPOCH_MS + 3_600_000 });
+      const { rows } = await readBatchView(config.dataDir, view, SCENARIO_RANGE);
       const actual = rows.map((row) => ({
         start: (row.windowStart - SCENARIO_EPOCH_MS) / 1000,
         end: (row.windowEnd - SCENARIO_EPOCH_MS) / 1000,

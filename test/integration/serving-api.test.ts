@@ -99,6 +99,10 @@ describe('serving API: auth, roles, limits and errors', () => {
     const sliding = await errorOf('{ countryMinutes(granularity: "1h") { rows { country } } }');
     expect(sliding.extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'granularity' });
     expect(sliding.message).toMatch(/overlap/);
+    expect((await errorOf('{ pageViews(timeZone: "Mars/Base") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'timeZone' });
+    const kolkata = await errorOf('{ pageViews(granularity: "1h", timeZone: "Asia/Kolkata") { rows { url } } }');
+    expect(kolkata.extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'timeZone' });
+    expect(kolkata.message).toMatch(/offset \(\+05:30\) is not a whole number of 1h/);
     expect((await errorOf('{ pageViews(limit: 501) { rows { url } } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', argument: 'limit' });
     expect((await errorOf('{ pageViews(from: "now-8d") { rows { url } } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', argument: 'from' });
     expect((await errorOf('{ userSessions(from: "now-2d") { rows { user_id } } }')).extensions).toMatchObject({ code: 'LIMIT_EXCEEDED' });
@@ -120,7 +124,30 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect(await rest('/v1/views/page_views?orderBy=clicks')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'orderBy' } });
     expect(await rest('/v1/views/page_views?limit=-3')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'limit' } });
     expect(await rest('/v1/views/page_views?layer=both')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'layer' } });
+    expect(await rest('/v1/views/page_views?timeZone=Mars/Base')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'timeZone' } });
+    expect(await rest('/v1/views/page_views?granularity=2w')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'granularity' } });
     expect(await rest('/v1/views/nosuch')).toMatchObject({ status: 404, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('rolls up to calendar buckets of the time zone asked for, on both transports, and says which zone', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'));
+    await using _ = serving;
+    // Thursday to Friday in January: the New York week from Monday 12 January, 00:00 EST (05:00Z).
+    const range = 'from=2026-01-15T12:00:00Z&to=2026-01-16T00:00:00Z';
+    const response = await serving.app.request(`/v1/views/page_views?${range}&granularity=1w&timeZone=america/new_york`, { headers: { 'x-api-key': ADMIN_KEY } });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { meta: unknown }).meta).toMatchObject({
+      from: '2026-01-12T05:00:00.000Z',
+      to: '2026-01-19T05:00:00.000Z',
+      granularity: '1w',
+      granularityMs: null,
+      timeZone: 'America/New_York',
+    });
+    const days = await graphql('{ pageViews(from: "2026-01-15T12:00:00Z", to: "2026-01-15T20:00:00Z", granularity: "1d", timeZone: "Europe/Berlin") { meta { from to granularity timeZone } } }');
+    expect(days.body.errors).toBeUndefined();
+    expect(days.body.data).toEqual({ pageViews: { meta: { from: '2026-01-14T23:00:00.000Z', to: '2026-01-15T23:00:00.000Z', granularity: '1d', timeZone: 'Europe/Berlin' } } });
   });
 
   it('a query slower than serving.limits.requestTimeoutMs fails with TIMEOUT, not a hung request', async () => {

@@ -1,3 +1,4 @@
+import { calendarGranularity, fixedGranularity } from '../../shared/time/index.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,7 +86,8 @@ const answer: ViewAnswer = {
     missing: [{ fromMs: T0 + 2 * MINUTE, toMs: T0 + 3 * MINUTE }],
     fromMs: T0,
     toMs: T0 + 3 * MINUTE,
-    granularityMs: MINUTE,
+    granularity: fixedGranularity(MINUTE),
+    timeZone: 'UTC',
     truncated: false,
     cached: false,
   },
@@ -247,12 +249,16 @@ describe('serving export: an answer as Arrow, CSV and Parquet', () => {
       'Braid-Missing': '2026-04-02T10:02:00.000Z/2026-04-02T10:03:00.000Z',
       'Braid-From': '2026-04-02T10:00:00.000Z',
       'Braid-To': '2026-04-02T10:03:00.000Z',
+      'Braid-Granularity': '1m',
       'Braid-Granularity-Ms': '60000',
+      'Braid-Time-Zone': 'UTC',
       'Braid-Truncated': 'false',
       'Braid-Cached': 'false',
     });
     const empty = freshnessHeaders({ ...answer.meta, batchVersion: null, batchCutoffMs: null, speedWatermarkMs: null, layers: [], partial: false, missing: [] });
-    expect(Object.keys(empty)).toEqual(['Braid-Partial', 'Braid-From', 'Braid-To', 'Braid-Granularity-Ms', 'Braid-Truncated', 'Braid-Cached']);
+    expect(Object.keys(empty)).toEqual(['Braid-Partial', 'Braid-From', 'Braid-To', 'Braid-Granularity', 'Braid-Granularity-Ms', 'Braid-Time-Zone', 'Braid-Truncated', 'Braid-Cached']);
+    const weekly = freshnessHeaders({ ...answer.meta, granularity: calendarGranularity('week', 'America/New_York'), timeZone: 'America/New_York' });
+    expect([weekly['Braid-Granularity'], weekly['Braid-Granularity-Ms'], weekly['Braid-Time-Zone']]).toEqual(['1w', undefined, 'America/New_York']);
   });
 
   it('negotiates the format from Accept (q-values, wildcards) and refuses one it cannot answer with NOT_ACCEPTABLE', () => {

@@ -45,7 +45,8 @@ const META: ViewAnswer['meta'] = {
   missing: [{ fromMs: T0 + 10 * MINUTE_MS, toMs: T0 + 20 * MINUTE_MS }],
   fromMs: T0,
   toMs: T0 + HOUR_MS,
-  granularityMs: MINUTE_MS,
+  granularity: { kind: 'fixed', stepMs: MINUTE_MS },
+  timeZone: 'UTC',
   truncated: false,
   cached: true,
 };
@@ -189,12 +190,13 @@ describe('buildViewSchema', () => {
     expect(fieldTypes(schema, 'PageViewsOrderBy')).toEqual({ field: 'PageViewsOrderField!', direction: 'OrderDirection' });
   });
 
-  it('gives the query field from, to, granularity, where, orderBy, limit and layer; the subscription last instead of layer', () => {
+  it('gives the query field from, to, granularity, timeZone, where, orderBy, limit and layer; the subscription last instead of layer', () => {
     const args = (field: { args: ReadonlyArray<{ name: string; type: unknown }> }) => Object.fromEntries(field.args.map((arg) => [arg.name, String(arg.type)]));
     expect(args(schema.getQueryType()!.getFields().pageViews!)).toEqual({
       from: 'DateTime',
       to: 'DateTime',
       granularity: 'String',
+      timeZone: 'String',
       where: 'PageViewsWhere',
       orderBy: 'PageViewsOrderBy',
       limit: 'Int',
@@ -205,6 +207,7 @@ describe('buildViewSchema', () => {
       from: 'DateTime',
       to: 'DateTime',
       granularity: 'String',
+      timeZone: 'String',
       where: 'PageViewsWhere',
       orderBy: 'PageViewsOrderBy',
       limit: 'Int',
@@ -213,9 +216,13 @@ describe('buildViewSchema', () => {
 
   it('says in the granularity argument whether a view rolls up', () => {
     const granularityDescription = (field: string) => schema.getQueryType()!.getFields()[field]!.args.find((arg) => arg.name === 'granularity')!.description;
-    expect(granularityDescription('pageViews')).toMatch(/multiple of it/);
+    expect(granularityDescription('pageViews')).toMatch(/multiple of them.*calendar unit of timeZone \(1d, 1w = ISO week, 1mo, 1q, 1y\)/);
     expect(granularityDescription('countryMinutes')).toMatch(/Only the view's own windows \(sliding 5m every 1m\)/);
     expect(granularityDescription('userSessions')).toMatch(/session gap 30m/);
+    const days = defineView({ name: 'ny_days', source: 'clickstream', window: tumbling('1d', { timeZone: 'America/New_York' }), measures: { views: count() } });
+    const zoned = buildViewSchema<Context>([days], fakeResolvers().resolvers).getQueryType()!.getFields().nyDays!.args;
+    expect(zoned.find((arg) => arg.name === 'granularity')!.description).toMatch(/own windows \(tumbling 1d in America\/New_York, the default\) or a coarser calendar unit/);
+    expect(zoned.find((arg) => arg.name === 'timeZone')!.description).toMatch(/Default: the view's own, America\/New_York/);
   });
 
   it('leaves out where for a view without dimensions, and the subscription type when there are no views', () => {
@@ -309,6 +316,20 @@ describe('executing view queries', () => {
       limit: 5,
       layer: 'speed',
     });
+  });
+
+  it('passes timeZone on, and says which granularity and time zone the answer is in', async () => {
+    const weekly: ViewAnswer = { ...PAGE_ANSWER, meta: { ...META, granularity: { kind: 'calendar', unit: 'week', timeZone: 'America/New_York' }, timeZone: 'America/New_York' } };
+    const { calls, resolvers } = fakeResolvers({ page_views: weekly });
+    const schema = buildViewSchema<Context>(demoViews, resolvers);
+    const result = await run(schema, '{ pageViews(granularity: "1w", timeZone: "America/New_York") { meta { granularity timeZone } } }');
+    expect(result.errors).toBeUndefined();
+    expect(calls[0]!.input).toMatchObject({ granularity: '1w', timeZone: 'America/New_York' });
+    expect(result.data).toEqual({ pageViews: { meta: { granularity: '1w', timeZone: 'America/New_York' } } });
+    // An explicit null is no argument at all.
+    await run(schema, '{ pageViews(granularity: null, timeZone: null) { rows { url } } }');
+    expect(calls[1]!.input.granularity).toBeUndefined();
+    expect(calls[1]!.input.timeZone).toBeUndefined();
   });
 
   it('defaults layer to merged and orderBy direction to asc, and leaves the rest absent', async () => {

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { naturalGranularity, parseViewQuery, queryKey, type QueryLimits, type ViewQueryInput } from '../../serving/view-query.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { countryMinutes, pageViews, userSessions, type View } from '../../shared/views/index.ts';
+import { count } from '../../shared/measures/index.ts';
+import { countryMinutes, defineView, pageViews, tumbling, userSessions, type View } from '../../shared/views/index.ts';
 import { probeChecks } from './fixtures/probe-checks.ts';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const NOW_MS = Date.parse('2026-01-01T12:00:00Z');
+/** A fixed, epoch-aligned granularity. */
+const fixed = (stepMs: number) => ({ kind: 'fixed', stepMs });
 const LIMITS: QueryLimits = { maxRangeMs: 31 * 24 * HOUR_MS, maxRangeByView: {}, maxRows: 500 };
 
 
@@ -41,7 +44,7 @@ describe('parseViewQuery defaults', () => {
     expect(query.view).toBe(pageViews);
     expect(query.toMs).toBe(NOW_MS);
     expect(query.fromMs).toBe(NOW_MS - HOUR_MS);
-    expect(query.granularityMs).toBe(MINUTE_MS);
+    expect(query.granularity).toEqual(fixed(MINUTE_MS));
     expect(query.rollUp).toBe(false);
     expect(query.where).toEqual({});
     expect(query.orderBy).toEqual({ field: 'windowStart', direction: 'asc' });
@@ -62,12 +65,12 @@ describe('parseViewQuery defaults', () => {
   });
 
   it('uses each view’s own windows as the natural granularity', () => {
-    expect(parse(pageViews, {}).granularityMs).toBe(MINUTE_MS);
-    expect(parse(countryMinutes, {}).granularityMs).toBe(MINUTE_MS);
-    expect(parse(userSessions, {}).granularityMs).toBe(30 * MINUTE_MS);
-    expect(naturalGranularity(pageViews)).toEqual({ granularityMs: MINUTE_MS, rollable: true });
-    expect(naturalGranularity(countryMinutes)).toEqual({ granularityMs: MINUTE_MS, rollable: false });
-    expect(naturalGranularity(userSessions)).toEqual({ granularityMs: 30 * MINUTE_MS, rollable: false });
+    expect(parse(pageViews, {}).granularity).toEqual(fixed(MINUTE_MS));
+    expect(parse(countryMinutes, {}).granularity).toEqual(fixed(MINUTE_MS));
+    expect(parse(userSessions, {}).granularity).toEqual(fixed(30 * MINUTE_MS));
+    expect(naturalGranularity(pageViews)).toEqual({ granularity: fixed(MINUTE_MS), rollable: true });
+    expect(naturalGranularity(countryMinutes)).toEqual({ granularity: fixed(MINUTE_MS), rollable: false });
+    expect(naturalGranularity(userSessions)).toEqual({ granularity: fixed(30 * MINUTE_MS), rollable: false });
   });
 });
 
@@ -118,21 +121,21 @@ describe('parseViewQuery time range', () => {
 
 describe('parseViewQuery granularity', () => {
   it('accepts the view’s own window without rolling up', () => {
-    expect(parse(pageViews, { granularity: '1m' })).toMatchObject({ granularityMs: MINUTE_MS, rollUp: false });
-    expect(parse(pageViews, { granularity: MINUTE_MS })).toMatchObject({ granularityMs: MINUTE_MS, rollUp: false });
+    expect(parse(pageViews, { granularity: '1m' })).toMatchObject({ granularity: fixed(MINUTE_MS), rollUp: false });
+    expect(parse(pageViews, { granularity: MINUTE_MS })).toMatchObject({ granularity: fixed(MINUTE_MS), rollUp: false });
   });
 
   it('rolls a tumbling view up to a multiple of its window, aligning the range outward to whole buckets', () => {
     const query = parse(pageViews, { from: '2026-01-01T10:30:00Z', to: '2026-01-01T11:30:00Z', granularity: '1h' });
     expect(query.rollUp).toBe(true);
-    expect(query.granularityMs).toBe(HOUR_MS);
+    expect(query.granularity).toEqual(fixed(HOUR_MS));
     expect(query.fromMs).toBe(Date.parse('2026-01-01T10:00:00Z'));
     expect(query.toMs).toBe(Date.parse('2026-01-01T12:00:00Z'));
   });
 
   it('leaves a range already on bucket boundaries as it is', () => {
     const query = parse(pageViews, { from: '2026-01-01T10:00:00Z', to: '2026-01-01T11:00:00Z', granularity: '15m' });
-    expect(query).toMatchObject({ rollUp: true, granularityMs: 15 * MINUTE_MS });
+    expect(query).toMatchObject({ rollUp: true, granularity: fixed(15 * MINUTE_MS) });
     expect(query.fromMs).toBe(Date.parse('2026-01-01T10:00:00Z'));
     expect(query.toMs).toBe(Date.parse('2026-01-01T11:00:00Z'));
   });
@@ -164,7 +167,7 @@ describe('parseViewQuery granularity', () => {
       const error = expectBadArgument(countryMinutes, { granularity }, 'granularity', /sliding windows overlap/);
       expect(error.hint).toMatch(/leave granularity out/);
     }
-    expect(parse(countryMinutes, { granularity: '1m' })).toMatchObject({ granularityMs: MINUTE_MS, rollUp: false });
+    expect(parse(countryMinutes, { granularity: '1m' })).toMatchObject({ granularity: fixed(MINUTE_MS), rollUp: false });
   });
 
   it('refuses any roll-up of a session view, saying sessions have no fixed size', () => {
@@ -172,6 +175,95 @@ describe('parseViewQuery granularity', () => {
       expectBadArgument(userSessions, { granularity }, 'granularity', /session windows have no fixed size/);
     }
     expect(parse(userSessions, { granularity: '30m' }).rollUp).toBe(false);
+  });
+});
+
+describe('parseViewQuery calendar granularities and time zones', () => {
+  const at = (iso: string) => Date.parse(iso);
+  const WIDE: QueryLimits = { ...LIMITS, maxRangeMs: 400 * 24 * HOUR_MS };
+  const hourly = defineView({ name: 'hourly', source: 'clickstream', groupBy: ['url'], window: tumbling('1h'), measures: { views: count() } });
+  const daily = defineView({ name: 'daily', source: 'clickstream', groupBy: ['url'], window: tumbling('1d'), measures: { views: count() } });
+  const newYorkDays = defineView({ name: 'ny_days', source: 'clickstream', groupBy: ['url'], window: tumbling('1d', { timeZone: 'America/New_York' }), measures: { views: count() } });
+  const newYorkWeeks = defineView({ name: 'ny_weeks', source: 'clickstream', window: tumbling('1w', { timeZone: 'America/New_York' }), measures: { views: count() } });
+  const calendar = (unit: string, timeZone: string) => ({ kind: 'calendar', unit, timeZone });
+  const spring = { from: '2026-03-04T12:00:00Z', to: '2026-03-10T00:00:00Z' };
+
+  it('reads each calendar unit in the time zone given, and aligns the range outward to whole buckets', () => {
+    const weeks = parse(pageViews, { ...spring, granularity: '1w', timeZone: 'America/New_York' });
+    expect(weeks).toMatchObject({ granularity: calendar('week', 'America/New_York'), timeZone: 'America/New_York', rollUp: true });
+    // Monday 2 March 00:00 EST to Monday 16 March 00:00 EDT (to falls on Monday 9 March, 20:00 EDT).
+    expect([weeks.fromMs, weeks.toMs]).toEqual([at('2026-03-02T05:00:00Z'), at('2026-03-16T04:00:00Z')]);
+    const months = parse(pageViews, { from: '2026-03-10T00:00:00Z', to: '2026-03-20T00:00:00Z', granularity: 'month', timeZone: 'america/new_york' });
+    expect(months).toMatchObject({ granularity: calendar('month', 'America/New_York'), timeZone: 'America/New_York' });
+    expect([months.fromMs, months.toMs]).toEqual([at('2026-03-01T05:00:00Z'), at('2026-04-01T04:00:00Z')]);
+    expect(parseViewQuery(pageViews, { ...spring, granularity: '1q', timeZone: 'Europe/Berlin' }, WIDE, NOW_MS)).toMatchObject({
+      granularity: calendar('quarter', 'Europe/Berlin'),
+      fromMs: at('2025-12-31T23:00:00Z'),
+      toMs: at('2026-03-31T22:00:00Z'),
+    });
+    expect(parseViewQuery(pageViews, { ...spring, granularity: '1y' }, WIDE, NOW_MS)).toMatchObject({ granularity: calendar('year', 'UTC'), fromMs: at('2026-01-01T00:00:00Z'), toMs: at('2027-01-01T00:00:00Z') });
+  });
+
+  it('makes a UTC day the fixed 24-hour bucket it always was, and a New York day 23 hours on the spring change', () => {
+    expect(parse(pageViews, { ...spring, granularity: '1d' })).toMatchObject({ granularity: fixed(24 * HOUR_MS), timeZone: 'UTC', rollUp: true, fromMs: at('2026-03-04T00:00:00Z') });
+    const days = parse(pageViews, { from: '2026-03-08T12:00:00Z', to: '2026-03-08T13:00:00Z', granularity: '1d', timeZone: 'America/New_York' });
+    expect(days.toMs - days.fromMs).toBe(23 * HOUR_MS);
+  });
+
+  it('takes a view’s own zone by default, and rolls a New York day view up to New York weeks and months exactly', () => {
+    const own = parse(newYorkDays, spring);
+    expect(own).toMatchObject({ granularity: calendar('day', 'America/New_York'), timeZone: 'America/New_York', rollUp: false });
+    // Windows starting in [from, to) are the days starting in [Thursday 5 March, Tuesday 10 March) New York time.
+    expect([own.fromMs, own.toMs]).toEqual([at('2026-03-05T05:00:00Z'), at('2026-03-10T04:00:00Z')]);
+    expect(parse(newYorkDays, { ...spring, granularity: '1d' }).rollUp).toBe(false);
+    expect(parse(newYorkDays, { ...spring, granularity: '1w' })).toMatchObject({ granularity: calendar('week', 'America/New_York'), rollUp: true });
+    expect(parse(newYorkDays, { ...spring, granularity: '1mo' })).toMatchObject({ granularity: calendar('month', 'America/New_York'), rollUp: true });
+    expect(parse(pageViews, { timeZone: 'Europe/Berlin' })).toMatchObject({ granularity: fixed(MINUTE_MS), timeZone: 'Europe/Berlin', rollUp: false });
+  });
+
+  it('rolls an hourly view up to New York days, weeks and months: its offsets are whole hours, DST included', () => {
+    for (const granularity of ['1d', '1w', '1mo']) {
+      expect(parse(hourly, { ...spring, granularity, timeZone: 'America/New_York' }).rollUp).toBe(true);
+    }
+    expect(parse(pageViews, { ...spring, granularity: '1h', timeZone: 'America/New_York' }).granularity).toEqual(fixed(HOUR_MS));
+    expect(parse(daily, { ...spring, granularity: '1w' }).granularity).toEqual(calendar('week', 'UTC'));
+  });
+
+  it('refuses a roll-up the view’s windows cannot express, naming timeZone when the zone moves the boundaries', () => {
+    const kolkata = expectBadArgument(hourly, { ...spring, granularity: '1d', timeZone: 'Asia/Kolkata' }, 'timeZone');
+    expect(kolkata.message).toMatch(/cannot roll hourly up to 1d in Asia\/Kolkata: a bucket starts at 2026-03-04T00:00:00\+05:30, inside one of the view's tumbling 1h windows/);
+    expect(kolkata.hint).toMatch(/every bucket boundary must be a boundary of the view's own windows \(tumbling 1h\)/);
+    expectBadArgument(daily, { ...spring, granularity: '1w', timeZone: 'America/New_York' }, 'timeZone', /a bucket starts at 2026-03-02T00:00:00-05:00, inside one of the view's tumbling 1d windows/);
+    expectBadArgument(newYorkDays, { ...spring, granularity: '1w', timeZone: 'UTC' }, 'timeZone', /1w in UTC.*tumbling 1d in America\/New_York/);
+    expectBadArgument(newYorkDays, { ...spring, granularity: '1h' }, 'granularity', /1h is finer than the view's tumbling 1d in America\/New_York windows/);
+    expectBadArgument(newYorkDays, { ...spring, granularity: '48h' }, 'granularity', /cannot roll ny_days up to 2d: a bucket starts at/);
+    // Months do not start on Mondays.
+    expectBadArgument(newYorkWeeks, { ...spring, granularity: '1mo' }, 'granularity', /a bucket starts at 2026-03-01T00:00:00-05:00, inside one of the view's tumbling 1w in America\/New_York windows/);
+    // Fixed buckets are epoch-aligned: 2h ones start at odd hours in New York, 1h ones at half past in Kolkata.
+    expectBadArgument(pageViews, { ...spring, granularity: '2h', timeZone: 'America/New_York' }, 'timeZone', /America\/New_York's offset \(-05:00\) is not a whole number of 2h/);
+    expectBadArgument(pageViews, { ...spring, granularity: '1h', timeZone: 'Asia/Kolkata' }, 'timeZone', /offset \(\+05:30\)/);
+  });
+
+  it('refuses calendar roll-ups of sliding and session views, as any other', () => {
+    expectBadArgument(countryMinutes, { granularity: '1d', timeZone: 'America/New_York' }, 'granularity', /cannot roll country_minutes up to 1d in America\/New_York: its sliding windows overlap/);
+    expectBadArgument(userSessions, { granularity: '1w' }, 'granularity', /cannot roll user_sessions up to 1w in UTC: its session windows have no fixed size/);
+  });
+
+  it('names timeZone for a zone there is no such thing as, and granularity for a count of calendar units', () => {
+    for (const timeZone of ['Mars/Base', 'EST5EDTX', '+05:30']) {
+      expectBadArgument(pageViews, { timeZone }, 'timeZone', /must be an IANA time zone such as America\/New_York, Europe\/Berlin or UTC; got/);
+    }
+    expect(parse(pageViews, { timeZone: '' }).timeZone).toBe('UTC');
+    expectBadArgument(pageViews, { granularity: '2w' }, 'granularity', /calendar units come one at a time \(1d, 1w, 1mo, 1q, 1y\); got "2w"/);
+    expectBadArgument(pageViews, { granularity: '1fortnight' }, 'granularity', /must be a duration such as 1m or 1h, or a calendar unit/);
+  });
+
+  it('keys the response cache by time zone too', () => {
+    const key = (timeZone: string) => queryKey(parse(pageViews, { ...spring, granularity: '1w', timeZone }));
+    expect(key('America/New_York')).toBe(key('america/new_york'));
+    expect(key('America/New_York')).not.toBe(key('America/Chicago'));
+    // Even where the buckets are the same, the answer says which zone it is in.
+    expect(queryKey(parse(pageViews, { timeZone: 'Europe/Berlin' }))).not.toBe(queryKey(parse(pageViews, {})));
   });
 });
 

@@ -40,6 +40,15 @@ describe('views as plain data (how views cross to the pipeline thread)', () => {
     }
   });
 
+  it('carries a calendar window’s unit and time zone, and the hash they make', () => {
+    const newYorkDays = defineView({ name: 'ny_days', source: 'clickstream', groupBy: ['country'], window: tumbling('1d', { timeZone: 'America/New_York' }), measures: { n: count() } });
+    const [rebuilt] = viewsFromData([structuredClone(viewToData(newYorkDays))]) as [View];
+    expect(rebuilt.window).toEqual({ type: 'tumbling', unit: 'day', timeZone: 'America/New_York' });
+    expect(JSON.parse(JSON.stringify(viewToData(newYorkDays))).window).toEqual(rebuilt.window);
+    expect(rebuilt.definitionHash).toBe(newYorkDays.definitionHash);
+    expect(rebuilt.retentionMs).toBe(newYorkDays.retentionMs);
+  });
+
   it('rebuilt measures, filters and group keys compute what the originals do', () => {
     const [rebuilt] = viewsFromData([viewToData(everyMeasure)]) as [View];
     expect(compileJsPredicate(rebuilt.filter!)(event)).toBe(compileJsPredicate(everyMeasure.filter!)(event));

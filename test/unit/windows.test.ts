@@ -7,10 +7,13 @@ import {
   alignDown,
   defineView,
   describeWindow,
+  isCalendarWindow,
   session,
   sliding,
   tumbling,
+  windowEndFor,
   windowSizeMs,
+  windowSpanMs,
   windowStartsFor,
   type View,
   type WindowSpec,
@@ -116,6 +119,82 @@ describe('tumbling window assignment', () => {
       expect(start! % 3_600_000 === 0).toBe(true);
       expect(start! <= timeMs && timeMs < start! + 3_600_000).toBe(true);
     }
+  });
+});
+
+describe('calendar windows (tumbling in a time zone)', () => {
+  const HOUR_MS = 60 * MINUTE_MS;
+  const at = (iso: string) => Date.parse(iso);
+  const newYorkDays = tumbling('1d', { timeZone: 'America/New_York' });
+
+  it('are declared with a calendar size and a time zone, which is checked and spelled canonically', () => {
+    expect(newYorkDays).toEqual({ type: 'tumbling', unit: 'day', timeZone: 'America/New_York' });
+    expect(tumbling('1d', { timeZone: 'america/new_york' })).toEqual(newYorkDays);
+    expect(tumbling('1mo', { timeZone: 'Europe/Berlin' })).toEqual({ type: 'tumbling', unit: 'month', timeZone: 'Europe/Berlin' });
+    // A UTC day is the fixed 24-hour window (the same windows, the same definition); other units stay calendar units.
+    expect(tumbling('1d')).toEqual({ type: 'tumbling', sizeMs: 24 * HOUR_MS });
+    expect(tumbling('1d', { timeZone: 'Etc/UTC' })).toEqual({ type: 'tumbling', sizeMs: 24 * HOUR_MS });
+    expect(tumbling('1w')).toEqual({ type: 'tumbling', unit: 'week', timeZone: 'UTC' });
+    expect(tumbling('7d')).toEqual({ type: 'tumbling', sizeMs: 7 * 24 * HOUR_MS });
+    expect(isCalendarWindow(newYorkDays)).toBe(true);
+    expect(isCalendarWindow(tumbling('1d'))).toBe(false);
+  });
+
+  it.each([
+    [() => tumbling('1d', { timeZone: 'Mars/Base' }), /unknown time zone "Mars\/Base".*IANA name such as 'America\/New_York'/],
+    [() => tumbling('1h', { timeZone: 'America/New_York' }), /a time zone applies to the calendar sizes 1d, 1w, 1mo, 1q and 1y/],
+    [() => tumbling('2w'), /calendar units come one at a time/],
+  ])('refuses a bad declaration with CONFIG_INVALID saying why (%#)', (build, message) => {
+    const error = catchError(build) as BraidError;
+    expect(error).toBeInstanceOf(BraidError);
+    expect(error.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(error.message).toMatch(message);
+  });
+
+  it('describe themselves with their zone and report their longest length', () => {
+    expect(describeWindow(newYorkDays)).toBe('tumbling 1d in America/New_York');
+    expect(describeWindow(tumbling('1q'))).toBe('tumbling 1q in UTC');
+    expect(windowSpanMs(newYorkDays)).toBe(25 * HOUR_MS);
+    expect(windowSpanMs(tumbling('1m'))).toBe(MINUTE_MS);
+    expect(() => windowSizeMs(newYorkDays)).toThrow(/vary in length/);
+  });
+
+  it.each([
+    // The 23-hour day: New York's 2026-03-08 runs from 05:00Z to 04:00Z the next day.
+    ['2026-03-08T04:59:59.999Z', '2026-03-07T05:00:00Z', '2026-03-08T05:00:00Z'],
+    ['2026-03-08T05:00:00.000Z', '2026-03-08T05:00:00Z', '2026-03-09T04:00:00Z'],
+    ['2026-03-08T07:00:00.000Z', '2026-03-08T05:00:00Z', '2026-03-09T04:00:00Z'],
+    ['2026-03-09T03:59:59.999Z', '2026-03-08T05:00:00Z', '2026-03-09T04:00:00Z'],
+    ['2026-03-09T04:00:00.000Z', '2026-03-09T04:00:00Z', '2026-03-10T04:00:00Z'],
+    // The 25-hour day: 2026-11-01 runs from 04:00Z to 05:00Z the next day, 01:00–02:00 twice.
+    ['2026-11-01T05:30:00.000Z', '2026-11-01T04:00:00Z', '2026-11-02T05:00:00Z'],
+    ['2026-11-01T06:30:00.000Z', '2026-11-01T04:00:00Z', '2026-11-02T05:00:00Z'],
+    ['2026-11-02T04:59:59.999Z', '2026-11-01T04:00:00Z', '2026-11-02T05:00:00Z'],
+  ])('put an event at %s in the New York day [%s, %s)', (event, start, end) => {
+    expect(windowStartsFor(newYorkDays, at(event))).toEqual([at(start)]);
+    expect(windowEndFor(newYorkDays, at(start))).toBe(at(end));
+  });
+
+  it('put the week of a DST change in one ISO week, Monday to Monday, of 167 or 169 hours', () => {
+    const berlinWeeks = tumbling('1w', { timeZone: 'Europe/Berlin' });
+    const [spring] = windowStartsFor(berlinWeeks, at('2026-03-29T12:00:00Z'));
+    expect(spring).toBe(at('2026-03-22T23:00:00Z'));
+    expect(windowEndFor(berlinWeeks, spring!) - spring!).toBe(167 * HOUR_MS);
+    const [autumn] = windowStartsFor(berlinWeeks, at('2026-10-25T12:00:00Z'));
+    expect(autumn).toBe(at('2026-10-18T22:00:00Z'));
+    expect(windowEndFor(berlinWeeks, autumn!) - autumn!).toBe(169 * HOUR_MS);
+  });
+
+  it('are part of the definition: its hash changes with the zone, and a long window gets the retention it needs', () => {
+    const daily = (window: WindowSpec) => defineView({ name: 'daily', source: 'clickstream', window, measures: { views: count() }, allowedLateness: '1h' });
+    const hashes = [tumbling('1d'), newYorkDays, tumbling('1d', { timeZone: 'Europe/Berlin' })].map((window) => daily(window).definitionHash);
+    expect(new Set(hashes).size).toBe(3);
+    expect(daily(tumbling('1d')).definitionHash).toBe(daily(tumbling(24 * HOUR_MS)).definitionHash);
+    // Default retention: the longest window plus allowed lateness, when that is more than a day.
+    expect(daily(newYorkDays).retentionMs).toBe(26 * HOUR_MS);
+    expect(() => defineView({ name: 'daily', source: 'clickstream', window: newYorkDays, measures: { views: count() }, retention: '1d' })).toThrow(
+      /retention must be at least the window size plus allowedLateness \(tumbling 1d in America\/New_York windows last up to 25h\)/,
+    );
   });
 });
 
@@ -521,6 +600,20 @@ describe('fixed windows (createOperator), lateness', () => {
     });
   });
 
+  it('tumbling in a time zone: a window closes at its real end (a 23-hour New York day), and the next takes the events after it', () => {
+    const view = defineView({ name: 'test_ny_days', source: 'clickstream', groupBy: ['country'], window: tumbling('1d', { timeZone: 'America/New_York' }), measures: { views: count() } });
+    const dayStart = Date.parse('2026-03-08T05:00:00Z');
+    const dayEnd = Date.parse('2026-03-09T04:00:00Z');
+    const op = createOperator(contextFor(view));
+    // 23:30 on 8 March in New York: the day ends at 04:00Z, not 24 hours after it began.
+    const lastHour = dayEnd - 30 * MINUTE_MS;
+    expect(op.process(clickstreamEvent('u1', lastHour), 'US', lastHour, dayEnd - 1)).toBe(true);
+    expect(op.process(clickstreamEvent('u1', lastHour), 'US', lastHour, dayEnd)).toBe(false);
+    expect(op.process(clickstreamEvent('u1', dayEnd), 'US', dayEnd, dayEnd)).toBe(true);
+    expect(op.process(clickstreamEvent('u1', dayStart), 'US', dayStart, dayStart)).toBe(true);
+    expect(incrementedWindows(view, checkpoint(op, dayEnd))).toEqual([dayStart, dayEnd]);
+  });
+
   it('sliding: an event late for its earlier windows still updates the later ones', () => {
     const op = createOperator(contextFor(slidingView));
     // In [T0, T0+5m) … [T0+4m, T0+9m); with the watermark at T0+7m the first three are closed.
@@ -550,10 +643,13 @@ describe('fixed windows (createOperator), lateness', () => {
   });
 
   it.each([
-    ['sliding 5m every 1m', sliding('5m', '1m')],
-    ['sliding 6m every 2m', sliding('6m', '2m')],
-    ['tumbling 1m', tumbling('1m')],
-  ])('%s: panes merged at checkpoints write what each window would get event by event, lateness included', (_label, window) => {
+    ['sliding 5m every 1m', sliding('5m', '1m'), T0],
+    ['sliding 6m every 2m', sliding('6m', '2m'), T0],
+    ['tumbling 1m', tumbling('1m'), T0],
+    // Across the end of New York's 23-hour day (2026-03-08 ends at 04:00Z) and of Berlin's 167-hour week (ends 2026-03-29T22:00Z).
+    ['tumbling 1d in America/New_York', tumbling('1d', { timeZone: 'America/New_York' }), Date.parse('2026-03-09T03:50:00Z')],
+    ['tumbling 1w in Europe/Berlin', tumbling('1w', { timeZone: 'Europe/Berlin' }), Date.parse('2026-03-29T21:50:00Z')],
+  ])('%s: panes merged at checkpoints write what each window would get event by event, lateness included', (_label, window, startMs) => {
     const view = defineView({
       name: 'test_panes',
       source: 'clickstream',
@@ -562,8 +658,6 @@ describe('fixed windows (createOperator), lateness', () => {
       measures: { views: count(), revenue: sum('revenue'), low: min('revenue'), high: max('revenue'), mean: avg('revenue'), users: approxDistinct('user_id'), pages: topK('url', 3) },
       allowedLateness: '30s',
     });
-    const spec = view.window as Exclude<WindowSpec, { type: 'session' }>;
-    const slideMs = spec.type === 'sliding' ? spec.slideMs : spec.sizeMs;
     const random = xoroshiro128plus(7);
     const op = createOperator(contextFor(view));
     // Expected, event by event: per window hash and field, the value the flush must carry; per top-k key, the counts.
@@ -602,7 +696,7 @@ describe('fixed windows (createOperator), lateness', () => {
       }
       return seen;
     };
-    let watermark = T0;
+    let watermark = startMs;
     for (let flush = 0; flush < 6; flush++) {
       const expected = fresh();
       for (let index = 0; index < 300; index++) {
@@ -613,7 +707,7 @@ describe('fixed windows (createOperator), lateness', () => {
         const user = `u${uniformInt(random, 0, 40)}`;
         const url = ['/a', '/b', '/c', '/d'][uniformInt(random, 0, 3)]!;
         const revenue = uniformInt(random, 0, 3) === 0 ? null : uniformInt(random, 1, 500);
-        const starts = windowStartsFor(view.window, eventTimeMs).filter((start) => start + spec.sizeMs + 30_000 > watermark);
+        const starts = windowStartsFor(view.window, eventTimeMs).filter((start) => windowEndFor(view.window, start) + 30_000 > watermark);
         expect(op.process({ ...clickstreamEvent(user, eventTimeMs, revenue), country, url }, country, eventTimeMs, watermark)).toBe(starts.length > 0);
         for (const start of starts) {
           const hash = keys.window(view.name, start);
@@ -629,7 +723,6 @@ describe('fixed windows (createOperator), lateness', () => {
           field(expected, hash, `${country}\x1fmean.c`, 1, (a, b) => a + b);
         }
       }
-      expect(slideMs).toBeGreaterThan(0);
       const program = new FlushProgram(keys.partitions('g'));
       op.onCheckpoint(program, watermark);
       expect(actual(opsOf(program))).toEqual(expected);
