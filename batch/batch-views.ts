@@ -77,7 +77,7 @@ export interface RecomputeOptions {
   /** Default: the latest window end that is safely complete in the master dataset. */
   cutoffMs?: number;
   /**
-   * Recompute only the windows touching event-time hours that received files
+   * Recompute only the windows touching the event-time ranges of files new
    * since the current version (or that fell below the cutoff since), taking
    * the rest from that version. Falls back to a full recompute when there is
    * no previous version, the definition changed, or the view has session windows.
@@ -223,7 +223,7 @@ async function fillPositionTables(connection: DuckDBConnection, tables: readonly
   }
 }
 
-/** A flush file's stable name in manifests (`date=…/hour=…/<flush file>`): unchanged by compaction. */
+/** A flush file's stable name in manifests (`<YYYY-MM-DD>/<flush file>`): unchanged by compaction. */
 function inputName(file: MasterFile): string {
   return `${file.folder}/${file.name}`;
 }

@@ -18,7 +18,7 @@ export interface ParquetWriter {
  * appender, out with `COPY … TO (FORMAT parquet, COMPRESSION zstd)`, the
  * source's field specs in the footer (`braid.fields`), so a later reader can
  * tell whether the file still agrees with the source.
- * (Chosen by `npm run bench -- parquet-writers`; the README has the figures.)
+ * (Chosen by `npm run bench -- parquet-writers`; docs/batch-layer.md has the figures.)
  */
 export async function createDuckDbParquetWriter(source: Source): Promise<ParquetWriter> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });

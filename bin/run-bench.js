@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [name…]`: runs benchmarks from bench/ (see the README's Benchmarks section).
+// `npm run bench -- [name…]`: runs benchmarks from bench/ (see docs/benchmarks.md).
 import { register } from 'tsx/esm/api';
 
 register();

@@ -217,17 +217,19 @@ port.on('message', ({ id, request }: PipelineEnvelope) => {
 });
 /**
  * Warm-up batches between two checkpoints (4,000 events): a warm-up holds many, so the JIT finds flush building
- * hot too (with one every 20,000 events, `onCheckpoint` and its helpers were first optimised on real events).
+ * hot too (with one every 20,000 events, `onCheckpoint` and its helpers would first be optimised on real events).
  */
 const WARM_UP_CHECKPOINT_EVERY = 2;
 
 /**
  * Runs `events` synthetic events (speed/warm-up.ts) through throwaway pipelines of this thread's views, with
  * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch.
- * Fresh threads otherwise compile it while processing, which cost a freshly started worker 3–24 % more CPU per
- * event over its first million events (alternating runs on the 2-core benchmark box); a warm-up unlike the real
- * work left V8 to drop that code and compile it again on real events (see speed/PERFORMANCE.md, thirteenth
- * session). Touches nothing outside the throwaway pipelines (their own counts and sketch-TTL registries,
+ * A fresh thread otherwise compiles it while processing, which costs a freshly started worker 3–24 % more CPU per
+ * event over its first million events (alternating runs on the 2-core benchmark box). The warm-up must look like
+ * the real work: where it differs (other value distributions, batches that are not moved, pipelines never
+ * restored), V8 drops the compiled code on the first real events and compiles it again, 203 compilations instead
+ * of 64 after the first real batch (docs/benchmarks.md, "Where the time goes"). Touches nothing outside the
+ * throwaway pipelines (their own counts and sketch-TTL registries,
  * partitions -1 and -2; they read those partitions' offsets and open sessions from Redis, where there are none,
  * and write nothing).
  */

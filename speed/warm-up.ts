@@ -25,9 +25,9 @@ export const WARM_UP_BATCH_SIZE = 2_000;
 
 /**
  * Which of the DISTINCT_VALUES values field `salt` takes in event `index`: murmur3's 32-bit finaliser over
- * both, so each field varies on its own. (A multiplicative hash of `index + salt × c` gave every field the
- * same sequence shifted, so each URL met one or two users, and the sketch code for cells of many users
- * was first compiled, and recompiled, on real events.) Value 0 is hot, as a home page or a busy user is:
+ * both, so each field varies on its own. (A multiplicative hash of `index + salt × c` would give every field
+ * the same sequence shifted, so each URL would meet one or two users, and the sketch code for cells of many
+ * users would first be compiled, and compiled again, on real events.) Value 0 is hot, as a home page or a busy user is:
  * one event in HOT_EVERY takes it, so some cells of each throwaway pipeline meet over a thousand others (a
  * dense sketch).
  */

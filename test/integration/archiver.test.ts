@@ -32,7 +32,7 @@ const rowKey = (event: Pick<ClickstreamEvent, 'ts' | 'user_id' | 'session_id' | 
   `${event.ts}|${event.user_id}|${event.session_id}|${event.url}|${event.country}|${event.device}|${event.revenue}`;
 
 describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
-  it('holds exactly the valid events, none twice, in their event-time hour, after kill -9 at several points', async () => {
+  it('holds exactly the valid events, none twice, in the folder of their event-time day, after kill -9 at several points', async () => {
     const kafka = testKafka();
     await using topic = await createTopic(kafka, { prefix: 'archive', partitions: PARTITIONS });
     using dir = tempDir('braid-archive-');

@@ -20,7 +20,7 @@ describe('incremental recompute', () => {
       'archive.flushIntervalMs': 200,
     });
     const produce = (seed: number, startMs: number, lateFraction: number) =>
-      // Late events 1–2 h behind land in hours the first version already covered.
+      // Late events 1–2 h behind land in hours version 1 already covered.
       produceClickstream(kafka, topic.topic, {
         partitions: 2,
         generator: { seed, disorderMs: 3_000, lateFraction, lateByMs: HOUR_MS, users: 400, urls: 60 },

@@ -285,7 +285,7 @@ describe('stored sessions', () => {
     }
   });
 
-  it('still reads the whole-object value an earlier version wrote', () => {
+  it('reads a session stored as one whole object', () => {
     const old = { k: 'u1', s: T0, e: T0 + 1, n: 2, m: ['2', ''] };
     expect(decodeStoredSession(sessionId('u1', T0), JSON.stringify(old))).toEqual(old);
   });
