@@ -277,7 +277,7 @@ export async function testServingApp(config: Config, views: readonly View[] = de
  * order when it reads another set of files, or the same rows in another order.
  */
 export function sameAnswer(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number' && !Number.isInteger(a + b)) return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a));
+  if (typeof a === 'number' && typeof b === 'number' && !(Number.isInteger(a) && Number.isInteger(b))) return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a));
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     return Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([key, value]) => sameAnswer(value, (b as Record<string, unknown>)[key]));
   }

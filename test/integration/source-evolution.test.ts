@@ -2,6 +2,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { Archiver, readBatchView, recomputeView } from '../../batch/index.ts';
+import { parseViewQuery, queryLimits, ViewReader } from '../../serving/index.ts';
+import { createRedisClient } from '../../shared/clients/index.ts';
 import { BraidError } from '../../shared/errors/index.ts';
 import { count, max, sum } from '../../shared/measures/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
@@ -72,7 +74,7 @@ async function refusal(run: () => Promise<unknown>): Promise<string> {
 }
 
 describe('a source of the user\'s own', () => {
-  it('with fields named date, hour, kafka_partition, kafka_offset, ts and window_start goes through archive → recompute → read, and evolves by nullable fields', async () => {
+  it('with fields named date, hour, kafka_partition, kafka_offset, ts and window_start goes through archive → recompute → query, and evolves by nullable fields', async () => {
     const kafka = testKafka();
     await using topic = await createTopic(kafka, { prefix: 'collide', partitions: 2 });
     using dir = tempDir('braid-collide-');
@@ -104,6 +106,18 @@ describe('a source of the user\'s own', () => {
     ).map((row) => ({ ...row, windowStart: Number(row.windowStart), n: Number(row.n) }));
     expect(hourly.length).toBeGreaterThan(500);
     expect(firstDifference('by_hour', hourly, expectedHourly)).toBe('');
+
+    // The serving layer's read of the same view, as REST, GraphQL and `braid query` make it.
+    const redis = createRedisClient(config.redis.url, { name: 'collide-test' });
+    const reader = await ViewReader.open({ config, redis });
+    try {
+      const answer = await reader.query(parseViewQuery(byHour, { from: range.fromMs, to: range.toMs, layer: 'batch' }, queryLimits(config)));
+      const served = answer.rows.map((row) => ({ windowStart: row.windowStart, ...row.dimensions, ...row.measures }));
+      expect(firstDifference('by_hour served', served, expectedHourly)).toBe('');
+    } finally {
+      await reader.close();
+      redis.disconnect();
+    }
 
     await recomputeView({ config, view: daily, cutoffMs });
     const days = (await readBatchView(config.dataDir, daily, range)).rows.map((row) => ({ windowStart: row.windowStart, ...row.measures }));
