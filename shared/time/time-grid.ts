@@ -92,22 +92,13 @@ export interface TimeGrid {
   readonly longestMs: number;
 }
 
-class FixedGrid implements TimeGrid {
-  readonly shortestMs: number;
-  readonly longestMs: number;
-
-  constructor(readonly granularity: Granularity & { kind: 'fixed' }) {
-    this.shortestMs = granularity.stepMs;
-    this.longestMs = granularity.stepMs;
-  }
-
-  startOf(timeMs: number): number {
-    return Math.floor(timeMs / this.granularity.stepMs) * this.granularity.stepMs;
-  }
-
-  endOf(timeMs: number): number {
-    return this.startOf(timeMs) + this.granularity.stepMs;
-  }
+/** What every grid derives from its `startOf` and `endOf`. */
+abstract class Grid implements TimeGrid {
+  abstract readonly granularity: Granularity;
+  abstract readonly shortestMs: number;
+  abstract readonly longestMs: number;
+  abstract startOf(timeMs: number): number;
+  abstract endOf(timeMs: number): number;
 
   isBoundary(timeMs: number): boolean {
     return this.startOf(timeMs) === timeMs;
@@ -119,8 +110,27 @@ class FixedGrid implements TimeGrid {
 
   boundaries(fromMs: number, toMs: number): number[] {
     const list = [this.startOf(fromMs)];
-    while (list[list.length - 1]! < toMs) list.push(list[list.length - 1]! + this.granularity.stepMs);
+    while (list[list.length - 1]! < toMs) list.push(this.endOf(list[list.length - 1]!));
     return list;
+  }
+}
+
+class FixedGrid extends Grid {
+  readonly shortestMs: number;
+  readonly longestMs: number;
+
+  constructor(readonly granularity: Granularity & { kind: 'fixed' }) {
+    super();
+    this.shortestMs = granularity.stepMs;
+    this.longestMs = granularity.stepMs;
+  }
+
+  startOf(timeMs: number): number {
+    return Math.floor(timeMs / this.granularity.stepMs) * this.granularity.stepMs;
+  }
+
+  endOf(timeMs: number): number {
+    return this.startOf(timeMs) + this.granularity.stepMs;
   }
 }
 
@@ -132,7 +142,7 @@ const REMEMBERED_ENDS = 4_096;
  * kept, so times that fall in it (events mostly arrive in order) cost two
  * comparisons and no date arithmetic; bucket ends are remembered by start.
  */
-class CalendarGrid implements TimeGrid {
+class CalendarGrid extends Grid {
   private readonly zone: IANAZone;
   private readonly unit: CalendarUnit;
   private lastStart = Number.NaN;
@@ -141,6 +151,7 @@ class CalendarGrid implements TimeGrid {
   private lengths: readonly [number, number] | undefined;
 
   constructor(readonly granularity: Granularity & { kind: 'calendar' }) {
+    super();
     this.zone = IANAZone.create(granularity.timeZone);
     this.unit = granularity.unit;
   }
@@ -162,20 +173,6 @@ class CalendarGrid implements TimeGrid {
   endOf(timeMs: number): number {
     this.startOf(timeMs);
     return this.lastEnd;
-  }
-
-  isBoundary(timeMs: number): boolean {
-    return this.startOf(timeMs) === timeMs;
-  }
-
-  ceil(timeMs: number): number {
-    return this.isBoundary(timeMs) ? timeMs : this.endOf(timeMs);
-  }
-
-  boundaries(fromMs: number, toMs: number): number[] {
-    const list = [this.startOf(fromMs)];
-    while (list[list.length - 1]! < toMs) list.push(this.endOf(list[list.length - 1]!));
-    return list;
   }
 
   get shortestMs(): number {
