@@ -45,9 +45,11 @@ function spread(index: number, salt: number): number {
 function syntheticValue(spec: FieldSpec, name: string, field: number, index: number, baseMs: number, jitterMs: number): unknown {
   if (spec.nullable === true && index % NULL_EXCEPT_EVERY !== 0) return null;
   switch (spec.type) {
-    case 'timestampMs':
-      // A little out of order (within the bound), as real streams are.
-      return baseMs + index * SPACING_MS - (jitterMs > 0 ? spread(index, field) % jitterMs : 0);
+    case 'timestampMs': {
+      // A little out of order (within the bound), as real streams are; in the unit the source's events use.
+      const timeMs = baseMs + index * SPACING_MS - (jitterMs > 0 ? spread(index, field) % jitterMs : 0);
+      return spec.unit === 's' ? timeMs / 1000 : timeMs;
+    }
     case 'string':
       return `${name.slice(0, 4)}${spread(index, field)}`;
     case 'int':

@@ -57,6 +57,15 @@ describe('speed warm-up events', () => {
     expect(syntheticEvent(everyType, 8, BASE_MS, 0).note).toBeNull();
   });
 
+  it('give an epoch-seconds time field seconds, which the source decodes to the same instants', () => {
+    const inSeconds = defineSource({ name: 'in_seconds', fields: { at: { type: 'timestampMs', unit: 's' }, id: { type: 'string' } }, timeField: 'at', keyFields: ['id'] }) as unknown as Source;
+    for (let index = 0; index < 20; index++) {
+      const event = syntheticEvent(inSeconds, index, BASE_MS, 0);
+      expect(event.at).toBe((BASE_MS + index * 4) / 1000);
+      expect(inSeconds.validate(event)).toMatchObject({ ok: true, event: { at: BASE_MS + index * 4 } });
+    }
+  });
+
   it('move event time on 4 ms per event, out of order by less than the jitter, with keys that repeat', () => {
     const events = Array.from({ length: 10_000 }, (_, index) => syntheticEvent(clickstream, index, BASE_MS, 2_000));
     let outOfOrder = 0;
