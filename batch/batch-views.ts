@@ -8,11 +8,11 @@ import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/ind
 import { timeGrid } from '../shared/time/index.ts';
 import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
-import { readParquet, sqlLiteral } from './sql.ts';
+import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
 import { completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
-import { checkMasterSchema } from './master-schema.ts';
+import { checkMasterSchema, readMaster } from './master-schema.ts';
 
 /** What a published version says about itself (`manifest.json`). */
 export interface BatchManifest {
@@ -101,9 +101,6 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       hint: 'run `npx braid archive` first',
     });
   }
-  // `files` holds complete flushes only; a subset of it (incremental) is read as it is, each physical file once.
-  const quotedList = (list: readonly MasterFile[]) => readParquet(list.map((file) => file.path));
-  const source = quotedList(files);
   const connection = await (await recomputeEngine()).connect();
   let staging: string | undefined;
   try {
@@ -116,7 +113,10 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
         timingsMs[stage] = Math.round(performance.now() - stageStarted);
       }
     };
-    await timed('schema', () => checkMasterSchema({ source: view.source, files, views: [view] }));
+    const schema = await timed('schema', () => checkMasterSchema({ source: view.source, files, views: [view] }));
+    // `files` holds complete flushes only; a subset of it (incremental) is read as it is, each physical file once.
+    const quotedList = (list: readonly MasterFile[]) => readMaster(schema, view.source, [...new Set(list.map((file) => file.path))]);
+    const source = quotedList(files);
     const cutoffMs = options.cutoffMs ?? defaultCutoff(files, config, view);
     const plan = options.incremental ? planIncremental(config, view, files, cutoffMs) : { full: 'not requested' as string };
 
@@ -138,7 +138,9 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       const span = windowSpan(view);
       const reach = plan.ranges.map(([from, to]) => [from - span, to + span] as const);
       const near = files.filter((file) => reach.some(([from, to]) => file.maxTimeMs >= from && file.minTimeMs <= to));
-      const touches = (alias: string) => `(${plan.ranges.map(([from, to]) => `(${alias}.window_start <= ${to} AND ${alias}.window_end > ${from})`).join(' OR ')})`;
+      // Nothing new (no files, the cutoff unmoved): every row is kept.
+      const touches = (alias: string) =>
+        plan.ranges.length === 0 ? 'FALSE' : `(${plan.ranges.map(([from, to]) => `(${alias}.window_start <= ${to} AND ${alias}.window_end > ${from})`).join(' OR ')})`;
       const previousFile = path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet');
       rows = `SELECT * FROM read_parquet(${sqlLiteral(previousFile)}) AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
       if (near.length > 0) {

@@ -3,8 +3,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { FieldType, Source } from '../shared/sources/index.ts';
 import type { ExprNode, View } from '../shared/views/index.ts';
-import { FIELDS_METADATA_KEY, type MasterFile } from './master-dataset.ts';
-import { sqlLiteral } from './sql.ts';
+import { duckDbType, FIELDS_METADATA_KEY, type MasterFile } from './master-dataset.ts';
+import { readParquet, sqlIdentifier, sqlLiteral } from './sql.ts';
 
 /** A field as a master file records it (the source's spec when the file was written). */
 export interface RecordedField {
@@ -133,4 +133,15 @@ export function mergedFieldsMetadata(schema: MasterSchema, files: readonly strin
     if (recordedFields.some((fields) => fields[name] === undefined)) merged[name] = { ...merged[name]!, nullable: true };
   }
   return JSON.stringify(merged);
+}
+
+/**
+ * The FROM target reading `files` of a source's master dataset: {@link readParquet}, plus a NULL column for each field
+ * of the source that none of the files holds (a nullable field added since they were written), so every field of
+ * the source can be read whatever the files are.
+ */
+export function readMaster(schema: MasterSchema, source: Source, files: readonly string[]): string {
+  const missing = Object.entries(source.fields).filter(([name]) => files.every((file) => schema.byFile.get(file)?.[name] === undefined));
+  if (missing.length === 0) return readParquet(files);
+  return `(SELECT *, ${missing.map(([name, spec]) => `NULL::${duckDbType(spec)} AS ${sqlIdentifier(name)}`).join(', ')} FROM ${readParquet(files)})`;
 }

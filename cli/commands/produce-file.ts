@@ -155,7 +155,7 @@ async function sendFile(options: ProduceFileOptions & { replay: ReplayFile; sign
       topic,
       extraTopics: [dlqTopic],
       partitions: settings.partitions,
-      messages: replayMessages(replay.rows(), { dlqTopic, file, tally }),
+      messages: replayMessages(replay.rows(), { source, dlqTopic, file, tally }),
       kinds: REPLAY_KINDS,
       metricsPrefix: 'braid_replay',
       ratePerS: flags.rate,

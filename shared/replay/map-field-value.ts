@@ -81,6 +81,9 @@ function toTimestampMs(field: string, value: FileValue, parsedMs: FileValue): Ma
   if (typeof value === 'bigint') return exactInteger(field, value);
   if (typeof value === 'number') return ok(value);
   if (typeof value === 'string' && INTEGER_TEXT.test(value.trim())) return exactInteger(field, BigInt(value.trim()));
+  // Fractional epoch seconds; a fraction of a millisecond the source refuses in its own words.
+  const number = typeof value === 'string' ? decimal(value) : undefined;
+  if (number !== undefined && Number.isFinite(number)) return ok(number);
   return notA(field, value, 'a timestamp');
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { OutgoingMessage } from '../produce/index.ts';
+import type { EventOf, FieldSpec, Source } from '../sources/index.ts';
 import type { ReplayRow } from './replay-row.ts';
 import type { ReplayTally } from './replay-tally.ts';
 
@@ -12,6 +13,8 @@ export const REPLAY_KINDS: readonly ReplayKind[] = ['valid', 'bad'];
 export const REPLAY_HEADERS = { error: 'braid-error', file: 'braid-source-file', row: 'braid-source-row' } as const;
 
 export interface ReplayMessagesOptions {
+  /** The source the rows were checked by: it writes each event as its events are written (`source.encode`). */
+  source: Source;
   /** The dead-letter topic, `<topic>.dlq`. */
   dlqTopic: string;
   /** The file's path, as the `braid-source-file` header carries it (made absolute). */
@@ -27,13 +30,13 @@ export interface ReplayMessagesOptions {
  * `braid-source-file` and `braid-source-row` (1-based).
  *
  * @example
- * produceMessages({ …, messages: replayMessages(replay.rows(), { dlqTopic: 'orders.dlq', file }), kinds: REPLAY_KINDS })
+ * produceMessages({ …, messages: replayMessages(replay.rows(), { source: orders, dlqTopic: 'orders.dlq', file }), kinds: REPLAY_KINDS })
  */
 export async function* replayMessages(rows: AsyncIterable<ReplayRow>, options: ReplayMessagesOptions): AsyncGenerator<OutgoingMessage<ReplayKind>> {
   const file = path.resolve(options.file);
   for await (const row of rows) {
     options.tally?.add(row);
-    if (row.ok) yield { key: row.key, value: JSON.stringify(row.event), kind: 'valid' };
+    if (row.ok) yield { key: row.key, value: options.source.encode(row.event as EventOf<Record<string, FieldSpec>>), kind: 'valid' };
     else {
       yield {
         key: null,

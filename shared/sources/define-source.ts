@@ -63,6 +63,8 @@ export interface Source<Fields extends Record<string, FieldSpec> = Record<string
   validate(value: unknown): DecodeResult<EventOf<Fields>>;
   /** Decodes one Kafka message value (UTF-8 JSON object). */
   decode(bytes: Buffer | string | null): DecodeResult<EventOf<Fields>>;
+  /** An event as a message value: a JSON object whose times are in each field's unit, so `decode` gives it back. */
+  encode(event: EventOf<Fields>): string;
   /** The Kafka key for an event: key field values joined by `|`. */
   keyOf(event: EventOf<Fields>): string;
   /** The event time of an event, epoch ms. */
@@ -230,6 +232,9 @@ export function defineSource<const Fields extends Record<string, FieldSpec>>(spe
   const timeField = spec.timeField;
 
   const fast = compileFastPath(spec.fields);
+  const inSeconds = Object.entries(spec.fields)
+    .filter(([, field]) => field.type === 'timestampMs' && field.unit === 's')
+    .map(([name]) => name);
   const validate = (value: unknown): DecodeResult<EventOf<Fields>> => {
     const quick = fast(value);
     if (quick !== undefined) return { ok: true, event: quick as EventOf<Fields> };
@@ -259,6 +264,12 @@ export function defineSource<const Fields extends Record<string, FieldSpec>>(spe
         return { ok: false, reason: 'not a JSON object' };
       }
       return validate(value);
+    },
+    encode(event) {
+      if (inSeconds.length === 0) return JSON.stringify(event);
+      const wire: Record<string, unknown> = { ...event };
+      for (const name of inSeconds) if (typeof wire[name] === 'number') wire[name] = (wire[name] as number) / 1000;
+      return JSON.stringify(wire);
     },
     keyOf(event) {
       if (keyFields.length === 1) return String(event[keyFields[0]!]);

@@ -46,6 +46,9 @@ describe('incremental recompute', () => {
       expect(full.mode).toBe('full');
       const fullRows = (await readBatchView(config.dataDir, view, { ...range, version: full.version })).rows;
       expect(firstDifference(view.name, incrementalRows, fullRows)).toBe('');
+      // Again with nothing new: every row kept.
+      const idle = await recomputeView({ config, view, incremental: true, cutoffMs: incremental.cutoffMs });
+      expect(idle).toMatchObject({ mode: 'incremental', recomputedRanges: [], rowCount: full.rowCount });
     }
     // Session views always recompute in full, and say why.
     const sessions = await recomputeView({ config, view: userSessions, incremental: true });

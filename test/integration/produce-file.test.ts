@@ -102,7 +102,7 @@ describe('produce --file → Kafka: valid rows to the topic, bad rows to <topic>
         topic: topic.topic,
         extraTopics: [dlq],
         partitions: 3,
-        messages: replayMessages(replay.rows(), { dlqTopic: dlq, file }),
+        messages: replayMessages(replay.rows(), { source: orders, dlqTopic: dlq, file }),
         kinds: REPLAY_KINDS,
         metricsPrefix: 'braid_replay',
         ratePerS: Infinity,

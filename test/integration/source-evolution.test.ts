@@ -129,10 +129,15 @@ describe('a source of the user\'s own', () => {
 
     // A nullable field added: the older files read it as null, and views on it recompute over everything.
     const v2 = sourceWith({ ...FIELDS, note: { type: 'string', nullable: true } });
+    const byNote = defineView({ name: 'by_note', source: v2, groupBy: ['note'], window: tumbling('1d'), measures: { n: count() } });
+    // Before any file holds it, every row reads it as null.
+    await recomputeView({ config, view: byNote, cutoffMs });
+    const unnoted = (await readBatchView(config.dataDir, byNote, range)).rows;
+    expect(unnoted.map((row) => row.dimensions.note)).toEqual([null, null, null]);
+    expect(unnoted.reduce((total, row) => total + (row.measures.n as number), 0)).toBe(1_500);
     const second = events(300, 2, (index) => ({ note: index % 2 === 0 ? 'even' : 'odd' }));
     await sendEvents(kafka, topic.topic, v2, second);
     await archiveUntil(config, kafka, topic.topic, first.length + second.length, v2);
-    const byNote = defineView({ name: 'by_note', source: v2, groupBy: ['note'], window: tumbling('1d'), measures: { n: count() } });
     await recomputeView({ config, view: byNote, cutoffMs });
     const notes = new Map<string | null, number>();
     for (const row of (await readBatchView(config.dataDir, byNote, range)).rows) {

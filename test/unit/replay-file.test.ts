@@ -194,11 +194,18 @@ describe('Parquet rows', () => {
     await writeParquet(parquet, "SELECT TIMESTAMP '2026-01-01 00:00:01.5' AS at, 'a' AS id, 1767225602::BIGINT AS seen");
     const csv = dir.file('seconds.csv');
     writeFileSync(csv, 'at,id,seen\n2026-01-01T00:00:01.500Z,a,1767225602\n');
-    for (const file of [parquet, csv]) {
+    const fractions = dir.file('fractions.csv');
+    writeFileSync(fractions, 'at,id,seen\n1767225601.5,a,1767225602.0\n');
+    for (const file of [parquet, csv, fractions]) {
       const replay = await openReplayFile({ file, source: inSeconds });
       const rows: ReplayRow[] = [];
       for await (const row of replay.rows()) rows.push(row);
       expect(rows, file).toEqual([expect.objectContaining({ ok: true, event: { at: ms('2026-01-01T00:00:01.500Z'), id: 'a', seen: ms('2026-01-01T00:00:02Z') } })]);
+      // Sent in seconds, as the source's events are: the speed worker and the archiver decode the same instants.
+      const sent = [];
+      for await (const message of replayMessages((await openReplayFile({ file, source: inSeconds })).rows(), { source: inSeconds, dlqTopic: 'x.dlq', file })) sent.push(message);
+      expect(JSON.parse(sent[0]!.value as string)).toMatchObject({ at: 1767225601.5, seen: 1767225602 });
+      expect(inSeconds.decode(sent[0]!.value as string)).toEqual({ ok: true, event: rows[0]!.ok ? rows[0]!.event : undefined });
     }
   });
 
@@ -362,7 +369,7 @@ describe('dry-run counts and dead-letter messages', () => {
     writeFileSync(file, 'ts,order_id,zip,quantity\n2026-01-01,o1,007,1\n2026-01-01,o2,1,many\n');
     const replay = await openReplayFile({ file, source: orders });
     const messages = [];
-    for await (const message of replayMessages(replay.rows(), { dlqTopic: 'orders.dlq', file })) messages.push(message);
+    for await (const message of replayMessages(replay.rows(), { source: orders, dlqTopic: 'orders.dlq', file })) messages.push(message);
     expect(messages).toEqual([
       {
         key: 'o1|007',
