@@ -7,6 +7,7 @@ import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
 import type { Source } from '../shared/sources/index.ts';
+import type { View } from '../shared/views/index.ts';
 import { completeFiles, dayFolder, dayOf, listMasterFiles, masterFileName, partitionCoverage, removeFiles } from './master-dataset.ts';
 import { checkMasterSchema } from './master-schema.ts';
 import { createDuckDbParquetWriter, type ArchiveRow, type ParquetWriter } from './parquet-writer.ts';
@@ -75,14 +76,14 @@ export class Archiver {
     this.log = logger.child({ source: source.name, topic });
   }
 
-  static async start(options: { config: Config; source: Source; logger: Logger; registry: Registry }): Promise<Archiver> {
+  static async start(options: { config: Config; source: Source; logger: Logger; registry: Registry; /** Named in a refusal when the source changed in a way its files cannot be read with. */ views?: readonly View[] }): Promise<Archiver> {
     const { config, source, logger } = options;
     const topic = sourceSettings(config, source.name).topic ?? source.topic;
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-archive`, logger });
     const group = `${config.kafka.clientId}-archive.${source.name}`;
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: config.speed.sessionTimeoutMs, maxBytesPerPartition: 4_194_304 });
     // New files must agree with what the dataset already holds: refuse to start on a change that cannot be read back.
-    await checkMasterSchema({ source, files: completeFiles(listMasterFiles(config.dataDir, source.name).files) });
+    await checkMasterSchema({ source, files: completeFiles(listMasterFiles(config.dataDir, source.name).files), ...(options.views ? { views: options.views } : {}) });
     const writer = await createDuckDbParquetWriter(source);
     const archiver = new Archiver(config, source, topic, consumer, writer, logger, options.registry);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -11,7 +11,7 @@ import { compileView, type PositionTable } from './compile-view.ts';
 import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
-import { completeFiles, listMasterFiles, type MasterFile } from './master-dataset.ts';
+import { completeFiles, listMasterFiles, newestEventByPartition, type MasterFile } from './master-dataset.ts';
 import { checkMasterSchema, readMaster } from './master-schema.ts';
 
 /** What a published version says about itself (`manifest.json`). */
@@ -284,8 +284,7 @@ async function publishCutoff(config: Config, view: View, manifest: BatchManifest
  * got.
  */
 function defaultCutoff(files: readonly MasterFile[], config: Config, view: View): number {
-  const newest = new Map<number, number>();
-  for (const file of files) newest.set(file.partition, Math.max(newest.get(file.partition) ?? -Infinity, file.maxTimeMs));
+  const newest = newestEventByPartition(files);
   const settings = sourceSettings(config, view.source.name);
   const safe = Math.min(...newest.values()) - settings.maxOutOfOrdernessMs - view.allowedLatenessMs;
   const starts = windowStartGranularity(view.window);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
 import { checkMasterSchema, mergedFieldsMetadata } from './master-schema.ts';
-import { DAY_MS, FIELDS_METADATA_KEY, completeFiles, listMasterFiles, liveCompactions, sourceRoot, type CompactionCoverage, type MasterFile } from './master-dataset.ts';
+import { DAY_MS, FIELDS_METADATA_KEY, completeFiles, dayFolders, listMasterFiles, liveCompactions, newestEventByPartition, readCoverages, sourceRoot, type MasterFile } from './master-dataset.ts';
 import { readParquet, sqlIdentifier, sqlLiteral } from './sql.ts';
 
 export interface CompactionResult {
@@ -20,7 +20,7 @@ export interface CompactionResult {
   readonly dayClosed: boolean;
 }
 
-/** An open day's compacted files merge into one once there are more than this many. */
+/** An open day's compacted files merge into one once there are this many. */
 export const MAX_PARTS_PER_OPEN_DAY = 8;
 
 /**
@@ -28,7 +28,7 @@ export const MAX_PARTS_PER_OPEN_DAY = 8;
  * - a **closed day** (every archived partition is past its end by the source's out-of-orderness bound plus
  *   `graceMs`) ends as one file: everything in its folder merges;
  * - in an **open day**, the flush files whose events are all closed merge into a new compacted file, and once
- *   the day holds more than {@link MAX_PARTS_PER_OPEN_DAY} compacted files they merge into one.
+ *   the day holds {@link MAX_PARTS_PER_OPEN_DAY} compacted files they merge into one.
  * So a live stream's folder never holds more than a few compacted files plus the last minutes' flush files, and a
  * replay of years of history ends as one file per day. Rows are written in event-time order, so row-group
  * statistics let readers skip what a time range leaves out. A late event in a closed day merges in at the next run.
@@ -48,12 +48,7 @@ export async function compactMasterDataset(options: { config: Config; source: So
   const schema = await checkMasterSchema({ source, files: complete });
 
   // Closed: before the slowest partition's progress, as the file names' event times show it.
-  const newestByPartition = new Map<string, number>();
-  for (const file of complete) {
-    const key = `${file.topic}:${file.partition}`;
-    newestByPartition.set(key, Math.max(newestByPartition.get(key) ?? -Infinity, file.maxTimeMs));
-  }
-  const progress = options.nowEventTimeMs ?? Math.min(...newestByPartition.values());
+  const progress = options.nowEventTimeMs ?? Math.min(...newestEventByPartition(complete).values());
   const closedBefore = progress - sourceSettings(config, source.name).maxOutOfOrdernessMs - (options.graceMs ?? 3_600_000);
 
   const byFolder = new Map<string, MasterFile[]>();
@@ -125,19 +120,9 @@ function removeWithCoverage(file: string): void {
  * newer compaction), and flush files a live compaction holds.
  */
 function cleanUp(config: Config, source: Source): void {
-  const root = sourceRoot(config.dataDir, source.name);
-  for (const day of readdirSync(root, { withFileTypes: true })) {
-    if (!day.isDirectory()) continue;
-    const dir = path.join(root, day.name);
+  for (const dir of dayFolders(sourceRoot(config.dataDir, source.name))) {
     const names = readdirSync(dir);
-    const coverages: CompactionCoverage[] = names
-      .map((name) => /^compacted-(\d+)\.coverage\.json$/.exec(name))
-      .filter((match): match is RegExpExecArray => match !== null)
-      .map((match) => {
-        const { files } = JSON.parse(readFileSync(path.join(dir, match[0]), 'utf8')) as { files: string[] };
-        return { id: Number(match[1]), parquet: path.join(dir, `compacted-${match[1]}.parquet`), files };
-      });
-    const live = liveCompactions(coverages);
+    const live = liveCompactions(readCoverages(dir, names));
     const liveIds = new Set(live.map((coverage) => String(coverage.id)));
     const held = new Set(live.flatMap((coverage) => coverage.files));
     for (const name of names) {

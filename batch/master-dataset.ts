@@ -138,51 +138,79 @@ export function liveCompactions(coverages: readonly CompactionCoverage[]): Compa
 }
 
 /**
- * Every flush file under a source's root, as the physical file or as an entry of the compaction that holds it,
- * plus `.tmp` leftovers (separately) and the live compactions.
+ * The compactions recorded in a day folder (its `compacted-<id>.coverage.json` files), live or superseded. A
+ * coverage file that vanishes while it is read was removed by a compaction that superseded it, and is left out.
  */
-export function listMasterFiles(dataDir: string, source: string): { files: MasterFile[]; temporary: string[]; compactions: CompactionCoverage[] } {
-  const root = sourceRoot(dataDir, source);
-  const files: MasterFile[] = [];
-  const temporary: string[] = [];
-  const compactions: CompactionCoverage[] = [];
-  if (!existsSync(root)) return { files, temporary, compactions };
-  const days = readdirSync(root, { withFileTypes: true }).filter((entry) => entry.isDirectory());
-  const older = days.find((entry) => /^date=\d{4}-\d{2}-\d{2}$/.test(entry.name));
+export function readCoverages(dir: string, names: readonly string[] = readdirSync(dir)): CompactionCoverage[] {
+  const coverages: CompactionCoverage[] = [];
+  for (const name of names) {
+    const match = COMPACTED.exec(name);
+    if (!match) continue;
+    let text: string;
+    try {
+      text = readFileSync(path.join(dir, name), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const { files } = JSON.parse(text) as { files: string[] };
+    coverages.push({ id: Number(match[1]), parquet: path.join(dir, `compacted-${match[1]}.parquet`), files });
+  }
+  return coverages;
+}
+
+/** The day folders of a source's root (`YYYY-MM-DD`); anything else there is not read. */
+export function dayFolders(root: string): string[] {
+  if (!existsSync(root)) return [];
+  const folders = readdirSync(root, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+  const older = folders.find((entry) => /^date=\d{4}-\d{2}-\d{2}$/.test(entry.name));
   if (older) {
     throw new BraidError(ErrorCode.CONFIG_INVALID, `${root} holds the master dataset in hour folders (${older.name}/hour=…), a layout Braid does not read`, {
-      fields: { source, file: root },
+      fields: { file: root },
       hint: `move ${root} away and run \`npx braid archive\`: the archiver writes the source's topic again from what Kafka still holds`,
     });
   }
-  for (const day of days) {
-    const dir = path.join(root, day.name);
+  return folders.filter((entry) => DAY_FOLDER.test(entry.name)).map((entry) => path.join(root, entry.name));
+}
+
+/**
+ * Every flush file under a source's root, as the physical file or as an entry of the compaction that holds it,
+ * plus `.tmp` leftovers (separately).
+ */
+export function listMasterFiles(dataDir: string, source: string): { files: MasterFile[]; temporary: string[] } {
+  const files: MasterFile[] = [];
+  const temporary: string[] = [];
+  for (const dir of dayFolders(sourceRoot(dataDir, source))) {
     const plain: MasterFile[] = [];
-    const coverages: CompactionCoverage[] = [];
+    const names: string[] = [];
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isFile()) continue;
+      names.push(entry.name);
       const full = path.join(dir, entry.name);
       if (entry.name.endsWith('.tmp')) temporary.push(full);
-      else if (COMPACTED.test(entry.name)) {
-        const coverage = JSON.parse(readFileSync(full, 'utf8')) as { files: string[] };
-        coverages.push({ id: Number(COMPACTED.exec(entry.name)![1]), parquet: path.join(dir, entry.name.replace('.coverage.json', '.parquet')), files: coverage.files });
-      } else {
+      else {
         const parsed = parseMasterFile(full);
         if (parsed) plain.push(parsed);
       }
     }
-    const live = liveCompactions(coverages);
+    const live = liveCompactions(readCoverages(dir, names));
     const held = new Set(live.flatMap((coverage) => coverage.files));
     for (const file of plain) if (!held.has(file.name)) files.push(file);
     for (const coverage of live) {
-      compactions.push(coverage);
       for (const name of coverage.files) {
         const parsed = parseMasterFile(path.join(dir, name));
         if (parsed) files.push({ ...parsed, path: coverage.parquet });
       }
     }
   }
-  return { files, temporary, compactions };
+  return { files, temporary };
+}
+
+/** How far each Kafka partition has been archived: the latest event time of its files, by partition. */
+export function newestEventByPartition(files: readonly MasterFile[]): Map<number, number> {
+  const newest = new Map<number, number>();
+  for (const file of files) newest.set(file.partition, Math.max(newest.get(file.partition) ?? -Infinity, file.maxTimeMs));
+  return newest;
 }
 
 export interface PartitionCoverage {

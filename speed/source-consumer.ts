@@ -131,7 +131,14 @@ export class SourceConsumer {
       maxOutOfOrdernessMs: options.settings.maxOutOfOrdernessMs,
       warmUpEvents: options.warmUpEvents,
     };
-    this.hosts = await Promise.all(Array.from({ length: options.pipelineThreads }, () => PipelineHost.start(init, options.onFatal)));
+    const started = await Promise.allSettled(Array.from({ length: options.pipelineThreads }, () => PipelineHost.start(init, options.onFatal)));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) {
+      // The threads that did start would keep the process alive: stop them before giving up.
+      await Promise.allSettled(started.flatMap((result) => (result.status === 'fulfilled' ? [result.value.stop()] : [])));
+      throw failed.reason;
+    }
+    this.hosts = started.map((result) => (result as PromiseFulfilledResult<PipelineHost>).value);
     this.log.info(
       { threads: this.hosts.length, warmUpEvents: options.warmUpEvents, warmUpMs: this.hosts.map((host) => Math.round(host.warmUpMs)) },
       'pipeline threads ready',

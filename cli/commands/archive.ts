@@ -8,11 +8,12 @@ import { onShutdownSignal } from '../shutdown.ts';
 
 export function archiveCommand(): Command {
   return new Command('archive')
-    .description('archive every source topic into the Parquet master dataset (dataDir/master/<source>/date=…/hour=…), exactly once')
+    .description('archive every source topic into the Parquet master dataset (dataDir/master/<source>/<YYYY-MM-DD>/), exactly once')
     .option('--sources <names>', 'comma-separated sources (default: all; `npx braid sources` lists them)')
     .action(async (options: { sources?: string }, command: Command) => {
       const config = configFor(command);
-      const sources = (await catalogFor(config)).sourcesNamed(options.sources);
+      const catalog = await catalogFor(config);
+      const sources = catalog.sourcesNamed(options.sources);
       if (sources.length === 0) throw new BraidError(ErrorCode.BAD_ARGUMENT, 'no sources to archive', { hint: `define sources in ${config.sources.dir} or under sources: in the config file` });
       const logger = createLogger({ level: config.log.level, name: 'archive' });
       const registry = createMetricsRegistry('archive');
@@ -27,7 +28,7 @@ export function archiveCommand(): Command {
       say(`archive: ${sources.map((source) => source.name).join(', ')} → ${config.dataDir}/master; metrics on ${metrics.url}`);
       const archivers: Archiver[] = [];
       try {
-        for (const source of sources) archivers.push(await Archiver.start({ config, source, logger, registry }));
+        for (const source of sources) archivers.push(await Archiver.start({ config, source, logger, registry, views: catalog.views.forSource(source.name) }));
         await stopping;
       } finally {
         // Also when a start failed: what did start flushes and leaves, and nothing keeps the process alive.

@@ -7,7 +7,7 @@ import { createMetricsRegistry, startMetricsServer, type Registry } from '../../
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { clickstream } from '../../shared/sources/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { Archiver, listMasterFiles, recomputeView } from '../../batch/index.ts';
+import { Archiver, compactMasterDataset, listMasterFiles, recomputeView } from '../../batch/index.ts';
 import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
 import { formatDurationMs, parseDurationMs } from '../../shared/time/index.ts';
 import { sourceSettings } from '../../shared/config/index.ts';
@@ -106,7 +106,7 @@ export function devCommand(): Command {
         started.push({ name: 'speed worker', stop: () => worker.stop() });
         say(`Speed worker: ${views.map((view) => view.name).join(', ')} → Redis ${stack.redisUrl}`);
         for (const source of sources) {
-          const archiver = await Archiver.start({ config: devConfig, source, logger, registry });
+          const archiver = await Archiver.start({ config: devConfig, source, logger, registry, views: catalog.views.forSource(source.name) });
           started.push({ name: `${source.name} archiver`, stop: () => archiver.stop() });
         }
         say(`Archiver: ${sources.map((source) => source.name).join(', ')} → ${devConfig.dataDir}/master (Parquet)`);
@@ -118,6 +118,8 @@ export function devCommand(): Command {
           if (recomputing) return;
           recomputing = true;
           try {
+            // Compaction first, so the recompute reads few files; one run at a time, as it must be.
+            for (const source of sources) await compactMasterDataset({ config: devConfig, source });
             for (const view of views) {
               const manifest = await recomputeView({ config: devConfig, view, incremental: true });
               batches.set(view.name, { version: manifest.version, cutoffMs: manifest.cutoffMs });
@@ -138,7 +140,7 @@ export function devCommand(): Command {
             clearInterval(recomputeTimer);
           },
         });
-        say(`Recompute: every view incrementally, first in ${formatDurationMs(Math.min(45_000, flags.recomputeEvery))}, then every ${formatDurationMs(flags.recomputeEvery)}`);
+        say(`Compaction and recompute (every view, incrementally): first in ${formatDurationMs(Math.min(45_000, flags.recomputeEvery))}, then every ${formatDurationMs(flags.recomputeEvery)}`);
         const sampleView = catalog.views.views.get('page_views') ?? views[0];
         say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
         say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { createRedisClient } from '../../shared/clients/index.ts';
@@ -16,6 +17,12 @@ function checkOutput(format: Format, output: string | undefined): void {
     throw new BraidError(ErrorCode.BAD_ARGUMENT, `--format ${format} writes a binary file: give it with --output <file>${format === 'arrow' ? ' (or -o - for standard output)' : ''}`, {
       fields: { argument: 'output' },
     });
+  }
+  if (output !== undefined && output !== '-') {
+    const folder = path.dirname(path.resolve(output));
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      throw new BraidError(ErrorCode.BAD_ARGUMENT, `--output ${output}: the folder ${folder} does not exist`, { fields: { argument: 'output' } });
+    }
   }
 }
 
@@ -58,7 +65,16 @@ export function queryCommand(): Command {
         try {
           const answer = await reader.query(query);
           const file = options.output === '-' ? undefined : options.output;
-          const emit = (content: string | Uint8Array) => (file === undefined ? process.stdout.write(content) : writeFileSync(file, content));
+          const emit = (content: string | Uint8Array) => {
+            if (file === undefined) process.stdout.write(content);
+            else {
+              try {
+                writeFileSync(file, content);
+              } catch (error) {
+                throw new BraidError(ErrorCode.BAD_ARGUMENT, `--output ${file}: ${(error as Error).message}`, { cause: error, fields: { argument: 'output' } });
+              }
+            }
+          };
           switch (options.format) {
             case 'json':
               emit(`${JSON.stringify(answerJson(answer), null, 2)}\n`);

@@ -10,7 +10,7 @@ export interface UserModule {
 }
 
 /**
- * Imports every `.ts`/`.js`/`.mjs` module of a folder (tests and type declarations left out), in name order, and
+ * Imports every `.ts`/`.mts`/`.js`/`.mjs` module of a folder (tests and type declarations left out), in name order, and
  * lists each module's exported values, with the items of exported arrays. A module that fails to load is a
  * CONFIG_INVALID error naming the file. A folder that does not exist holds no modules.
  */
@@ -20,7 +20,7 @@ export async function importUserModules(dir: string): Promise<UserModule[]> {
     throw new BraidError(ErrorCode.CONFIG_INVALID, `${dir} is not a folder`, { fields: { file: dir } });
   }
   const files = readdirSync(dir)
-    .filter((file) => /\.(ts|js|mjs)$/.test(file) && !file.endsWith('.d.ts') && !file.includes('.test.'))
+    .filter((file) => /\.(ts|mts|js|mjs)$/.test(file) && !/\.d\.m?ts$/.test(file) && !file.includes('.test.'))
     .sort();
   const modules: UserModule[] = [];
   for (const file of files) {

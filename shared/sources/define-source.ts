@@ -83,7 +83,7 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{
  * offset (`2026-03-01T12:00:00.5+01:00`). A time without a zone is refused: it names no instant. Impossible dates
  * (February 30th) are refused rather than rolled over.
  */
-export function isoTimeMs(text: string): number | undefined {
+function isoTimeMs(text: string): number | undefined {
   const match = ISO_TIME.exec(text);
   if (match === null) return undefined;
   const [, year, month, day, hour, minute, second] = match;

@@ -1,6 +1,5 @@
 export {
   defineSource,
-  isoTimeMs,
   isSource,
   sourceSpecProblems,
   type DecodeResult,

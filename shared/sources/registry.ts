@@ -12,8 +12,9 @@ const builtInSources: ReadonlyMap<string, Source> = new Map<string, Source>([[cl
 let catalogSources = new Map<string, Source>();
 const registeredSources = new Map<string, Source>();
 
+/** The catalog's sources first: with the demo off, a user's own `clickstream` is the one a view means. */
 function lookUp(name: string): Source | undefined {
-  return builtInSources.get(name) ?? catalogSources.get(name) ?? registeredSources.get(name);
+  return catalogSources.get(name) ?? builtInSources.get(name) ?? registeredSources.get(name);
 }
 
 export function sourceNames(): string[] {
@@ -33,7 +34,7 @@ export function getSource(name: string): Source {
 }
 
 function clashes(source: Source): boolean {
-  const known = builtInSources.get(source.name) ?? registeredSources.get(source.name);
+  const known = registeredSources.get(source.name);
   return known !== undefined && known !== source;
 }
 
@@ -44,7 +45,7 @@ function clashes(source: Source): boolean {
 export function useSources(sources: readonly Source[]): void {
   for (const source of sources) {
     if (clashes(source)) {
-      throw new BraidError(ErrorCode.CONFIG_INVALID, `source "${source.name}" is already defined`, {
+      throw new BraidError(ErrorCode.CONFIG_INVALID, `source "${source.name}" is already defined (registered with registerSource)`, {
         fields: { source: source.name },
         hint: 'give the new source another name',
       });
