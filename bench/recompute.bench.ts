@@ -1,9 +1,11 @@
 import { deleteKeysWithPrefix } from './lib/redis-cleanup.ts';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { filesToRead, listMasterFiles, readBatchView, recomputeView, sourceRoot } from '../batch/index.ts';
+import { dayFolder, dayOf, FIELDS_METADATA_KEY, fieldsMetadata, masterFileName } from '../batch/master-dataset.ts';
+import { getSource } from '../shared/sources/index.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { loadConfig } from '../shared/config/index.ts';
 import { demoViews, pageViews, type View } from '../shared/views/index.ts';
@@ -59,7 +61,7 @@ function eventsSql(first: number, end: number, hourEndMs: number): string {
       ELSE CASE WHEN (url_rank - 6) % 3 = 2 THEN '/category/' || ((url_rank - 6) // 3) ELSE '/product/' || (url_rank - 6) END END`;
   return `
     SELECT ts, user_id, user_id || '-s' || ((ts - ${START_MS}) // 1800000) AS session_id, ${url} AS url, country, device, revenue,
-           kafka_partition, kafka_offset
+           _kafka_partition, _kafka_offset
     FROM (
       SELECT least(${START_MS} + (i * ${SPAN_MS}) // ${EVENTS} + hash(i + ${7 * EVENTS}) % ${JITTER_MS}, ${hourEndMs - 1})::BIGINT AS ts,
              'u' || lpad(${zipfRank(USERS, 1)}::VARCHAR, 5, '0') AS user_id,
@@ -67,29 +69,44 @@ function eventsSql(first: number, end: number, hourEndMs: number): string {
              [${COUNTRIES.map(sqlString).join(', ')}][floor(pow(${COUNTRIES.length + 1}, ${uniform(3)}))::INTEGER] AS country,
              CASE WHEN ${uniform(4)} < 0.55 THEN 'mobile' WHEN ${uniform(4)} < 0.93 THEN 'desktop' ELSE 'tablet' END AS device,
              CASE WHEN ${uniform(5)} < ${REVENUE_FRACTION} THEN round(5 + 195 * pow(${uniform(6)}, 2), 2) END AS revenue,
-             (i % ${PARTITIONS})::INTEGER AS kafka_partition,
-             (i // ${PARTITIONS})::BIGINT AS kafka_offset
+             (i % ${PARTITIONS})::INTEGER AS _kafka_partition,
+             (i // ${PARTITIONS})::BIGINT AS _kafka_offset
       FROM range(${first}, ${end}, ${PARTITIONS}) r(i)
     )`;
 }
 
-/** Writes the master dataset; returns the number of files. */
+/**
+ * Writes the master dataset as the archiver would: an hour of a partition per file, in its day's folder, named
+ * with its offsets and event-time range, the source's fields in its footer. Returns the number of files.
+ */
 export async function buildMasterDataset(connection: DuckDBConnection, dataDir: string): Promise<number> {
   let files = 0;
+  const metadata = `KV_METADATA {${sqlString(FIELDS_METADATA_KEY)}: ${sqlString(fieldsMetadata(getSource('clickstream')))}}`;
   for (let hour = 0; hour < HOURS; hour++) {
     // Row i has event hour floor(i · 24 / EVENTS) before jitter, and jitter is clamped to the hour.
     const low = Math.ceil((hour * EVENTS) / HOURS);
     const high = Math.ceil(((hour + 1) * EVENTS) / HOURS);
     const hourStartMs = START_MS + hour * HOUR_MS;
-    const iso = new Date(hourStartMs).toISOString();
-    const folder = join(sourceRoot(dataDir, 'clickstream'), `date=${iso.slice(0, 10)}`, `hour=${iso.slice(11, 13)}`);
+    const folder = dayFolder(dataDir, 'clickstream', dayOf(hourStartMs));
     mkdirSync(folder, { recursive: true });
     for (let partition = 0; partition < PARTITIONS; partition++) {
       const first = low + ((partition - (low % PARTITIONS) + PARTITIONS) % PARTITIONS);
       if (first >= high) continue;
       const last = first + Math.floor((high - 1 - first) / PARTITIONS) * PARTITIONS;
-      const name = `${TOPIC}-p${partition}-o${(first - partition) / PARTITIONS}-${(last - partition) / PARTITIONS}-1of1.parquet`;
-      await connection.run(`COPY (${eventsSql(first, high, hourStartMs + HOUR_MS)}) TO ${sqlString(join(folder, name))} (FORMAT parquet, COMPRESSION zstd)`);
+      const written = join(folder, `${TOPIC}-p${partition}.parquet.tmp`);
+      await connection.run(`COPY (${eventsSql(first, high, hourStartMs + HOUR_MS)}) TO ${sqlString(written)} (FORMAT parquet, COMPRESSION zstd, ${metadata})`);
+      const [range] = (await connection.runAndReadAll(`SELECT min(ts) AS lo, max(ts) AS hi FROM read_parquet(${sqlString(written)})`)).getRowObjectsJS();
+      const name = masterFileName({
+        topic: TOPIC,
+        partition,
+        firstOffset: (first - partition) / PARTITIONS,
+        lastOffset: (last - partition) / PARTITIONS,
+        minTimeMs: Number(range!.lo),
+        maxTimeMs: Number(range!.hi),
+        index: 1,
+        count: 1,
+      });
+      renameSync(written, join(folder, name));
       files++;
     }
   }
