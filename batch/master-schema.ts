@@ -141,7 +141,10 @@ export function mergedFieldsMetadata(schema: MasterSchema, files: readonly strin
  * the source can be read whatever the files are.
  */
 export function readMaster(schema: MasterSchema, source: Source, files: readonly string[]): string {
+  // Matching columns by name costs a read of every file's schema first: only files of different fields need it.
+  const written = new Set(files.map((file) => JSON.stringify(schema.byFile.get(file) ?? {})));
+  const read = readParquet(files, { byName: written.size > 1 });
   const missing = Object.entries(source.fields).filter(([name]) => files.every((file) => schema.byFile.get(file)?.[name] === undefined));
-  if (missing.length === 0) return readParquet(files);
-  return `(SELECT *, ${missing.map(([name, spec]) => `NULL::${duckDbType(spec)} AS ${sqlIdentifier(name)}`).join(', ')} FROM ${readParquet(files)})`;
+  if (missing.length === 0) return read;
+  return `(SELECT *, ${missing.map(([name, spec]) => `NULL::${duckDbType(spec)} AS ${sqlIdentifier(name)}`).join(', ')} FROM ${read})`;
 }

@@ -4,8 +4,8 @@ import { quotedIdentifier, quotedString } from '@duckdb/node-api';
 export { quotedIdentifier as sqlIdentifier, quotedString as sqlLiteral };
 
 /**
- * `read_parquet([...])` over these files, each once: columns matched by name (a file written before a field was
- * added reads it as NULL), and no columns made of folder names.
+ * `read_parquet([...])` over these files, each once, with no columns made of folder names; with `byName` (the
+ * default), columns matched by name, so a file written before a field was added reads it as NULL.
  */
-export const readParquet = (files: Iterable<string>): string =>
-  `read_parquet([${[...new Set(files)].map(quotedString).join(', ')}], union_by_name = true, hive_partitioning = false)`;
+export const readParquet = (files: Iterable<string>, options: { byName?: boolean } = {}): string =>
+  `read_parquet([${[...new Set(files)].map(quotedString).join(', ')}]${options.byName === false ? '' : ', union_by_name = true'}, hive_partitioning = false)`;
