@@ -17,6 +17,7 @@ import { FlushProgram } from '../speed/flush-program.ts';
 import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineCounts } from '../speed/partition-pipeline.ts';
 import { FIELD_SEPARATOR, ROW_COUNT } from '../speed/redis-keys.ts';
 import { createViewPipeline } from '../speed/view-pipeline.ts';
+import { bareConsume } from './lib/bare-consumer.ts';
 import { bestRate, defineBenchmark } from './lib/benchmark.ts';
 import { cpuPerEvent, cpuSnapshot, redisCpuMs, type CpuSnapshot } from './lib/cpu-usage.ts';
 
@@ -235,71 +236,6 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
 }
 
-
-/** A bare kafkajs consumer that only decodes each message (same fetch settings as the speed worker); events/s from first to last message. */
-async function rawConsume(
-  kafka: Kafka,
-  topic: string,
-  groupId: string,
-  expected: number,
-): Promise<{ eventsPerS: number; steadyEventsPerS: number; decoded: number; cpu: ReturnType<typeof cpuPerEvent> | null }> {
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 1_048_576 });
-  let firstNs: bigint | undefined;
-  let lastNs: bigint | undefined;
-  let cpuAtFirst: CpuSnapshot | null = null;
-  let cpuAtLast: CpuSnapshot | null = null;
-  /** When at least STEADY_FROM of the messages had been seen, and how many. */
-  let steadyNs: bigint | undefined;
-  let steadySeen = 0;
-  let seen = 0;
-  let decoded = 0;
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, heartbeat }) => {
-        if (firstNs === undefined) {
-          cpuAtFirst = cpuSnapshot();
-          firstNs = process.hrtime.bigint();
-        }
-        for (const message of batch.messages) {
-          if (clickstream.decode(message.value).ok) decoded++;
-          seen++;
-        }
-        if (steadyNs === undefined && seen >= expected * STEADY_FROM) {
-          steadyNs = process.hrtime.bigint();
-          steadySeen = seen;
-        }
-        if (seen >= expected && lastNs === undefined) {
-          lastNs = process.hrtime.bigint();
-          cpuAtLast = cpuSnapshot();
-          finish();
-        }
-        await heartbeat();
-      },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`bare consumer saw ${seen} of ${expected} messages in ${E2E_TIMEOUT_MS / 1000} s`)), E2E_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([finished, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return {
-    eventsPerS: expected / (Number(lastNs! - firstNs!) / 1e9),
-    steadyEventsPerS: (expected - steadySeen) / (Number(lastNs! - steadyNs!) / 1e9),
-    decoded,
-    cpu: cpuAtFirst && cpuAtLast ? cpuPerEvent(cpuAtFirst, cpuAtLast, expected, new Set((cpuAtFirst as CpuSnapshot).threads.keys())) : null,
-  };
-}
 
 /** Produces live events at FRESH_RATE_PER_S and measures, for every marker, send → row count visible in page_views in Redis. */
 async function measureFreshness(kafka: Kafka, redis: Redis, keys: SpeedKeys, topic: string, progress: (message: string) => void) {
@@ -532,7 +468,17 @@ export default defineBenchmark({
         progress(`round ${pass} of ${E2E_ROUNDS}: bare kafkajs consumer (decode only)…`);
         const rawGroup = `${clientId}-raw-r${pass}`;
         groups.push(rawGroup);
-        const raw = await rawConsume(kafka, topic, rawGroup, E2E_EVENTS);
+        const raw = await bareConsume({
+          kafka,
+          topic,
+          groupId: rawGroup,
+          expected: E2E_EVENTS,
+          source: clickstream,
+          // The speed worker's fetch settings.
+          consumer: { sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 1_048_576 },
+          timeoutMs: E2E_TIMEOUT_MS,
+          steadyFrom: STEADY_FROM,
+        });
         if (raw.eventsPerS > bestRaw && raw.cpu) {
           figures.raw_kafkajs_cpu_main_us_per_event = cpuFigure(raw.cpu.mainUs);
           figures.raw_kafkajs_cpu_other_threads_us_per_event = cpuFigure(raw.cpu.otherThreadsUs);
