@@ -1,6 +1,7 @@
 export {
   defineSource,
   isSource,
+  parseMessage,
   sourceSpecProblems,
   type DecodeResult,
   type EventOf,
