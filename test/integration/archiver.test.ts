@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, inject, it } from 'vitest';
 import { completeFiles, filesToRead, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
+import { createProducer } from '../../shared/clients/index.ts';
 import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
-import { createTopic, produceClickstream, tempDir, testKafka, uniqueName, waitFor } from '../harness/index.ts';
+import { archiveUntil, createTopic, produceClickstream, tempDir, testConfig, testKafka, uniqueName, waitFor } from '../harness/index.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const PARTITIONS = 3;
@@ -106,5 +107,68 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
     }
     connection.closeSync();
     instance.closeSync();
+  });
+
+  it('archives every valid event as it decodes, whatever JSON its message holds', async () => {
+    const kafka = testKafka();
+    await using topic = await createTopic(kafka, { prefix: 'archive-json' });
+    using dir = tempDir('braid-archive-json-');
+    const day = Date.parse('2026-02-01T00:00:00Z');
+    const event = (index: number, fields: Record<string, unknown> = {}) =>
+      JSON.stringify({ ts: day + index * 3_600_000, user_id: `u${index}`, session_id: `s${index}`, url: `/p/${index}`, country: 'DE', device: 'mobile', revenue: null, ...fields });
+    const flushes: Array<Array<string | Buffer>> = [
+      // As the producer wrote them: ISO and epoch event times, pretty-printed, absent nullable fields, extra fields.
+      [
+        event(0),
+        event(1, { ts: '2026-02-01T01:00:00.250+00:00' }),
+        JSON.stringify(JSON.parse(event(2)), null, 2),
+        event(3, { revenue: undefined, extra: { nested: [1] } }),
+        event(4, { _kafka_offset: 'mine', url: '/é "q" 😀' }),
+        event(30, { ts: day + 30 * 3_600_000 }),
+        'not json',
+        event(5, { ts: 'yesterday' }),
+      ],
+      // JSON that JSON.parse takes and DuckDB's reader refuses: a key twice, a lone surrogate, bytes that are not UTF-8.
+      [`{"ts":${day + 6 * 3_600_000},"user_id":"u6","user_id":"u6b","session_id":"s6","url":"/p/6","country":"DE","device":"mobile"}`],
+      [event(7, { url: '/p/\ud800' })],
+      [Buffer.concat([Buffer.from(event(8).slice(0, -1)), Buffer.from(',"x":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')])],
+    ];
+    const producer = createProducer(kafka);
+    await producer.connect();
+    try {
+      // One send per intended flush, each archived before the next is sent, so a refused one does not take the others along.
+      let sent = 0;
+      for (const values of flushes) {
+        await producer.send({ topic: topic.topic, messages: values.map((value) => ({ key: 'k', value })) });
+        sent += values.length;
+        const config = testConfig({ dataDir: path.join(dir.path, 'data'), 'kafka.clientId': uniqueName('archive-json'), 'sources.clickstream.topic': topic.topic, 'archive.flushIntervalMs': 100 });
+        await archiveUntil(config, kafka, topic.topic, sent);
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const expected = flushes
+      .flat()
+      .map((value, offset) => ({ decoded: clickstream.decode(value), offset }))
+      .filter(({ decoded }) => decoded.ok)
+      // Strings reach Parquet as UTF-8: a lone surrogate becomes U+FFFD, as invalid bytes did when decoded.
+      .map(({ decoded, offset }) => {
+        const valid = (decoded as { event: ClickstreamEvent }).event;
+        return { ...valid, url: Buffer.from(valid.url, 'utf8').toString('utf8'), _kafka_partition: 0, _kafka_offset: offset };
+      });
+    expect(expected).toHaveLength(9);
+
+    const { files } = listMasterFiles(path.join(dir.path, 'data'), 'clickstream');
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const list = filesToRead(files).map((file) => `'${file.path}'`).join(', ');
+      const rows = (await connection.runAndReadAll(`SELECT * FROM read_parquet([${list}]) ORDER BY _kafka_offset`)).getRowObjectsJS();
+      expect(rows.map((row) => ({ ...row, ts: Number(row.ts), _kafka_offset: Number(row._kafka_offset) }))).toEqual(expected);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+    expect(new Set(files.map((file) => file.folder))).toEqual(new Set(['2026-02-01', '2026-02-02']));
   });
 });

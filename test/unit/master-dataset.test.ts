@@ -1,7 +1,9 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_PARTS_PER_OPEN_DAY, planFolderCompaction } from '../../batch/index.ts';
-import { liveCompactions, masterFileName, parseMasterFile, type MasterFile } from '../../batch/master-dataset.ts';
+import { dayFolder, listDayFolders, listMasterFiles, liveCompactions, masterFileName, parseMasterFile, type MasterFile } from '../../batch/master-dataset.ts';
+import { tempDir } from '../harness/index.ts';
 
 const DAY = Date.parse('2026-06-01T00:00:00Z');
 const HOUR_MS = 3_600_000;
@@ -54,5 +56,35 @@ describe('liveCompactions', () => {
     expect(liveCompactions([one, two])).toEqual([two, one]);
     expect(liveCompactions([one, two, three])).toEqual([three, two]);
     expect(() => liveCompactions([one, { id: 4, parquet: 'compacted-4.parquet', files: ['b', 'e'] }])).toThrow(/overlap in part/);
+  });
+});
+
+describe('listDayFolders', () => {
+  it('lists the flush files of the days asked for, complete or not, compacted ones by name, as listMasterFiles does', () => {
+    using dir = tempDir('braid-day-folders-');
+    const write = (dayMs: number, name: string, text = '') => {
+      mkdirSync(dayFolder(dir.path, 'orders', dayMs), { recursive: true });
+      writeFileSync(path.join(dayFolder(dir.path, 'orders', dayMs), name), text);
+    };
+    const name = (dayMs: number, firstOffset: number, index: number, count: number) =>
+      masterFileName({ topic: 'orders', partition: 1, firstOffset, lastOffset: firstOffset + 99, minTimeMs: dayMs, maxTimeMs: dayMs + 1, index, count });
+    const next = DAY + 86_400_000;
+    write(DAY, name(DAY, 0, 1, 2));
+    write(next, name(next, 0, 2, 2));
+    // A flush whose second file a crash never renamed, and a compaction holding another flush's file.
+    write(next, name(next, 100, 1, 2));
+    write(next, `${name(next, 200, 1, 1)}.1a2b3c4d.tmp`);
+    write(next, 'compacted-1.parquet');
+    write(next, 'compacted-1.coverage.json', JSON.stringify({ files: [name(next, 300, 1, 1)] }));
+    write(DAY + 2 * 86_400_000, name(DAY + 2 * 86_400_000, 400, 1, 1));
+
+    const listed = listDayFolders(dir.path, 'orders', [next, DAY + 5 * 86_400_000]);
+    expect(listed.map((file) => [file.firstOffset, path.basename(file.path)]).sort()).toEqual([
+      [0, name(next, 0, 2, 2)],
+      [100, name(next, 100, 1, 2)],
+      [300, 'compacted-1.parquet'],
+    ]);
+    const all = listMasterFiles(dir.path, 'orders').files;
+    expect(listed.every((file) => all.some((other) => other.path === file.path && other.name === file.name))).toBe(true);
   });
 });
