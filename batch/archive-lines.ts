@@ -77,8 +77,8 @@ export class DayLines {
  * One partition's valid events awaiting a flush, as newline-delimited JSON that DuckDB's `read_json` turns into
  * Parquet, one set of lines per event-time day (each day is one file). Each line is the Kafka message's own bytes
  * with its offset put first, `{"_kafka_offset":1234,` + the message after its `{`: the consumer thread only copies
- * bytes per event, where building a row value by value through DuckDB's appender cost more than fetching and
- * decoding the event did, and DuckDB parses the lines on its own thread. A message whose bytes cannot stand for
+ * bytes per event (building a row value by value through DuckDB's appender costs more than fetching and decoding
+ * the event), and DuckDB parses the lines on its own thread. A message whose bytes cannot stand for
  * its event as they are (the validator converted a value, it spans several lines, it names `_kafka_offset`) is
  * written as `JSON.stringify` of the event instead.
  *

@@ -184,7 +184,7 @@ export class Archiver {
     let skipped = 0;
     let resolved: string | undefined;
     for (let index = 0; index < batch.messages.length; index++) {
-      // Every STALE_CHECK_EVERY messages: kafkajs's isStale() builds a JSON key per call, which cost a tenth of the loop.
+      // Every STALE_CHECK_EVERY messages: kafkajs's isStale() builds a JSON key per call, a tenth of the loop's time.
       if (index % STALE_CHECK_EVERY === 0 && (!isRunning() || isStale())) break;
       const message = batch.messages[index]!;
       const offset = Number(message.offset);
@@ -199,7 +199,7 @@ export class Archiver {
       }
       resolved = message.offset;
     }
-    // Once per batch, not per message: kafkajs turns each offset it is given into a Long, which cost more than copying the message.
+    // Once per batch, not per message: kafkajs turns each offset it is given into a Long, which costs more than copying the message.
     if (resolved !== undefined) resolveOffset(resolved);
     if (skipped > 0) this.metrics.skipped.inc({ source: this.source.name }, skipped);
     this.metrics.lag.set({ topic: this.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - (buffer.nextOffset ?? first)));
