@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
@@ -8,6 +7,7 @@ import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/ind
 import { timeGrid } from '../shared/time/index.ts';
 import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
+import { currentVersionIn, manifestOf, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
@@ -52,23 +52,17 @@ export function viewRoot(dataDir: string, view: string): string {
 }
 
 function versionDir(dataDir: string, view: string, version: number): string {
-  return path.join(viewRoot(dataDir, view), `v${version}`);
+  return versionFolder(viewRoot(dataDir, view), version);
 }
 
 /** Published versions of a view, oldest first. */
 export function listVersions(dataDir: string, view: string): BatchManifest[] {
-  const root = viewRoot(dataDir, view);
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((name) => /^v\d+$/.test(name))
-    .map((name) => JSON.parse(readFileSync(path.join(root, name, 'manifest.json'), 'utf8')) as BatchManifest)
-    .sort((a, b) => a.version - b.version);
+  return manifestsIn<BatchManifest>(viewRoot(dataDir, view));
 }
 
 /** The version readers use now (the pointer), or null before the first publish. */
 export function currentVersion(dataDir: string, view: string): number | null {
-  const pointer = path.join(viewRoot(dataDir, view), 'CURRENT');
-  return existsSync(pointer) ? Number(readFileSync(pointer, 'utf8').trim()) : null;
+  return currentVersionIn(viewRoot(dataDir, view));
 }
 
 export interface RecomputeOptions {
@@ -83,6 +77,12 @@ export interface RecomputeOptions {
    * no previous version, the definition changed, or the view has session windows.
    */
   incremental?: boolean;
+  /**
+   * A workflow run's data interval: its windows are recomputed whatever files are new (incrementally, with the
+   * rest kept), and the cutoff moves to the interval's end at most, never back: a run of an old interval (a
+   * backfill) recomputes that interval and leaves the cutoff where it is. Implies `incremental`.
+   */
+  interval?: { readonly startMs: number; readonly endMs: number };
 }
 
 /**
@@ -117,15 +117,12 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
     // `files` holds complete flushes only; a subset of it (incremental) is read as it is, each physical file once.
     const quotedList = (list: readonly MasterFile[]) => readMaster(schema, view.source, [...new Set(list.map((file) => file.path))]);
     const source = quotedList(files);
-    const cutoffMs = options.cutoffMs ?? defaultCutoff(files, config, view);
-    const plan = options.incremental ? planIncremental(config, view, files, cutoffMs) : { full: 'not requested' as string };
+    const cutoffMs = options.cutoffMs ?? cutoffFor(config, view, files, options.interval);
+    const plan = options.incremental || options.interval ? planIncremental(config, view, files, cutoffMs, options.interval) : { full: 'not requested' as string };
 
     const root = viewRoot(config.dataDir, view.name);
-    mkdirSync(root, { recursive: true });
-    const version = Math.max(0, ...listVersions(config.dataDir, view.name).map((manifest) => manifest.version)) + 1;
-    const stagingDir = path.join(root, `.v${version}-${randomBytes(4).toString('hex')}.tmp`);
+    const { version, staging: stagingDir } = stageVersion(root);
     staging = stagingDir;
-    mkdirSync(stagingDir);
     // The stored rows come straight out of DuckDB into Parquet: no row passes through JavaScript.
     let rows: string;
     if ('full' in plan) {
@@ -166,15 +163,11 @@ export async function recomputeView(options: RecomputeOptions): Promise<BatchMan
       timingsMs,
       inputs: files.map((file) => ({ file: inputName(file), partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset })),
       ...('full' in plan
-        ? { mode: 'full' as const, ...(options.incremental ? { fullBecause: plan.full } : {}) }
+        ? { mode: 'full' as const, ...(options.incremental || options.interval ? { fullBecause: plan.full } : {}) }
         : { mode: 'incremental' as const, recomputedRanges: plan.ranges.map(([from, to]) => ({ from: new Date(from).toISOString(), to: new Date(to).toISOString() })) }),
     };
-    writeFileSync(path.join(stagingDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    renameSync(stagingDir, versionDir(config.dataDir, view.name, version));
-    const pointer = path.join(root, `CURRENT.${randomBytes(4).toString('hex')}.tmp`);
-    writeFileSync(pointer, `${version}\n`);
-    renameSync(pointer, path.join(root, 'CURRENT'));
-    pruneVersions(config.dataDir, view.name, config.batch.keepVersions);
+    publishVersion(root, version, stagingDir, manifest, config.batch.keepVersions);
+    staging = undefined;
     await publishCutoff(config, view, manifest);
     return manifest;
   } finally {
@@ -241,10 +234,10 @@ type TimeRanges = ReadonlyArray<readonly [number, number]>;
 type IncrementalPlan = { full: string } | { previous: BatchManifest; ranges: TimeRanges };
 
 /** Which event-time ranges an incremental run must recompute the windows of, or why it must be full. */
-function planIncremental(config: Config, view: View, files: readonly MasterFile[], cutoffMs: number): IncrementalPlan {
+function planIncremental(config: Config, view: View, files: readonly MasterFile[], cutoffMs: number, interval?: RecomputeOptions['interval']): IncrementalPlan {
   const current = currentVersion(config.dataDir, view.name);
   if (current === null) return { full: 'no previous version' };
-  const previous = JSON.parse(readFileSync(path.join(versionDir(config.dataDir, view.name, current), 'manifest.json'), 'utf8')) as BatchManifest;
+  const previous = manifestOf<BatchManifest>(viewRoot(config.dataDir, view.name), current);
   if (previous.definitionHash !== view.definitionHash) return { full: `the definition changed (${previous.definitionHash} → ${view.definitionHash})` };
   if (view.window.type === 'session') return { full: 'session windows can span any length of time' };
   if (previous.stateColumns !== 'typed') return { full: 'the previous version stores measure state as text (written by an older Braid)' };
@@ -253,6 +246,7 @@ function planIncremental(config: Config, view: View, files: readonly MasterFile[
   const ranges: Array<[number, number]> = files.filter((file) => !known.has(inputName(file))).map((file) => [file.minTimeMs, file.maxTimeMs]);
   // Windows that fell below the cutoff since the previous version are new too.
   if (cutoffMs > previous.cutoffMs) ranges.push([previous.cutoffMs - windowSpan(view), cutoffMs - 1]);
+  if (interval && interval.endMs > interval.startMs) ranges.push([interval.startMs, interval.endMs - 1]);
   return { previous, ranges: mergeRanges(ranges) };
 }
 
@@ -275,6 +269,20 @@ async function publishCutoff(config: Config, view: View, manifest: BatchManifest
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * The cutoff of a recompute: the latest safely complete window end; for a workflow run's interval, no later than
+ * the interval's end (aligned down to a window boundary) and never before the current version's cutoff.
+ */
+function cutoffFor(config: Config, view: View, files: readonly MasterFile[], interval: RecomputeOptions['interval']): number {
+  const safe = defaultCutoff(files, config, view);
+  if (!interval) return safe;
+  const current = currentVersion(config.dataDir, view.name);
+  const previous = current === null ? null : manifestOf<BatchManifest>(viewRoot(config.dataDir, view.name), current).cutoffMs;
+  const starts = windowStartGranularity(view.window);
+  const atIntervalEnd = Math.min(safe, starts === undefined ? interval.endMs : timeGrid(starts).startOf(interval.endMs));
+  return Math.max(previous ?? -Infinity, atIntervalEnd);
 }
 
 /**
@@ -315,13 +323,6 @@ function storedState(measure: Measure, value: unknown): unknown {
   }
 }
 
-function pruneVersions(dataDir: string, view: string, keep: number): void {
-  const current = currentVersion(dataDir, view);
-  const versions = listVersions(dataDir, view).map((manifest) => manifest.version);
-  for (const version of versions.slice(0, Math.max(0, versions.length - keep))) {
-    if (version !== current) rmSync(versionDir(dataDir, view, version), { recursive: true, force: true });
-  }
-}
 
 export interface BatchReadQuery {
   readonly fromMs: number;
@@ -366,7 +367,7 @@ export class BatchViewReader {
     const key = `${view.name}/${version}`;
     let manifest = this.manifests.get(key);
     if (!manifest) {
-      manifest = JSON.parse(readFileSync(path.join(versionDir(this.dataDir, view.name, version), 'manifest.json'), 'utf8')) as BatchManifest;
+      manifest = manifestOf<BatchManifest>(viewRoot(this.dataDir, view.name), version);
       this.manifests.set(key, manifest);
     }
     return manifest;

@@ -29,6 +29,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'BRAID_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'BRAID_VIEWS_DIR', path: ['views', 'dir'], kind: 'string' },
   { name: 'BRAID_SOURCES_DIR', path: ['sources', 'dir'], kind: 'string' },
+  { name: 'BRAID_WORKFLOWS_DIR', path: ['workflows', 'dir'], kind: 'string' },
   { name: 'BRAID_SPEED_FLUSH_INTERVAL_MS', path: ['speed', 'flushIntervalMs'], kind: 'number' },
   { name: 'BRAID_ARCHIVE_FLUSH_INTERVAL_MS', path: ['archive', 'flushIntervalMs'], kind: 'number' },
 ];

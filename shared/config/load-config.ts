@@ -125,6 +125,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     dataDir: path.resolve(cwd, config.dataDir),
     views: { ...config.views, dir: path.resolve(cwd, config.views.dir) },
+    workflows: { ...config.workflows, dir: path.resolve(cwd, config.workflows.dir) },
     stack: {
       ...config.stack,
       dir: stackDir,

@@ -207,6 +207,30 @@ export const ConfigSchema = z.strictObject({
       includeDemo: z.boolean().default(true),
     })
     .prefault({}),
+  workflows: z
+    .strictObject({
+      /** Folder of workflow modules (.ts/.js exporting defineWorkflow(...) results). Not `./workflows`: that is Braid's own code. */
+      dir: z.string().min(1).default('./dags'),
+      /** Pools and their slots: how many tasks of a pool run at once across all workers. `default` is bounded by each worker's concurrency only. */
+      pools: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'pool names are lower-case letters, digits, _ and -'), z.number().int().min(1).max(10_000)).default({ duckdb: 2 }),
+      recompute: z
+        .strictObject({
+          /** Braid's own `recompute` workflow: wait for data, compact, recompute every view, per source. */
+          enabled: z.boolean().default(true),
+          /** Its cron (in UTC); each run recomputes the windows of its interval. */
+          schedule: z.string().min(1).default('0 * * * *'),
+          /** How long a run's sensor waits for the archived data before the run fails. */
+          sensorTimeoutMs: durationMs.default(3_600_000),
+        })
+        .prefault({}),
+      /** Runs (and their task logs) are kept this long after their interval starts. */
+      retentionMs: durationMs.default(30 * 24 * 3_600_000),
+      /** Log lines kept per task attempt. */
+      logLines: z.number().int().min(10).max(100_000).default(500),
+      /** A worker that stops renewing a task's lock (it died) has the task started again elsewhere after about this long. */
+      lockDurationMs: durationMs.default(30_000),
+    })
+    .prefault({}),
   /**
    * `sources.dir`: the folder of source modules (exporting `defineSource(...)` results); every other key is a
    * source's name: its settings, and with `fields` its declaration.

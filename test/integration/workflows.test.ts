@@ -1,0 +1,116 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCatalog } from '../../shared/catalog/index.ts';
+import { createRedisClient } from '../../shared/clients/index.ts';
+import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { loadWorkflows, RunStore, TaskQueues, triggerRun, WorkflowWorker, type RunRecord, type WorkflowCatalog } from '../../workflows/index.ts';
+import { tempDir, testConfig, testLogger, waitFor } from '../harness/index.ts';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/workflows', import.meta.url));
+
+describe('workflows on BullMQ, with the DAG state in Redis', () => {
+  const scratch = tempDir('braid-workflows-');
+  const traceFile = path.join(scratch.path, 'trace.txt');
+  const config = testConfig({ 'workflows.dir': FIXTURES, 'workflows.pools': { duckdb: 2 }, 'views.includeDemo': false });
+  const redis = createRedisClient(config.redis.url, { name: 'workflows-test' });
+  const store = new RunStore(redis, config.redis.keyPrefix);
+  const queues = new TaskQueues(config, store.keys);
+  let workflows: WorkflowCatalog;
+  let worker: WorkflowWorker;
+
+  beforeAll(async () => {
+    writeFileSync(traceFile, '');
+    // Task threads read it when they start.
+    process.env.BRAID_TEST_SCRATCH = traceFile;
+    workflows = await loadWorkflows(config, await loadCatalog(config));
+    worker = await WorkflowWorker.start({ config, workflows, logger: testLogger, registry: createMetricsRegistry('workflows-test'), concurrency: 6 });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await queues.close();
+    redis.disconnect();
+    scratch[Symbol.dispose]();
+  });
+
+  const trace = () =>
+    readFileSync(traceFile, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' '));
+
+  async function runToEnd(workflow: string, startMs: number): Promise<RunRecord> {
+    const { runId } = await triggerRun(store, queues, workflows.get(workflow), { intervalStartMs: startMs, intervalEndMs: startMs + 3_600_000 });
+    return waitFor(
+      async () => {
+        const run = await store.getRun(runId);
+        return run && (run.state === 'success' || run.state === 'failed') ? run : undefined;
+      },
+      { timeoutMs: 30_000, what: `run ${runId} to finish` },
+    );
+  }
+
+  const byId = (run: RunRecord) => Object.fromEntries(run.tasks.map((task) => [task.id, task]));
+
+  it('runs a fan-out and fan-in, handing each task its upstream results, and logs each attempt', async () => {
+    const run = await runToEnd('diamond', Date.parse('2026-12-01T00:00:00Z'));
+    expect(run.state).toBe('success');
+    const tasks = byId(run);
+    expect(tasks.extract!.result).toEqual({ rows: 10, from: Date.parse('2026-12-01T00:00:00Z') });
+    expect(tasks.join!.result).toEqual({ total: 25 });
+    expect(tasks.join!.startedAtMs!).toBeGreaterThanOrEqual(Math.max(tasks.left!.endedAtMs!, tasks.right!.endedAtMs!));
+    const log = (await store.readLog(run.id, 'join', 1)).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(log.find((line) => line.msg === 'joining')).toMatchObject({ run: run.id, task: 'join', attempt: 1, inputs: ['left', 'right'] });
+  });
+
+  it('retries with backoff, does not retry what cannot succeed, and applies each trigger rule', async () => {
+    const run = await runToEnd('rules', Date.parse('2026-12-02T00:00:00Z'));
+    const tasks = byId(run);
+    expect(run.state).toBe('failed');
+    expect(tasks.flaky).toMatchObject({ state: 'success', attempt: 3, result: { attempt: 3 } });
+    const attempts = trace().filter(([what]) => what!.startsWith('flaky-attempt'));
+    expect(attempts.map(([what]) => what)).toEqual(['flaky-attempt-1', 'flaky-attempt-2', 'flaky-attempt-3']);
+    // Backoff: 100 ms, then 200 ms (each with up to 20 % jitter), between attempts.
+    expect(Number(attempts[1]![1]) - Number(attempts[0]![1])).toBeGreaterThanOrEqual(100);
+    expect(Number(attempts[2]![1]) - Number(attempts[1]![1])).toBeGreaterThanOrEqual(200);
+    expect(tasks.broken).toMatchObject({ state: 'failed', attempt: 1 });
+    expect(tasks.broken!.error).toMatch(/the input is malformed \(not retried\)/);
+    expect(tasks.after_broken!.state).toBe('upstream_failed');
+    expect(tasks.after_both_ok).toMatchObject({ state: 'success', result: { saw: ['flaky'] } });
+    expect(tasks.alert).toMatchObject({ state: 'success', result: 'alerted' });
+    expect(tasks.no_alert!.state).toBe('skipped');
+    expect(tasks.guarded!.state).toBe('upstream_failed');
+    expect(tasks.any_success).toMatchObject({ state: 'success', result: 'one was enough' });
+  });
+
+  it('a task past its timeout is stopped: its work stops, it fails', async () => {
+    const run = await runToEnd('slow', Date.parse('2026-12-03T00:00:00Z'));
+    expect(byId(run).forever).toMatchObject({ state: 'failed' });
+    expect(byId(run).forever!.error).toMatch(/timed out after 600 ms; its thread was stopped/);
+    const ticks = () => trace().filter(([what]) => what === 'tick').length;
+    const atFailure = ticks();
+    expect(atFailure).toBeGreaterThan(5);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(ticks()).toBe(atFailure);
+  });
+
+  it('never runs more of a pool\'s tasks at once than its slots', async () => {
+    const run = await runToEnd('pooled', Date.parse('2026-12-04T00:00:00Z'));
+    expect(run.state).toBe('success');
+    const events = trace()
+      .filter(([what]) => what === 'begin' || what === 'end')
+      .map(([what, , at]) => ({ delta: what === 'begin' ? 1 : -1, at: Number(at) }))
+      .sort((a, b) => a.at - b.at || a.delta - b.delta);
+    let running = 0;
+    let most = 0;
+    for (const event of events) {
+      running += event.delta;
+      most = Math.max(most, running);
+    }
+    expect(events).toHaveLength(12);
+    expect(most).toBe(2);
+  });
+});

@@ -1,0 +1,122 @@
+--[[
+  Shared by the run scripts (prepended to each): the DAG of a run, its tasks' states, and how a finished task
+  decides its downstream tasks. Task fields of a run hash:
+    s:<task>   state: waiting | ready | running | retry_wait | sensing | success | failed | skipped | upstream_failed
+    q:<task>   ready sequence: bumped each time the task is made ready; a queue job names it, so a job for an
+               older readiness is stale
+    k:<task>   fencing token: bumped by every start; only the holder of the latest may finish the attempt
+    a:<task>   attempt number (1 for the first; a retry or a lost attempt adds one)
+    t0:<task>  start of the current attempt, ms     t1:<task>  end, ms      ra:<task>  ready at, ms (delayed)
+    ss:<task>  first start, ms (a sensor's timeout runs from it)
+    r:<task>   result (JSON)      e:<task>  error      w:<task>  worker of the attempt
+  Run fields: workflow, dag, start, end, trigger, state (queued | running | success | failed), created, started,
+  ended, total (tasks), done (tasks in a final state), failed (tasks failed or upstream_failed).
+]]
+local TERMINAL = { success = true, failed = true, skipped = true, upstream_failed = true }
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function state_of(run, task)
+  return redis.call('HGET', run, 's:' .. task)
+end
+
+-- What a waiting task's rule decides from its upstream states: 'ready', 'skipped', 'upstream_failed' or nil (not yet).
+local function decide(run, spec)
+  local success, failed, skipped, pending = 0, 0, 0, 0
+  for _, up in ipairs(spec.up) do
+    local s = state_of(run, up)
+    if s == 'success' then success = success + 1
+    elseif s == 'failed' or s == 'upstream_failed' then failed = failed + 1
+    elseif s == 'skipped' then skipped = skipped + 1
+    else pending = pending + 1 end
+  end
+  local rule = spec.rule
+  if rule == 'all_success' then
+    if failed > 0 then return 'upstream_failed' end
+    if skipped > 0 then return 'skipped' end
+    if pending == 0 then return 'ready' end
+  elseif rule == 'all_done' then
+    if pending == 0 then return 'ready' end
+  elseif rule == 'none_failed' then
+    if failed > 0 then return 'upstream_failed' end
+    if pending == 0 then return 'ready' end
+  elseif rule == 'one_success' then
+    if success > 0 then return 'ready' end
+    if pending == 0 then if failed > 0 then return 'upstream_failed' end return 'skipped' end
+  elseif rule == 'one_failed' then
+    if failed > 0 then return 'ready' end
+    if pending == 0 then return 'skipped' end
+  end
+  return nil
+end
+
+-- Marks `task` ready (bumping its sequence) and appends it to `ready` as task, seq, pool.
+local function make_ready(run, dag, task, ready, ready_at)
+  local seq = redis.call('HINCRBY', run, 'q:' .. task, 1)
+  redis.call('HSET', run, 's:' .. task, 'ready', 'ra:' .. task, ready_at or 0)
+  table.insert(ready, task)
+  table.insert(ready, tostring(seq))
+  table.insert(ready, dag.tasks[task].pool)
+end
+
+-- Finishes the run once every task is final: failed if any task failed or could not run for a failure, else
+-- success. Returns the final state, or false while tasks remain.
+local function finish_if_done(run, active, now)
+  if tonumber(redis.call('HGET', run, 'done')) < tonumber(redis.call('HGET', run, 'total')) then return false end
+  local final = 'success'
+  if tonumber(redis.call('HGET', run, 'failed') or '0') > 0 then final = 'failed' end
+  redis.call('HSET', run, 'state', final, 'ended', now)
+  redis.call('ZREM', active, redis.call('HGET', run, 'id'))
+  return final
+end
+
+-- After `task` reached a final state: decide its downstream tasks (cascading through skips and upstream
+-- failures), count finished tasks, and finish the run once every task is final. Returns the run's final state
+-- or false.
+local function settle(run, active, dag, task, now, ready)
+  local function finished(t, s)
+    redis.call('HINCRBY', run, 'done', 1)
+    if s == 'failed' or s == 'upstream_failed' then redis.call('HINCRBY', run, 'failed', 1) end
+  end
+  finished(task, state_of(run, task))
+  local queue = { task }
+  while #queue > 0 do
+    local t = table.remove(queue, 1)
+    for _, down in ipairs(dag.tasks[t].down) do
+      if state_of(run, down) == 'waiting' then
+        local decision = decide(run, dag.tasks[down])
+        if decision == 'ready' then
+          make_ready(run, dag, down, ready)
+        elseif decision then
+          redis.call('HSET', run, 's:' .. down, decision, 't1:' .. down, now)
+          finished(down, decision)
+          table.insert(queue, down)
+        end
+      end
+    end
+  end
+  return finish_if_done(run, active, now)
+end
+
+-- Makes the run's tasks that can start now ready: roots, and waiting tasks whose rule already decides.
+local function start_tasks(run, active, dag, now, ready)
+  for _, t in ipairs(dag.order) do
+    if state_of(run, t) == 'waiting' then
+      local spec = dag.tasks[t]
+      if #spec.up == 0 then
+        make_ready(run, dag, t, ready)
+      else
+        local decision = decide(run, spec)
+        if decision == 'ready' then make_ready(run, dag, t, ready)
+        elseif decision then
+          redis.call('HSET', run, 's:' .. t, decision, 't1:' .. t, now)
+          redis.call('HINCRBY', run, 'done', 1)
+          if decision == 'upstream_failed' then redis.call('HINCRBY', run, 'failed', 1) end
+        end
+      end
+    end
+  end
+end
