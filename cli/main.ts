@@ -14,6 +14,7 @@ import { sourcesCommand } from './commands/sources.ts';
 import { speedCommand } from './commands/speed.ts';
 import { stackCommand } from './commands/stack.ts';
 import { viewsCommand } from './commands/views.ts';
+import { schedulerCommand, workerCommand } from './commands/workflow-processes.ts';
 
 export function buildProgram(): Command {
   const program = new Command('braid')
@@ -33,6 +34,8 @@ export function buildProgram(): Command {
   program.addCommand(versionsCommand());
   program.addCommand(serveCommand());
   program.addCommand(queryCommand());
+  program.addCommand(schedulerCommand());
+  program.addCommand(workerCommand());
   program.addCommand(schemaCommand());
   program.addCommand(apikeyCommand());
   program.addCommand(configCommand());
