@@ -76,7 +76,7 @@ describe('schedules', () => {
     ]);
     const november = daily.intervalsBetween(Date.parse('2026-10-31T06:00:00Z'), Date.parse('2026-11-02T07:00:00Z'));
     expect(november.map((interval) => (interval.endMs - interval.startMs) / 3_600_000)).toEqual([25, 24]);
-    expect(daily.latestComplete(Date.parse('2026-11-02T12:00:00Z'))).toEqual({ startMs: Date.parse('2026-11-01T06:00:00Z'), endMs: Date.parse('2026-11-02T07:00:00Z') });
+    expect(daily.latestComplete(Date.parse('2026-11-02T12:00:00Z'))).toEqual({ startMs: Date.parse('2026-11-01T07:00:00Z'), endMs: Date.parse('2026-11-02T07:00:00Z') });
   });
 
   it('find the interval starting at a firing, and only at a firing', () => {
