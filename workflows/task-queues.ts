@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { quietOnReconnect } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import { jobIdOf, type ReadyTask, type WorkflowKeys } from './run-store.ts';
 
@@ -17,7 +18,7 @@ export function queueName(pool: string): string {
 
 /** A Redis connection as BullMQ needs it: commands wait through reconnects rather than failing. */
 export function bullConnection(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+  return quietOnReconnect(new Redis(url, { maxRetriesPerRequest: null, connectionName: name }));
 }
 
 /**

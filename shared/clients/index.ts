@@ -1,3 +1,3 @@
 export { createKafkaClient, createProducer, StablePartitioner } from './kafka.ts';
 export { ensureTopics } from './kafka-topics.ts';
-export { createRedisClient } from './redis.ts';
+export { createRedisClient, quietOnReconnect } from './redis.ts';
