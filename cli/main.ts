@@ -4,6 +4,7 @@ import { apikeyCommand } from './commands/apikey.ts';
 import { archiveCommand } from './commands/archive.ts';
 import { compactCommand } from './commands/compact.ts';
 import { configCommand } from './commands/config.ts';
+import { dagCommand, dagsCommand } from './commands/dags.ts';
 import { devCommand } from './commands/dev.ts';
 import { produceCommand } from './commands/produce.ts';
 import { queryCommand } from './commands/query.ts';
@@ -36,6 +37,8 @@ export function buildProgram(): Command {
   program.addCommand(queryCommand());
   program.addCommand(schedulerCommand());
   program.addCommand(workerCommand());
+  program.addCommand(dagsCommand());
+  program.addCommand(dagCommand());
   program.addCommand(schemaCommand());
   program.addCommand(apikeyCommand());
   program.addCommand(configCommand());
