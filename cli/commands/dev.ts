@@ -7,18 +7,21 @@ import { createMetricsRegistry, startMetricsServer, type Registry } from '../../
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { clickstream } from '../../shared/sources/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { Archiver, compactMasterDataset, listMasterFiles, recomputeView } from '../../batch/index.ts';
+import { Archiver, listMasterFiles } from '../../batch/index.ts';
 import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
-import { formatDurationMs, parseDurationMs } from '../../shared/time/index.ts';
+import { parseDurationMs } from '../../shared/time/index.ts';
 import { sourceSettings } from '../../shared/config/index.ts';
+import { RECOMPUTE_WORKFLOW, Scheduler, WorkflowWorker, type RunRecord } from '../../workflows/index.ts';
 import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
+import { workflowsFor } from './workflow-processes.ts';
 
 interface DevFlags {
   generator: boolean;
   rate: number;
   port?: number;
-  recomputeEvery: number;
+  /** The recompute workflow's schedule, as cron. */
+  recomputeEvery: string;
 }
 
 /** Demo history produced on a first start, so the first recompute already owns most of the last hour. */
@@ -28,14 +31,15 @@ const STATUS_EVERY_MS = 5_000;
 
 /**
  * `npm start`: the platform in one command: the local stack, a speed worker
- * for every view, the archiver, an incremental recompute of every view every
- * couple of minutes, the server (development mode: GraphiQL, anonymous reads)
- * and the demo clickstream generator, with a live status line. Ctrl-C stops
- * what it started, in order, flushing first.
+ * for every view, the archiver, a workflow scheduler and worker running Braid's
+ * `recompute` workflow every minute (and the workflows of workflows.dir), the
+ * server (development mode: GraphiQL, anonymous reads) and the demo clickstream
+ * generator, with a live status line. Ctrl-C stops what it started, in order,
+ * flushing first.
  */
 export function devCommand(): Command {
   return new Command('dev')
-    .description('run the platform locally (what `npm start` runs): the stack, a speed worker, the archiver, periodic recompute, the server and the demo event stream, until Ctrl-C')
+    .description('run the platform locally (what `npm start` runs): the stack, a speed worker, the archiver, a workflow scheduler and worker (the recompute workflow, and yours), the server and the demo event stream, until Ctrl-C')
     .addOption(new Option('--no-generator', 'do not run the demo generator (bring your own events)'))
     .addOption(
       new Option('--rate <events/s>', 'demo events per second')
@@ -47,13 +51,13 @@ export function devCommand(): Command {
         .default(500),
     )
     .addOption(
-      new Option('--recompute-every <duration>', 'how often every view is recomputed incrementally (the first run comes after 45 s, or sooner if this is shorter)')
+      new Option('--recompute-every <duration>', "the recompute workflow's interval: seconds or minutes that divide a minute or an hour (10s, 30s, 1m, 5m…)")
         .argParser((text) => {
-          const value = parseDurationMs(text);
-          if (value === undefined || value < 1_000) throw new Error('--recompute-every takes a duration of at least 1s, e.g. 2m');
-          return value;
+          const cron = cronEvery(parseDurationMs(text));
+          if (cron === undefined) throw new Error('--recompute-every takes seconds or minutes that divide a minute or an hour, e.g. 30s or 5m');
+          return cron;
         })
-        .default(2 * 60_000, '2m'),
+        .default(cronEvery(60_000), '1m'),
     )
     .addOption(
       new Option('--port <port>', 'server port (default: serving.port; 0 picks a free one)').argParser((text) => {
@@ -112,42 +116,21 @@ export function devCommand(): Command {
         say(`Archiver: ${sources.map((source) => source.name).join(', ')} → ${devConfig.dataDir}/master (Parquet)`);
         const server = await startServer({ config: devConfig, views: catalog.views, logger, registry });
         started.push({ name: 'server', stop: () => server.close() });
-        const batches = new Map<string, { version: number; cutoffMs: number }>();
-        let recomputing = false;
-        const recomputeAll = async () => {
-          if (recomputing) return;
-          recomputing = true;
-          try {
-            // Compaction first, so the recompute reads few files; one run at a time, as it must be.
-            for (const source of sources) await compactMasterDataset({ config: devConfig, source });
-            for (const view of views) {
-              const manifest = await recomputeView({ config: devConfig, view, incremental: true });
-              batches.set(view.name, { version: manifest.version, cutoffMs: manifest.cutoffMs });
-              logger.info({ view: view.name, version: manifest.version, cutoff: new Date(manifest.cutoffMs).toISOString(), rows: manifest.rowCount, mode: manifest.mode }, 'published a batch version');
-            }
-          } catch (error) {
-            logger.warn({ err: error }, 'recompute skipped');
-          } finally {
-            recomputing = false;
-          }
-        };
-        const firstRecompute = setTimeout(() => void recomputeAll(), Math.min(45_000, flags.recomputeEvery));
-        const recomputeTimer = setInterval(() => void recomputeAll(), flags.recomputeEvery);
-        started.push({
-          name: 'recompute timer',
-          stop: async () => {
-            clearTimeout(firstRecompute);
-            clearInterval(recomputeTimer);
-          },
-        });
-        say(`Compaction and recompute (every view, incrementally): first in ${formatDurationMs(Math.min(45_000, flags.recomputeEvery))}, then every ${formatDurationMs(flags.recomputeEvery)}`);
+        // Braid's recompute, and the user's workflows, on the scheduler: one worker and one scheduler in this process.
+        const workflowConfig = { ...devConfig, workflows: { ...devConfig.workflows, recompute: { ...devConfig.workflows.recompute, schedule: flags.recomputeEvery } } };
+        const workflows = await workflowsFor(workflowConfig);
+        const workflowWorker = await WorkflowWorker.start({ config: workflowConfig, workflows, logger, registry, concurrency: 4 });
+        started.push({ name: 'workflow worker', stop: () => workflowWorker.stop() });
+        const scheduler = await Scheduler.start({ config: workflowConfig, workflows, logger, registry });
+        started.push({ name: 'workflow scheduler', stop: () => scheduler.stop() });
+        say(`Workflows: ${[...workflows.workflows.keys()].join(', ') || 'none'} (recompute: ${flags.recomputeEvery}); npx braid dags lists them, npx braid dag runs ${RECOMPUTE_WORKFLOW} shows its runs`);
         const sampleView = catalog.views.views.get('page_views') ?? views[0];
         say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
         say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
         say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);
         say(`Health    ${server.url}/healthz   ${server.url}/readyz`);
         if (sampleView) {
-          say(`\nA query that spans the batch cutoff once the first recompute is in (about a minute), from the last 90 minutes:`);
+          say(`\nA query that spans the batch cutoff once the first recompute run is in (about a minute), from the last 90 minutes:`);
           say(`curl -s ${server.url}/graphql -H 'content-type: application/json' -d '${JSON.stringify({ query: sampleGraphQLQuery(catalog.views, 'now-90m').replace(/\s+/g, ' ') })}'`);
           say(`(meta.layers shows BATCH and SPEED; ${fieldNameOf(sampleView.name)} rows before meta.batchCutoff come from the batch view)\n`);
         }
@@ -157,10 +140,10 @@ export function devCommand(): Command {
           const now = { atMs: Date.now(), events: await counterTotal(registry, 'braid_speed_events_in_total'), requests: await counterTotal(registry, 'braid_serving_requests_total') };
           const seconds = (now.atMs - lastStatus.atMs) / 1000;
           const watermark = sampleView ? worker.watermarks()[sampleView.source.name] : undefined;
-          const batch = sampleView ? batches.get(sampleView.name) : undefined;
+          const recompute = workflows.workflows.has(RECOMPUTE_WORKFLOW) ? await lastRecompute(scheduler, sampleView?.name) : undefined;
           say(
             `[dev] in ${Math.round((now.events - lastStatus.events) / seconds)} ev/s · watermark lag ${watermark === null || watermark === undefined ? '–' : `${((now.atMs - watermark) / 1000).toFixed(1)} s`}` +
-              ` · batch ${batch ? `${sampleView!.name} v${batch.version} cutoff ${new Date(batch.cutoffMs).toISOString().slice(11, 19)}` : 'none yet'}` +
+              ` · recompute ${recompute ?? 'no run yet'}` +
               ` · ${((now.requests - lastStatus.requests) / seconds).toFixed(1)} req/s`,
           );
           lastStatus = now;
@@ -220,4 +203,29 @@ async function counterTotal(registry: Registry, name: string): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (!metric) return 0;
   return (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
+}
+
+/** A cron expression firing every `everyMs`, for durations that divide a minute (seconds) or an hour (minutes). */
+function cronEvery(everyMs: number | undefined): string | undefined {
+  if (everyMs === undefined || everyMs % 1_000 !== 0) return undefined;
+  const seconds = everyMs / 1_000;
+  if (seconds < 60) return 60 % seconds === 0 ? `*/${seconds} * * * * *` : undefined;
+  const minutes = seconds / 60;
+  if (!Number.isInteger(minutes)) return undefined;
+  if (minutes === 60) return '0 * * * *';
+  return 60 % minutes === 0 ? (minutes === 1 ? '* * * * *' : `*/${minutes} * * * *`) : undefined;
+}
+
+/** The status line's word on the recompute workflow: its last finished run, and the version it published of `view`. */
+async function lastRecompute(scheduler: Scheduler, view: string | undefined): Promise<string | undefined> {
+  const runs = await scheduler.store.listRuns(RECOMPUTE_WORKFLOW, { limit: 5 });
+  const last = runs.find((run) => run.state === 'success' || run.state === 'failed');
+  if (!last) return runs.length > 0 ? `${runs[0]!.id} ${runs[0]!.state}` : undefined;
+  const ago = Math.round((Date.now() - (last.endedAtMs ?? Date.now())) / 1000);
+  return `${last.id.slice(RECOMPUTE_WORKFLOW.length + 1)} ${last.state} ${ago}s ago${published(last, view)}`;
+}
+
+function published(run: RunRecord, view: string | undefined): string {
+  const result = run.tasks.find((task) => task.id === `recompute_${view}`)?.result as { version?: number; cutoff?: string } | null | undefined;
+  return result?.version === undefined ? '' : ` (${view} v${result.version} cutoff ${result.cutoff?.slice(11, 19)})`;
 }
