@@ -11,6 +11,7 @@ import { Archiver, compactMasterDataset, listMasterFiles, recomputeView } from '
 import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
 import { formatDurationMs, parseDurationMs } from '../../shared/time/index.ts';
 import { sourceSettings } from '../../shared/config/index.ts';
+import { loadWorkflows } from '../../workflows/index.ts';
 import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
@@ -65,6 +66,7 @@ export function devCommand(): Command {
     .action(async (flags: DevFlags, command: Command) => {
       const config = configFor(command);
       const catalog = await catalogFor(config);
+      const workflows = await loadWorkflows(config, catalog);
       const views = [...catalog.views.views.values()];
       const sources = catalog.sourcesNamed(undefined);
       const demo = catalog.sources.has(clickstream.name);
@@ -110,7 +112,7 @@ export function devCommand(): Command {
           started.push({ name: `${source.name} archiver`, stop: () => archiver.stop() });
         }
         say(`Archiver: ${sources.map((source) => source.name).join(', ')} → ${devConfig.dataDir}/master (Parquet)`);
-        const server = await startServer({ config: devConfig, views: catalog.views, logger, registry });
+        const server = await startServer({ config: devConfig, views: catalog.views, workflows, logger, registry });
         started.push({ name: 'server', stop: () => server.close() });
         const batches = new Map<string, { version: number; cutoffMs: number }>();
         let recomputing = false;
@@ -144,6 +146,7 @@ export function devCommand(): Command {
         const sampleView = catalog.views.views.get('page_views') ?? views[0];
         say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
         say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
+        say(`Workflows ${server.url}/v1/workflows   (runs need npx braid scheduler and npx braid worker)`);
         say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);
         say(`Health    ${server.url}/healthz   ${server.url}/readyz`);
         if (sampleView) {
