@@ -16,6 +16,7 @@ import type { Registry } from '../shared/metrics/index.ts';
 import { granularityText } from '../shared/time/index.ts';
 import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
 import { SpeedKeys } from '../speed/index.ts';
+import { WorkflowAdmin, type WorkflowCatalog } from '../workflows/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
 import { flatRows } from './answer-rows.ts';
 import { answerToArrow, ARROW_STREAM_MEDIA_TYPE } from './export/answer-arrow.ts';
@@ -30,6 +31,7 @@ import { createServingMetrics } from './serving-metrics.ts';
 import { ViewReader, type ViewAnswer } from './view-reader.ts';
 import { ViewService, type RequestContext } from './view-service.ts';
 import { ViewUpdates } from './view-updates.ts';
+import { workflowRoutes } from './workflow-routes.ts';
 
 export interface ServingAppOptions {
   readonly config: Config;
@@ -42,6 +44,8 @@ export interface ServingAppOptions {
   readonly kafka?: Kafka;
   readonly registry: Registry;
   readonly logger: Logger;
+  /** Served under /v1/workflows (through a {@link WorkflowAdmin} the app opens and closes); without it, that path is no route. */
+  readonly workflows?: WorkflowCatalog;
 }
 
 /** What `braid serve` hands yoga with each request. */
@@ -108,7 +112,8 @@ function armorRejection(limit: string) {
 
 /**
  * The serving layer as a hono app: `/graphql` (graphql-yoga, schema generated
- * from the views), `/v1/views[/:view]` (REST), `/healthz`, `/readyz`, `/metrics`.
+ * from the views), `/v1/views[/:view]` (REST), `/v1/workflows/…` (given the
+ * workflows), `/healthz`, `/readyz`, `/metrics`.
  * Test it in-process with `app.request()`; serve it with {@link startServer}.
  */
 export async function createServingApp(options: ServingAppOptions): Promise<ServingApp> {
@@ -191,7 +196,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     return c.json({ error: body }, status);
   });
 
-  app.notFound((c) => c.json({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${c.req.method} ${c.req.path}; try /graphql, /v1/views, /healthz, /readyz, /metrics` } }, 404));
+  const paths = ['/graphql', '/v1/views', ...(options.workflows ? ['/v1/workflows'] : []), '/healthz', '/readyz', '/metrics'];
+  app.notFound((c) => c.json({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${c.req.method} ${c.req.path}; try ${paths.join(', ')}` } }, 404));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -281,6 +287,9 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     }
   });
 
+  const workflowAdmin = options.workflows ? WorkflowAdmin.open(config, options.workflows) : undefined;
+  if (workflowAdmin) app.route('/v1/workflows', workflowRoutes(workflowAdmin));
+
   const handleGraphQL = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     response.once('finish', () => {
@@ -301,6 +310,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     async close() {
       await reader.close();
       await yoga.dispose();
+      await workflowAdmin?.close();
     },
   };
 }

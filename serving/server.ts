@@ -7,6 +7,7 @@ import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { createMetricsRegistry, type Registry } from '../shared/metrics/index.ts';
 import type { ViewRegistry } from '../shared/views/index.ts';
+import type { WorkflowCatalog } from '../workflows/index.ts';
 import { createServingApp, type ServingApp } from './app.ts';
 
 export interface RunningServer {
@@ -20,21 +21,21 @@ export interface RunningServer {
 /**
  * Starts `braid serve`: the serving app on serving.host:serving.port (0 picks
  * a free port; read `url`), with its own Redis clients and a Kafka client for
- * readiness.
+ * readiness; given the workflows, also /v1/workflows.
  *
  * @example
- * const server = await startServer({ config, views, logger });
+ * const server = await startServer({ config, views, workflows, logger });
  * console.log(`${server.url}/graphql`);
  * await server.close();
  */
-export async function startServer(options: { config: Config; views: ViewRegistry; logger: Logger; registry?: Registry }): Promise<RunningServer> {
+export async function startServer(options: { config: Config; views: ViewRegistry; workflows?: WorkflowCatalog; logger: Logger; registry?: Registry }): Promise<RunningServer> {
   const { config, views, logger } = options;
   const redisUrl = config.redis.url;
   const redis = createRedisClient(redisUrl, { name: 'braid-serve' });
   const subscriber = createRedisClient(redisUrl, { name: 'braid-serve-updates' });
   const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-serve`, logger, connectionRetries: 0 });
   const registry = options.registry ?? createMetricsRegistry('serve');
-  const serving = await createServingApp({ config, views, redis, subscriber, kafka, registry, logger });
+  const serving = await createServingApp({ config, views, redis, subscriber, kafka, registry, logger, workflows: options.workflows });
   // /graphql goes to yoga on Node's own request (a fetch-API Request in between cost about a third of
   // GraphQL's throughput); everything else to the hono app.
   const rest = getRequestListener(serving.app.fetch);

@@ -10,7 +10,7 @@ import { SpeedWorker } from '../../speed/index.ts';
 import { Archiver, listMasterFiles } from '../../batch/index.ts';
 import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/index.ts';
 import { parseDurationMs } from '../../shared/time/index.ts';
-import { sourceSettings } from '../../shared/config/index.ts';
+import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { RECOMPUTE_WORKFLOW, Scheduler, WorkflowWorker, type RunRecord } from '../../workflows/index.ts';
 import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
@@ -69,6 +69,8 @@ export function devCommand(): Command {
     .action(async (flags: DevFlags, command: Command) => {
       const config = configFor(command);
       const catalog = await catalogFor(config);
+      // Loaded before anything starts, so a broken workflow module stops here, named.
+      const workflows = await workflowsFor(recomputeEvery(config, flags.recomputeEvery));
       const views = [...catalog.views.views.values()];
       const sources = catalog.sourcesNamed(undefined);
       const demo = catalog.sources.has(clickstream.name);
@@ -114,11 +116,10 @@ export function devCommand(): Command {
           started.push({ name: `${source.name} archiver`, stop: () => archiver.stop() });
         }
         say(`Archiver: ${sources.map((source) => source.name).join(', ')} → ${devConfig.dataDir}/master (Parquet)`);
-        const server = await startServer({ config: devConfig, views: catalog.views, logger, registry });
+        const server = await startServer({ config: devConfig, views: catalog.views, workflows, logger, registry });
         started.push({ name: 'server', stop: () => server.close() });
         // Braid's recompute, and the user's workflows, on the scheduler: one worker and one scheduler in this process.
-        const workflowConfig = { ...devConfig, workflows: { ...devConfig.workflows, recompute: { ...devConfig.workflows.recompute, schedule: flags.recomputeEvery } } };
-        const workflows = await workflowsFor(workflowConfig);
+        const workflowConfig = recomputeEvery(devConfig, flags.recomputeEvery);
         const workflowWorker = await WorkflowWorker.start({ config: workflowConfig, workflows, logger, registry, concurrency: 4 });
         started.push({ name: 'workflow worker', stop: () => workflowWorker.stop() });
         const scheduler = await Scheduler.start({ config: workflowConfig, workflows, logger, registry });
@@ -127,6 +128,7 @@ export function devCommand(): Command {
         const sampleView = catalog.views.views.get('page_views') ?? views[0];
         say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
         say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
+        say(`Workflows ${server.url}/v1/workflows   npx braid dags`);
         say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);
         say(`Health    ${server.url}/healthz   ${server.url}/readyz`);
         if (sampleView) {
@@ -228,4 +230,9 @@ async function lastRecompute(scheduler: Scheduler, view: string | undefined): Pr
 function published(run: RunRecord, view: string | undefined): string {
   const result = run.tasks.find((task) => task.id === `recompute_${view}`)?.result as { version?: number; cutoff?: string } | null | undefined;
   return result?.version === undefined ? '' : ` (${view} v${result.version} cutoff ${result.cutoff?.slice(11, 19)})`;
+}
+
+/** The config with the recompute workflow's schedule set. */
+function recomputeEvery(config: Config, schedule: string): Config {
+  return { ...config, workflows: { ...config.workflows, recompute: { ...config.workflows.recompute, schedule } } };
 }

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import { createLogger } from '../../shared/logging/index.ts';
 import { startServer } from '../../serving/index.ts';
+import { loadWorkflows } from '../../workflows/index.ts';
 import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve every view over GraphQL (/graphql) and REST (/v1/views/:view), braiding the batch and speed layers at the batch cutoff')
+    .description('serve every view over GraphQL (/graphql) and REST (/v1/views/:view), braiding the batch and speed layers at the batch cutoff, and the workflows (/v1/workflows)')
     .option('--port <port>', 'port to listen on (default: serving.port; 0 picks a free port)')
     .option('--dev', 'development mode: GraphiQL, and anonymous access unless serving.auth.anonymous is false')
     .action(async (options: { port?: string; dev?: boolean }, command: Command) => {
@@ -14,13 +15,15 @@ export function serveCommand(): Command {
       if (options.port !== undefined) overrides['serving.port'] = Number(options.port);
       if (options.dev) overrides['serving.development'] = true;
       const config = configFor(command, overrides);
-      const views = (await catalogFor(config)).views;
+      const catalog = await catalogFor(config);
+      const { views } = catalog;
+      const workflows = await loadWorkflows(config, catalog);
       const logger = createLogger({ level: config.log.level, name: 'serve' });
-      const server = await startServer({ config, views, logger });
-      logger.info({ url: server.url, views: [...views.views.keys()] }, 'serving');
+      const server = await startServer({ config, views, workflows, logger });
+      logger.info({ url: server.url, views: [...views.views.keys()], workflows: [...workflows.workflows.keys()] }, 'serving');
       say(`serving ${views.views.size} views on ${server.url}`);
       say(`  GraphQL  ${server.url}/graphql${config.serving.development ? ' (GraphiQL in a browser)' : ''}`);
-      say(`  REST     ${server.url}/v1/views`);
+      say(`  REST     ${server.url}/v1/views   ${server.url}/v1/workflows (${workflows.workflows.size} workflows; the admin role triggers)`);
       say(`  metrics  ${server.url}/metrics   health ${server.url}/healthz   ready ${server.url}/readyz`);
       await new Promise<void>((resolve) => {
         const remove = onShutdownSignal((signal) => {

@@ -45,6 +45,11 @@ describe('npm start (npx braid dev)', () => {
       expect(answer.data.pageViews.meta.batchVersion).toBeGreaterThanOrEqual(1);
       expect(answer.data.pageViews.rows.length).toBeGreaterThan(0);
       expect(answer.data.pageViews.rows.every((row) => row.views > 0)).toBe(true);
+      // The workflows (Braid's own recompute) over HTTP, anonymous reads in development mode.
+      const workflowsUrl = /Workflows +(http:\/\/\S+\/v1\/workflows)/.exec(stderr)?.[1];
+      expect(workflowsUrl, stderr).toBeDefined();
+      const workflows = (await (await fetch(workflowsUrl!)).json()) as { workflows: Array<{ name: string; schedule: string }> };
+      expect(workflows.workflows).toContainEqual(expect.objectContaining({ name: 'recompute', schedule: '*/10 * * * * *', lastRun: expect.objectContaining({ state: expect.stringMatching(/success|running|queued/) }) }));
       // The status line counts that request.
       await waitFor(async () => /req\/s/.test(stderr.split('\n').filter((line) => line.startsWith('[dev] in')).at(-1) ?? ''), { timeoutMs: 10_000, what: 'a status line' });
     } finally {
@@ -54,5 +59,5 @@ describe('npm start (npx braid dev)', () => {
     }
     expect(stderr).toMatch(/SIGINT: stopping/);
     expect(stderr).toMatch(/Stopped\.\n/);
-  });
+  }, 240_000);
 });
