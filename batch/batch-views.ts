@@ -7,6 +7,7 @@ import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/ind
 import { timeGrid } from '../shared/time/index.ts';
 import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
+import { withPublishLock } from './publish-lock.ts';
 import { currentVersionIn, manifestOf, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
@@ -92,6 +93,10 @@ export interface RecomputeOptions {
  * pointer (also by rename). A reader that pinned version N keeps reading N.
  */
 export async function recomputeView(options: RecomputeOptions): Promise<BatchManifest> {
+  return withPublishLock(options.config, `view:${options.view.name}`, () => recomputeUnderLock(options));
+}
+
+async function recomputeUnderLock(options: RecomputeOptions): Promise<BatchManifest> {
   const { config, view } = options;
   const started = Date.now();
   const files = completeFiles(listMasterFiles(config.dataDir, view.source.name).files);

@@ -9,6 +9,7 @@ import { viewRoot } from './batch-views.ts';
 import { completeFiles, listMasterFiles } from './master-dataset.ts';
 import { checkMasterSchema, readMaster } from './master-schema.ts';
 import { sqlIdentifier, sqlLiteral } from './sql.ts';
+import { withPublishLock } from './publish-lock.ts';
 import { currentVersionIn, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 
 /** What a published version of a dataset says about itself (`manifest.json`). */
@@ -59,7 +60,11 @@ const PARAMETERS: Readonly<Record<string, { type: DuckDBType; value: (interval: 
  * await runSqlDataset({ config, sources, views, output: 'daily_revenue', interval,
  *   query: 'SELECT country, sum(amount) AS revenue FROM orders WHERE date >= $start_ms AND date < $end_ms GROUP BY ALL', producedBy: 'run/task' });
  */
-export async function runSqlDataset(options: {
+export async function runSqlDataset(options: SqlDatasetOptions): Promise<DatasetManifest> {
+  return withPublishLock(options.config, `dataset:${options.output}`, () => runUnderLock(options));
+}
+
+interface SqlDatasetOptions {
   config: Config;
   sources: readonly Source[];
   views: readonly View[];
@@ -67,7 +72,9 @@ export async function runSqlDataset(options: {
   output: string;
   interval: { startMs: number; endMs: number };
   producedBy: string;
-}): Promise<DatasetManifest> {
+}
+
+async function runUnderLock(options: SqlDatasetOptions): Promise<DatasetManifest> {
   const { config, interval } = options;
   const started = Date.now();
   const instance = await DuckDBInstance.create(':memory:');

@@ -59,7 +59,7 @@ export interface AttemptStart {
   readonly upstream: Readonly<Record<string, unknown>>;
 }
 
-export type AttemptOutcome = { outcome: 'success'; result: unknown } | { outcome: 'failed'; error: string } | { outcome: 'retry'; error: string; readyAtMs: number } | { outcome: 'poke'; readyAtMs: number };
+export type AttemptOutcome = { outcome: 'success'; result: unknown } | { outcome: 'failed'; error: string } | { outcome: 'retry'; error: string; readyAtMs: number } | { outcome: 'poke'; readyAtMs: number; note?: string };
 
 /** All of Braid's workflow keys, built in one place. */
 export class WorkflowKeys {

@@ -175,12 +175,12 @@ export class WorkflowWorker {
     const now = Date.now();
     if (outcome.ok) {
       if (task.action.kind === 'waitForData') {
-        const sensor = outcome.result as { satisfied?: boolean };
+        const sensor = outcome.result as { satisfied?: boolean; needed?: string; reached?: string | null };
         if (sensor.satisfied === true) return { outcome: 'success', result: outcome.result };
         if (now - started.firstStartMs >= task.action.sensorTimeoutMs) {
           return { outcome: 'failed', error: `the data was not there after ${Math.round((now - started.firstStartMs) / 1000)} s (sensor timeout): ${JSON.stringify(outcome.result)}` };
         }
-        return { outcome: 'poke', readyAtMs: now + task.action.pokeIntervalMs };
+        return { outcome: 'poke', readyAtMs: now + task.action.pokeIntervalMs, note: `the data reaches ${sensor.reached ?? 'nothing yet'}, needs ${sensor.needed}` };
       }
       return { outcome: 'success', result: outcome.result };
     }
@@ -240,6 +240,6 @@ function describeOutcome(ended: AttemptOutcome): string {
     case 'retry':
       return `failed, retrying at ${new Date(ended.readyAtMs).toISOString()}: ${ended.error}`;
     case 'poke':
-      return `not yet; looking again at ${new Date(ended.readyAtMs).toISOString()}`;
+      return `not yet${ended.note ? ` (${ended.note})` : ''}; looking again at ${new Date(ended.readyAtMs).toISOString()}`;
   }
 }

@@ -220,7 +220,7 @@ function cronEvery(everyMs: number | undefined): string | undefined {
 
 /** The status line's word on the recompute workflow: its last finished run, and the version it published of `view`. */
 async function lastRecompute(scheduler: Scheduler, view: string | undefined): Promise<string | undefined> {
-  const runs = await scheduler.store.listRuns(RECOMPUTE_WORKFLOW, { limit: 5 });
+  const runs = await scheduler.store.listRuns(RECOMPUTE_WORKFLOW, { limit: 50 });
   const last = runs.find((run) => run.state === 'success' || run.state === 'failed');
   if (!last) return runs.length > 0 ? `${runs[0]!.id} ${runs[0]!.state}` : undefined;
   const ago = Math.round((Date.now() - (last.endedAtMs ?? Date.now())) / 1000);

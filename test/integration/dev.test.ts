@@ -33,7 +33,9 @@ describe('npm start (npx braid dev)', () => {
     dev.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
     try {
-      await waitFor(async () => /\[dev\] in \d+ ev\/s .* recompute \S+ success \d+s ago \(page_views v\d+ cutoff/.test(stderr), { timeoutMs: 150_000, intervalMs: 500, what: "a recompute run in the status line" });
+      await waitFor(async () => /\[dev\] in \d+ ev\/s .* recompute \S+ success \d+s ago \(page_views v\d+ cutoff/.test(stderr), { timeoutMs: 150_000, intervalMs: 500, what: 'a recompute run in the status line' }).catch((error: Error) => {
+        throw new Error(`${error.message}:\n${stderr}`);
+      });
       const graphqlUrl = /GraphiQL +(http:\/\/\S+\/graphql)/.exec(stderr)?.[1];
       const sample = /-d '(\{"query".*\})'/.exec(stderr)?.[1];
       expect(graphqlUrl, stderr).toBeDefined();
