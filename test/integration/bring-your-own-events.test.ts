@@ -10,27 +10,29 @@ import { userProject } from '../harness/user-project.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## Bring your own events'), readme.indexOf('\n## ', readme.indexOf('## Bring your own events') + 1));
+const sectionOf = (heading: string) => readme.slice(readme.indexOf(heading), readme.indexOf('\n## ', readme.indexOf(heading) + 1));
+const section = sectionOf('## Bring your own events');
+const workflowsSection = sectionOf('## Workflows');
 
-/** The code block right after the first mention of `file` in the section. */
-function blockAfter(marker: string, language: string): string {
-  const at = section.indexOf(marker);
+/** The code block right after the first mention of `marker` in the section. */
+function blockAfter(marker: string, language: string, within = section): string {
+  const at = within.indexOf(marker);
   expect(at, `${marker} in the README's section`).toBeGreaterThan(-1);
-  const start = section.indexOf(`\`\`\`${language}\n`, at);
-  return section.slice(start + language.length + 4, section.indexOf('\n```', start) + 1);
+  const start = within.indexOf(`\`\`\`${language}\n`, at);
+  return within.slice(start + language.length + 4, within.indexOf('\n```', start) + 1);
 }
 
 /** Every `npx braid …` command of the section's shell blocks, in order, as argument lists. */
-function commands(): string[][] {
+function commands(within = section): string[][] {
   const lines: string[][] = [];
-  for (const match of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const match of within.matchAll(/```sh\n([\s\S]*?)```/g)) {
     for (const line of match[1]!.split('\n')) if (line.startsWith('npx braid ')) lines.push(line.slice('npx braid '.length).trim().split(/\s+/));
   }
   return lines;
 }
 
-/** The user's module as written in the README; its `../shared/` imports point into this checkout. */
-const asUserModule = (code: string) => code.replaceAll("'../shared/", `'${repo}/shared/`);
+/** The user's module as written in the README; its `../shared/` and `../workflows/` imports point into this checkout. */
+const asUserModule = (code: string) => code.replaceAll("'../shared/", `'${repo}/shared/`).replaceAll("'../workflows/", `'${repo}/workflows/`);
 
 async function duckDb(sql: string): Promise<Array<Record<string, unknown>>> {
   const instance = await DuckDBInstance.create(':memory:');
@@ -49,13 +51,14 @@ interface Answer {
 }
 
 describe('the README\'s "Bring your own events"', () => {
-  it('runs as written: a source with a date field, two views, a Parquet replay, speed, archive, recompute at a cutoff, and every window of the answers equals DuckDB over the file', async () => {
+  it('runs as written: a source with a date field, two views, a Parquet replay, speed, archive, recompute at a cutoff, every window of the answers equal to DuckDB over the file; then the team's workflow: trigger, backfill, runs', async () => {
     const clientId = uniqueName('byo');
     const topic = uniqueName('orders');
     await using redis = testRedis();
     const project = userProject({
       'sources/orders.ts': asUserModule(blockAfter('`sources/orders.ts`', 'ts')),
       'views/orders.ts': asUserModule(blockAfter('`views/orders.ts`', 'ts')),
+      'dags/shop_daily.ts': asUserModule(blockAfter('A team', 'ts', workflowsSection)),
       // The test's own: a topic, consumer groups and Redis keys no other run shares, a short warm-up, prompt archive flushes.
       'braid.config.yaml': `kafka:\n  clientId: ${clientId}\nsources:\n  orders:\n    topic: ${topic}\nviews:\n  includeDemo: false\nspeed:\n  warmUpEvents: 2000\narchive:\n  flushIntervalMs: 1s\n`,
     });
@@ -162,5 +165,41 @@ describe('the README\'s "Bring your own events"', () => {
       expect(sameAnswer(row.revenue, expectedWeeks[index]!.revenue)).toBe(true);
       expect(sameAnswer(row.basket, expectedWeeks[index]!.basket)).toBe(true);
     }
+
+    // The README's workflow: a worker as a user starts it, then the section's commands as written.
+    const workflowSteps = commands(workflowsSection);
+    expect(workflowSteps.map((step) => step.slice(0, 2).join(' '))).toEqual(['dags', 'dag trigger', 'dag backfill', 'dag runs']);
+    const worker = spawn(process.execPath, [braidEntryPoint, 'worker'], { cwd: project, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let workerLog = '';
+    worker.stderr.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
+    const workerExited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
+    const outputs: string[] = [];
+    try {
+      await waitFor(() => /worker .*: 4 at once/.test(workerLog), { timeoutMs: 60_000, what: 'the worker to start' });
+      for (const step of workflowSteps) {
+        const result = await braid(step);
+        outputs.push(result.stdout + result.stderr);
+        if (step[1] !== 'trigger') continue;
+        // The triggered day, 02:00 to 02:00 New York time: its revenue dataset equals DuckDB over the file.
+        const [startMs, endMs] = [Date.parse('2026-11-02T07:00:00Z'), Date.parse('2026-11-03T07:00:00Z')];
+        const published = await duckDb(`SELECT country, orders::INTEGER AS orders, revenue::DOUBLE AS revenue FROM '${path.join(project, 'data/datasets/daily_revenue/v1/data.parquet')}' ORDER BY country`);
+        const expected = await duckDb(
+          `SELECT country, count(*)::INTEGER AS orders, sum(amount)::DOUBLE AS revenue FROM ${file} WHERE epoch_ms(date) >= ${startMs} AND epoch_ms(date) < ${endMs} GROUP BY country ORDER BY country`,
+        );
+        expect(published.map(({ country, orders }) => ({ country, orders }))).toEqual(expected.map(({ country, orders }) => ({ country, orders })));
+        expect(published.every((row, index) => sameAnswer(row.revenue, expected[index]!.revenue))).toBe(true);
+      }
+    } finally {
+      worker.kill('SIGINT');
+      expect(await workerExited, workerLog).toBe(0);
+    }
+    const [listed, triggered, backfilled, runs] = outputs as [string, string, string, string];
+    expect(listed).toMatch(/shop_daily .*│ 0 2 \* \* \* America\/New_York/);
+    expect(triggered).toMatch(/shop_daily.20261102T070000Z: success/);
+    expect(triggered).toMatch(/report: success[\s\S]*result: \{"countries":\d+,"coupons":\d+\}/);
+    // Nov 1 to Nov 13 New York days: twelve, the triggered one skipped.
+    expect(backfilled).toMatch(/12 intervals .*11 to create, 0 to run again, 0 in flight, 1 to skip/);
+    expect(backfilled).toContain('11 succeeded, 0 failed, 1 skipped');
+    expect(runs.match(/│ success/g)).toHaveLength(12);
   });
 });
