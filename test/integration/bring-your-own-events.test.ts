@@ -51,7 +51,7 @@ interface Answer {
 }
 
 describe('the README\'s "Bring your own events"', () => {
-  it('runs as written: a source with a date field, two views, a Parquet replay, speed, archive, recompute at a cutoff, every window of the answers equal to DuckDB over the file; then the team's workflow: trigger, backfill, runs', async () => {
+  it('runs as written: a source with a date field, two views, a Parquet replay, speed, archive, recompute at a cutoff, every window of the answers equal to DuckDB over the file; then the README workflow: trigger, backfill, runs', async () => {
     const clientId = uniqueName('byo');
     const topic = uniqueName('orders');
     await using redis = testRedis();
