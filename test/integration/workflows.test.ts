@@ -97,6 +97,21 @@ describe('workflows on BullMQ, with the DAG state in Redis', () => {
     expect(ticks()).toBe(atFailure);
   });
 
+  it('runs a command with the interval and its output in the log; past its timeout, its process group is killed', async () => {
+    const run = await runToEnd('commands', Date.parse('2026-12-05T00:00:00Z'));
+    const tasks = byId(run);
+    expect(tasks.stamp).toMatchObject({ state: 'success', result: { exitCode: 0 } });
+    expect(trace().find(([what]) => what === 'stamp')?.[1]).toBe('2026-12-05T00:00:00.000Z');
+    expect((await store.readLog(run.id, 'stamp', 1)).map((line) => (JSON.parse(line) as { msg: string }).msg)).toContain('stamped');
+    expect(tasks.endless).toMatchObject({ state: 'failed' });
+    expect(tasks.endless!.error).toMatch(/timed out after 600 ms; its process group was killed/);
+    const ticks = () => trace().filter(([what]) => what === 'cmdtick').length;
+    const atFailure = ticks();
+    expect(atFailure).toBeGreaterThan(3);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(ticks()).toBe(atFailure);
+  });
+
   it('never runs more of a pool\'s tasks at once than its slots', async () => {
     const run = await runToEnd('pooled', Date.parse('2026-12-04T00:00:00Z'));
     expect(run.state).toBe('success');
