@@ -11,7 +11,7 @@ import { withPublishLock } from './publish-lock.ts';
 import { currentVersionIn, manifestOf, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
-import { handOverToBatch, SpeedKeys } from '../speed/index.ts';
+import { handOverToBatch, SpeedKeys } from '../shared/speed-contract/index.ts';
 import { completeFiles, listMasterFiles, newestEventByPartition, type MasterFile } from './master-dataset.ts';
 import { checkMasterSchema, readMaster } from './master-schema.ts';
 

@@ -15,7 +15,7 @@ import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import { granularityText } from '../shared/time/index.ts';
 import { describeWindow, type ViewRegistry } from '../shared/views/index.ts';
-import { SpeedKeys } from '../speed/index.ts';
+import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import { WorkflowAdmin, type WorkflowCatalog } from '../workflows/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
 import { flatRows } from './answer-rows.ts';

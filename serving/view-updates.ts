@@ -1,6 +1,6 @@
 import { Repeater, SlidingBuffer } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
-import { SpeedKeys } from '../speed/index.ts';
+import { SpeedKeys } from '../shared/speed-contract/index.ts';
 
 /**
  * Fans the speed layer's flush notifications (Redis pub/sub, one channel per

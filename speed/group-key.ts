@@ -1,6 +1,6 @@
 import type { Dimension } from '../shared/views/index.ts';
 import { compileJs } from '../shared/views/index.ts';
-import { FIELD_SEPARATOR } from './redis-keys.ts';
+import { FIELD_SEPARATOR } from '../shared/speed-contract/index.ts';
 
 const NULL_MARK = '\u0000';
 

@@ -1,6 +1,4 @@
 // The speed layer's public face: the worker and the read API.
 export { SpeedWorker, speedGroupId, type SpeedWorkerOptions } from './speed-worker.ts';
 export { readSpeedView, speedProgress, speedWatermark, type SpeedProgress, type SpeedReadQuery, type SpeedReadResult, type SpeedRow, type SpeedViewSource } from './read-view.ts';
-export { SpeedKeys } from './redis-keys.ts';
 export { decodeGroupKey, type DimensionValue } from './group-key.ts';
-export { handOverToBatch, readBatchPublished, EXPIRY_GRACE_MS, type BatchPublished } from './batch-handshake.ts';

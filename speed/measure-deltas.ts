@@ -1,7 +1,7 @@
 import { redisHllPosition, type Measure } from '../shared/measures/index.ts';
 import type { FlushProgram } from './flush-program.ts';
 import type { PartitionSketch } from './partition-sketch.ts';
-import { cellField, ROW_COUNT } from './redis-keys.ts';
+import { cellField, ROW_COUNT } from '../shared/speed-contract/index.ts';
 
 /**
  * How each measure's pending delta is kept in memory between flushes and

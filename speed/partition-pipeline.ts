@@ -4,7 +4,7 @@ import type { Source } from '../shared/sources/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { FlushProgram } from './flush-program.ts';
 import type { SketchTtls } from './operators/index.ts';
-import { SpeedKeys } from './redis-keys.ts';
+import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import type { FlushHeader } from './scripts.ts';
 import { createViewPipeline, type ViewPipeline } from './view-pipeline.ts';
 

@@ -19,7 +19,7 @@ import {
   type RestoreResult,
   type ThreadCounts,
 } from './pipeline-protocol.ts';
-import { SpeedKeys } from './redis-keys.ts';
+import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import { WARM_UP_PARTITIONS, warmUpSchedule } from './warm-up.ts';
 
 /**

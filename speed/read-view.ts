@@ -4,7 +4,7 @@ import { windowEndFor, type View } from '../shared/views/index.ts';
 import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
 import { decodeStoredSession } from './operators/index.ts';
 import { PartitionSketch } from './partition-sketch.ts';
-import { cellField, FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from './redis-keys.ts';
+import { cellField, FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from '../shared/speed-contract/index.ts';
 
 export interface SpeedRow {
   readonly windowStart: number;

@@ -7,7 +7,7 @@ import type { Source } from '../shared/sources/index.ts';
 import { viewToData, type View as ViewDefinition } from '../shared/views/index.ts';
 import { packBatch, PipelineHost } from './pipeline-host.ts';
 import type { BatchResult, OutgoingMessage, PackedRound, ThreadCounts } from './pipeline-protocol.ts';
-import type { SpeedKeys } from './redis-keys.ts';
+import type { SpeedKeys } from '../shared/speed-contract/index.ts';
 import { runFlush } from './scripts.ts';
 import type { SpeedMetrics } from './speed-metrics.ts';
 

@@ -6,7 +6,7 @@ import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import type { View } from '../shared/views/index.ts';
-import { SpeedKeys } from './redis-keys.ts';
+import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import { createSpeedMetrics } from './speed-metrics.ts';
 import { SourceConsumer } from './source-consumer.ts';
 

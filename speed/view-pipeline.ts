@@ -2,7 +2,7 @@ import type { View } from '../shared/views/index.ts';
 import { compileJsPredicate } from '../shared/views/index.ts';
 import { compileGroupKey } from './group-key.ts';
 import { createOperator, type Operator, type SketchTtls } from './operators/index.ts';
-import type { SpeedKeys } from './redis-keys.ts';
+import type { SpeedKeys } from '../shared/speed-contract/index.ts';
 
 /** One view's path through a partition: filter → key → window operator. */
 export interface ViewPipeline {

@@ -4,7 +4,7 @@ import { alignDown, isCalendarWindow, windowSpanMs, type WindowSpec } from '../.
 import type { FlushProgram } from '../flush-program.ts';
 import { deltaOpsFor, emitRowCounts, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
 import { PartitionSketch } from '../partition-sketch.ts';
-import { SpeedKeys } from '../redis-keys.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { arrayOf, SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Cell {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { View } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
-import type { SpeedKeys } from '../redis-keys.ts';
+import type { SpeedKeys } from '../../shared/speed-contract/index.ts';
 
 /** Where an operator instance runs: one view, one Kafka partition. */
 export interface OperatorContext {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { FlushProgram } from '../flush-program.ts';
-import { FIELD_SEPARATOR } from '../redis-keys.ts';
+import { FIELD_SEPARATOR } from '../../shared/speed-contract/index.ts';
 import { arrayOf, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
 interface Session {

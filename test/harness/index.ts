@@ -12,7 +12,8 @@ import { createKafkaClient, createProducer, createRedisClient, ensureTopics } fr
 import { loadConfig, type Config } from '../../shared/config/index.ts';
 import { demoViews, viewRegistryOf, type View } from '../../shared/views/index.ts';
 import { createServingApp, type ServingApp } from '../../serving/index.ts';
-import { SpeedKeys, speedGroupId } from '../../speed/index.ts';
+import { speedGroupId } from '../../speed/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { Archiver } from '../../batch/index.ts';
 import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type DemoProgress } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
-import { readSpeedView, SpeedKeys } from '../../speed/index.ts';
+import { readSpeedView } from '../../speed/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 
 /** Every demo view's rows within a day of `startMs`, sums rounded (flush boundaries change float addition order), as one comparable value. */
 export async function dumpViews(redis: Redis, config: Config, startMs: number): Promise<Record<string, unknown[]>> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { count } from '../../shared/measures/index.ts';
 import { defineView, tumbling } from '../../shared/views/index.ts';
-import { handOverToBatch, readBatchPublished, SpeedKeys } from '../../speed/index.ts';
+import { handOverToBatch, readBatchPublished, SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { testRedis } from '../harness/index.ts';
 
 describe('the expiry handshake with windows in a time zone', () => {

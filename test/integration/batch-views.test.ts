@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { currentVersion, listVersions, readBatchView, recomputeView } from '../../batch/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews, pageViews } from '../../shared/views/index.ts';
-import { EXPIRY_GRACE_MS, readBatchPublished, readSpeedView, SpeedKeys, SpeedWorker } from '../../speed/index.ts';
+import { readSpeedView, SpeedWorker } from '../../speed/index.ts';
+import { EXPIRY_GRACE_MS, readBatchPublished, SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { archiveUntil, createTopic, deleteTopics, produceClickstream, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 
 const START_MS = Date.parse('2026-04-01T00:00:00Z');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FlushProgram } from '../../speed/flush-program.ts';
-import { SpeedKeys } from '../../speed/redis-keys.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { pack, unpack } from 'msgpackr';
 import { MsgpackWriter } from '../../speed/msgpack-writer.ts';
 import { runFlush, type FlushHeader } from '../../speed/scripts.ts';

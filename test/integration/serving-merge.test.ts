@@ -6,7 +6,8 @@ import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import type { ClickstreamEvent } from '../../shared/sources/index.ts';
 import { countryMinutes, demoViews, pageViews, userSessions, viewRegistryOf } from '../../shared/views/index.ts';
 import { startServer } from '../../serving/index.ts';
-import { SpeedKeys, SpeedWorker } from '../../speed/index.ts';
+import { SpeedWorker } from '../../speed/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import {
   archiveUntil,
   createTopic,

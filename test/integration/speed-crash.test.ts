@@ -9,7 +9,8 @@ import type { Config } from '../../shared/config/index.ts';
 import { ClickstreamGenerator } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
-import { SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { createTopic, deleteTopics, tempDir, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 import { diffDumps, dumpViews } from '../harness/speed-dump.ts';
 

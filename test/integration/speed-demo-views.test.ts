@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import type { ClickstreamEvent } from '../../shared/sources/index.ts';
 import { countryMinutes, demoViews, pageViews, userSessions } from '../../shared/views/index.ts';
-import { readSpeedView, SpeedKeys, speedGroupId } from '../../speed/index.ts';
+import { readSpeedView, speedGroupId } from '../../speed/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { createTopic, deleteTopics, produceClickstream, tempDir, testKafka, testRedis, uniqueName, waitFor } from '../harness/index.ts';
 import { addRevenue, readTeedEvents, referenceSessions } from '../harness/reference.ts';
 

@@ -3,7 +3,8 @@ import { createProducer } from '../../shared/clients/index.ts';
 import { ClickstreamGenerator } from '../../shared/demo/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews } from '../../shared/views/index.ts';
-import { SpeedKeys, SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { SpeedWorker, speedGroupId } from '../../speed/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { createTopic, testConfig, testKafka, testLogger, testRedis, uniqueName, waitFor, waitUntilSpeedCaughtUp } from '../harness/index.ts';
 import { diffDumps, dumpViews } from '../harness/speed-dump.ts';
 

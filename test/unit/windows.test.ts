@@ -23,7 +23,7 @@ import { hashWritesOf, opsOf, runsOf, type FlushOp } from '../harness/flush-ops.
 import { SketchLog } from '../../speed/measure-deltas.ts';
 import { PartitionSketch } from '../../speed/partition-sketch.ts';
 import { createOperator, decodeStoredSession, encodeStoredSession, SessionWindowOperator, sessionId, SketchTtls, type Operator, type StoredSession } from '../../speed/operators/index.ts';
-import { SpeedKeys } from '../../speed/redis-keys.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 
 const MINUTE_MS = 60_000;
 /** A whole hour, so minute-aligned windows start on it. */

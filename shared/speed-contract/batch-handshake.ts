@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { timeGrid } from '../shared/time/index.ts';
-import { isCalendarWindow, windowEndFor, windowSizeMs, windowStartGranularity, type View } from '../shared/views/index.ts';
-import { SpeedKeys } from './redis-keys.ts';
+import { timeGrid } from '../time/index.ts';
+import { isCalendarWindow, windowEndFor, windowSizeMs, windowStartGranularity, type View } from '../views/index.ts';
+import { SpeedKeys } from './speed-keys.ts';
 
 /** How long speed windows the batch layer now covers stay readable (requests pinned to the previous version). */
 export const EXPIRY_GRACE_MS = 10 * 60_000;
