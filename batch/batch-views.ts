@@ -7,7 +7,7 @@ import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/ind
 import { timeGrid } from '../shared/time/index.ts';
 import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
-import { withPublishLock } from './publish-lock.ts';
+import { withLock, type StillHeld } from './batch-lock.ts';
 import { currentVersionIn, manifestOf, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
@@ -93,10 +93,10 @@ export interface RecomputeOptions {
  * pointer (also by rename). A reader that pinned version N keeps reading N.
  */
 export async function recomputeView(options: RecomputeOptions): Promise<BatchManifest> {
-  return withPublishLock(options.config, `view:${options.view.name}`, () => recomputeUnderLock(options));
+  return withLock(options.config, `view:${options.view.name}`, (stillHeld) => recomputeUnderLock(options, stillHeld));
 }
 
-async function recomputeUnderLock(options: RecomputeOptions): Promise<BatchManifest> {
+async function recomputeUnderLock(options: RecomputeOptions, stillHeld: StillHeld): Promise<BatchManifest> {
   const { config, view } = options;
   const started = Date.now();
   const files = completeFiles(listMasterFiles(config.dataDir, view.source.name).files);
@@ -171,6 +171,7 @@ async function recomputeUnderLock(options: RecomputeOptions): Promise<BatchManif
         ? { mode: 'full' as const, ...(options.incremental || options.interval ? { fullBecause: plan.full } : {}) }
         : { mode: 'incremental' as const, recomputedRanges: plan.ranges.map(([from, to]) => ({ from: new Date(from).toISOString(), to: new Date(to).toISOString() })) }),
     };
+    await stillHeld();
     publishVersion(root, version, stagingDir, manifest, config.batch.keepVersions);
     staging = undefined;
     await publishCutoff(config, view, manifest);

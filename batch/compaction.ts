@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
+import { withLock } from './batch-lock.ts';
 import { checkMasterSchema, mergedFieldsMetadata } from './master-schema.ts';
 import { DAY_MS, FIELDS_METADATA_KEY, completeFiles, dayFolders, listMasterFiles, liveCompactions, newestEventByPartition, readCoverages, sourceRoot, type MasterFile } from './master-dataset.ts';
 import { readParquet, sqlIdentifier, sqlLiteral } from './sql.ts';
@@ -37,7 +38,18 @@ export const MAX_PARTS_PER_OPEN_DAY = 8;
  * `compacted-<id>.coverage.json` into place, the switch; 3. delete what it replaced. A crash between any two steps
  * leaves every event readable exactly once; the next run finishes the clean-up.
  */
-export async function compactMasterDataset(options: { config: Config; source: Source; graceMs?: number; nowEventTimeMs?: number }): Promise<CompactionResult[]> {
+export async function compactMasterDataset(options: CompactOptions): Promise<CompactionResult[]> {
+  return withLock(options.config, `compact:${options.source.name}`, () => compactUnderLock(options));
+}
+
+interface CompactOptions {
+  config: Config;
+  source: Source;
+  graceMs?: number;
+  nowEventTimeMs?: number;
+}
+
+async function compactUnderLock(options: CompactOptions): Promise<CompactionResult[]> {
   const { config, source } = options;
   const root = sourceRoot(config.dataDir, source.name);
   if (!existsSync(root)) return [];

@@ -9,7 +9,7 @@ import { viewRoot } from './batch-views.ts';
 import { completeFiles, listMasterFiles } from './master-dataset.ts';
 import { checkMasterSchema, readMaster } from './master-schema.ts';
 import { sqlIdentifier, sqlLiteral } from './sql.ts';
-import { withPublishLock } from './publish-lock.ts';
+import { withLock, type StillHeld } from './batch-lock.ts';
 import { currentVersionIn, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 
 /** What a published version of a dataset says about itself (`manifest.json`). */
@@ -61,7 +61,7 @@ const PARAMETERS: Readonly<Record<string, { type: DuckDBType; value: (interval: 
  *   query: 'SELECT country, sum(amount) AS revenue FROM orders WHERE date >= $start_ms AND date < $end_ms GROUP BY ALL', producedBy: 'run/task' });
  */
 export async function runSqlDataset(options: SqlDatasetOptions): Promise<DatasetManifest> {
-  return withPublishLock(options.config, `dataset:${options.output}`, () => runUnderLock(options));
+  return withLock(options.config, `dataset:${options.output}`, (stillHeld) => runUnderLock(options, stillHeld));
 }
 
 interface SqlDatasetOptions {
@@ -74,7 +74,7 @@ interface SqlDatasetOptions {
   producedBy: string;
 }
 
-async function runUnderLock(options: SqlDatasetOptions): Promise<DatasetManifest> {
+async function runUnderLock(options: SqlDatasetOptions, stillHeld: StillHeld): Promise<DatasetManifest> {
   const { config, interval } = options;
   const started = Date.now();
   const instance = await DuckDBInstance.create(':memory:');
@@ -130,6 +130,7 @@ async function runUnderLock(options: SqlDatasetOptions): Promise<DatasetManifest
       query: options.query,
       producedBy: options.producedBy,
     };
+    await stillHeld();
     publishVersion(root, stage.version, stage.staging, manifest, config.batch.keepVersions);
     staging = undefined;
     return manifest;

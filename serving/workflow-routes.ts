@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { parseTimeMs } from '../shared/time/index.ts';
-import type { Interval, RunDetail, RunRecord, TaskDetail, WorkflowAdmin, WorkflowDetail, WorkflowSummary } from '../workflows/index.ts';
+import type { Interval, RunDetail, RunRecord, RunSummary, TaskDetail, WorkflowAdmin, WorkflowDetail, WorkflowSummary } from '../workflows/index.ts';
 import type { Principal } from './auth/authenticator.ts';
 
 /** The role whose holders may trigger, retry, pause and unpause workflows. */
@@ -12,7 +12,6 @@ type Env = { Variables: { principal: Principal } };
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const intervalJson = (interval: Interval) => ({ start: iso(interval.startMs), end: iso(interval.endMs) });
-const durationOf = (startMs: number | null, endMs: number | null) => (startMs !== null && endMs !== null ? endMs - startMs : null);
 
 // Instants are ISO-8601 strings in UTC (`…At`, `interval.start`/`end`), as in /v1/views; durations stay numbers of
 // milliseconds (`…Ms`).
@@ -37,9 +36,7 @@ function detailJson(detail: WorkflowDetail) {
   return { ...summaryJson(detail), maxActiveRuns: detail.maxActiveRuns, catchup: detail.catchup, taskList: detail.taskList };
 }
 
-function runJson(run: Omit<RunRecord, 'tasks'> & { readonly tasks: readonly { readonly state: string; readonly attempt: number }[] }) {
-  const taskStates: Record<string, number> = {};
-  for (const task of run.tasks) taskStates[task.state] = (taskStates[task.state] ?? 0) + 1;
+function runJson(run: RunSummary | RunDetail) {
   return {
     id: run.id,
     workflow: run.workflow,
@@ -49,10 +46,10 @@ function runJson(run: Omit<RunRecord, 'tasks'> & { readonly tasks: readonly { re
     createdAt: iso(run.createdAtMs),
     startedAt: iso(run.startedAtMs),
     endedAt: iso(run.endedAtMs),
-    durationMs: durationOf(run.startedAtMs, run.endedAtMs),
+    durationMs: run.durationMs,
     /** Attempts of all its tasks in its latest try. */
-    attempts: run.tasks.reduce((sum, task) => sum + task.attempt, 0),
-    taskStates,
+    attempts: run.attempts,
+    taskStates: run.taskStates,
   };
 }
 
@@ -182,12 +179,7 @@ export function workflowRoutes(admin: WorkflowAdmin): Hono<Env> {
     const body = await bodyOf(c, TriggerBody);
     const intervalStartMs = instant('intervalStart', body.intervalStart);
     const intervalEndMs = instant('intervalEnd', body.intervalEnd);
-    if (intervalEndMs !== undefined && workflow.schedule) {
-      throw badArgument('intervalEnd', `is not taken by ${name}: its schedule (${workflow.schedule.expression}) sets where an interval ends; give intervalStart only`);
-    }
-    if (intervalStartMs !== undefined && intervalEndMs !== undefined && intervalEndMs < intervalStartMs) {
-      throw badArgument('intervalEnd', `must not be before intervalStart (${iso(intervalStartMs)}); got ${JSON.stringify(body.intervalEnd)}`);
-    }
+    // triggerRun refuses an end for a scheduled workflow, and an end before the start, naming intervalEnd.
     const created = await admin.trigger(name, { ...(intervalStartMs === undefined ? {} : { intervalStartMs }), ...(intervalEndMs === undefined ? {} : { intervalEndMs }) });
     c.header('Location', `/v1/workflows/${name}/runs/${encodeURIComponent(created.runId)}`);
     return c.json(created, 201);

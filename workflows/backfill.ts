@@ -1,3 +1,4 @@
+import { quietOnReconnect } from '../shared/clients/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { runIdOf, type RunState } from './run-store.ts';
 import type { Interval } from './schedule.ts';
@@ -77,9 +78,10 @@ export async function planBackfill(admin: WorkflowAdmin, name: string, options: 
       fields: { argument: '--from' },
     });
   }
+  // Named by its intervals, so `--from now-7d` names the same backfill until another interval completes.
+  const id = `${name}:${intervals[0]!.startMs}:${intervals.at(-1)!.endMs}:${options.reprocess}`;
   if (options.reverse) intervals.reverse();
-  const id = `${name}:${options.fromMs}:${options.toMs}:${options.reprocess}`;
-  const done = new Set(await admin.store.redis.smembers(admin.store.keys.backfill(id)));
+  const taken = new Set(await admin.store.redis.smembers(admin.store.keys.backfill(id)));
   const pipeline = admin.store.redis.pipeline();
   for (const interval of intervals) pipeline.hget(admin.store.keys.run(runIdOf(name, interval.startMs)), 'state');
   const states = ((await pipeline.exec()) ?? []).map(([, state]) => (state ?? null) as RunState | null);
@@ -89,7 +91,7 @@ export async function planBackfill(admin: WorkflowAdmin, name: string, options: 
     const item = (action: BackfillAction, reason: string) => ({ runId, interval, existing, action, reason });
     if (existing === null) return item('create', '');
     if (existing === 'running' || existing === 'queued') return item('wait', `${existing} already`);
-    if (done.has(runId)) return item('skip', `${existing} in this backfill already`);
+    if (taken.has(runId)) return item('skip', `${existing} in this backfill already`);
     const again = options.reprocess === 'all' || (options.reprocess === 'failed' && existing === 'failed');
     return again ? item('rerun', `was ${existing}`) : item('skip', `${existing} already (--reprocess ${options.reprocess})`);
   });
@@ -108,7 +110,8 @@ export async function runBackfill(
 ): Promise<BackfillResult> {
   const { workflow } = admin.entry(plan.workflow);
   const store = admin.store;
-  const doneKey = store.keys.backfill(plan.id);
+  // The runs this backfill created or ran again, recorded as it starts them: resumed, it does not start them again.
+  const takenKey = store.keys.backfill(plan.id);
   const pending = plan.items.filter((item) => item.action === 'create' || item.action === 'rerun');
   const active = new Set(plan.items.filter((item) => item.action === 'wait').map((item) => item.runId));
   const failedRuns: string[] = [];
@@ -124,7 +127,7 @@ export async function runBackfill(
   };
   const report = () => options.onProgress?.(progress());
 
-  const subscriber = store.redis.duplicate();
+  const subscriber = quietOnReconnect(store.redis.duplicate());
   let settle!: () => void;
   let fail!: (error: unknown) => void;
   const settled = new Promise<void>((resolve, reject) => {
@@ -133,12 +136,11 @@ export async function runBackfill(
   });
   let launching = Promise.resolve();
 
-  const finish = async (runId: string, state: RunState) => {
+  const finish = (runId: string, state: RunState) => {
     if (!active.delete(runId)) return;
     if (state === 'success') succeeded++;
     else failedRuns.push(runId);
     finishedHere++;
-    await store.redis.multi().sadd(doneKey, runId).pexpire(doneKey, options.retentionMs).exec();
     report();
     launch();
   };
@@ -149,7 +151,7 @@ export async function runBackfill(
           const item = pending.shift()!;
           active.add(item.runId);
           const state = await startRun(item);
-          if (state === 'success' || state === 'failed') await finish(item.runId, state);
+          if (state === 'success' || state === 'failed') finish(item.runId, state);
           report();
         }
         // Interrupted, it leaves the runs it started to the workers.
@@ -158,8 +160,16 @@ export async function runBackfill(
       .catch(fail);
   };
   const startRun = async (item: BackfillItem): Promise<RunState> => {
+    await store.redis.multi().sadd(takenKey, item.runId).pexpire(takenKey, options.retentionMs).exec();
     if (item.action === 'rerun') {
-      const reset = await store.resetRun(item.runId, plan.reprocess === 'failed' ? 'failed' : 'all', UNBOUNDED_ACTIVE_RUNS, 'backfill');
+      let reset;
+      try {
+        reset = await store.resetRun(item.runId, plan.reprocess === 'failed' ? 'failed' : 'all', UNBOUNDED_ACTIVE_RUNS, 'backfill');
+      } catch (error) {
+        // Started again by someone else since the plan: wait for it.
+        if (error instanceof BraidError && error.code === ErrorCode.BAD_ARGUMENT) return 'running';
+        throw error;
+      }
       await admin.queues.enqueue(reset.ready);
       return reset.state;
     }
@@ -171,13 +181,13 @@ export async function runBackfill(
   const poll = async () => {
     for (const runId of [...active]) {
       const state = await store.redis.hget(store.keys.run(runId), 'state');
-      if (state === 'success' || state === 'failed') await finish(runId, state);
+      if (state === 'success' || state === 'failed') finish(runId, state);
     }
   };
 
   subscriber.on('message', (_channel: string, message: string) => {
     const event = JSON.parse(message) as { type?: string; runId?: string; state?: string };
-    if (event.type === 'run' && event.runId && (event.state === 'success' || event.state === 'failed')) void finish(event.runId, event.state).catch(fail);
+    if (event.type === 'run' && event.runId && (event.state === 'success' || event.state === 'failed')) finish(event.runId, event.state);
   });
   const onAbort = () => launch();
   options.signal?.addEventListener('abort', onAbort);

@@ -28,7 +28,7 @@ export interface TaskContext {
   /** The results of this task's upstream tasks, by task id (only those that returned one). */
   readonly upstream: Readonly<Record<string, JsonValue>>;
   readonly logger: TaskLogger;
-  /** Aborted when the task is stopped (its timeout, or the worker shutting down). */
+  /** Aborted when the task is stopped (its timeout, or the worker shutting down), shortly before its thread is terminated. */
   readonly signal: AbortSignal;
 }
 

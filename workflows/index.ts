@@ -28,5 +28,5 @@ export { Scheduler, triggerRun, type SchedulerOptions } from './scheduler.ts';
 export { TaskQueues } from './task-queues.ts';
 export { retryDelayMs, WorkflowWorker, type WorkflowWorkerOptions } from './workflow-worker.ts';
 export { createWorkflowMetrics } from './workflow-metrics.ts';
-export { describeAction, WorkflowAdmin, type RunDetail, type TaskDetail, type TaskSummary, type WorkflowDetail, type WorkflowSummary } from './workflow-admin.ts';
+export { describeAction, summarizeRun, WorkflowAdmin, type RunDetail, type RunSummary, type TaskDetail, type TaskSummary, type WorkflowDetail, type WorkflowSummary } from './workflow-admin.ts';
 export { planBackfill, REPROCESS_MODES, runBackfill, type BackfillItem, type BackfillPlan, type BackfillProgress, type BackfillResult, type ReprocessMode } from './backfill.ts';

@@ -318,13 +318,14 @@ export class RunStore {
     return this.redis.lrange(this.keys.log(runId, task, attempt), -tail, -1);
   }
 
-  /** Removes a workflow's runs whose interval started before `beforeMs` (their logs expire on their own). */
+  /** Removes a workflow's runs that ended before `beforeMs` (their logs expire on their own). */
   async pruneRuns(workflow: string, beforeMs: number): Promise<number> {
+    // A run ends after its interval starts: those starting later cannot have ended before `beforeMs`.
     const old = await this.redis.zrangebyscore(this.keys.runs(workflow), '-inf', `(${beforeMs}`);
     let removed = 0;
     for (const runId of old) {
-      const state = await this.redis.hget(this.keys.run(runId), 'state');
-      if (state === 'running' || state === 'queued') continue;
+      const [state, ended] = await this.redis.hmget(this.keys.run(runId), 'state', 'ended');
+      if (state === 'running' || state === 'queued' || (ended && Number(ended) >= beforeMs)) continue;
       await this.redis.multi().del(this.keys.run(runId)).zrem(this.keys.runs(workflow), runId).exec();
       removed++;
     }

@@ -116,8 +116,9 @@ export class Scheduler {
       // First sight: from `start` with catchup, else the newest complete interval only.
       due = workflow.catchup && workflow.startMs !== undefined ? workflow.schedule.intervalsBetween(workflow.startMs, now) : [workflow.schedule.latestComplete(now)];
     } else {
-      due = workflow.schedule.intervalsBetween(state.lastScheduledEndMs, now);
-      if (!workflow.catchup) due = due.slice(-1);
+      // Without catchup, only the newest complete interval, however long the scheduler was away.
+      const newest = workflow.schedule.latestComplete(now);
+      due = workflow.catchup ? workflow.schedule.intervalsBetween(state.lastScheduledEndMs, now) : newest.startMs >= state.lastScheduledEndMs ? [newest] : [];
     }
     for (const interval of due) {
       const created = await this.store.createRun(workflow, interval, 'schedule', this.holder);
@@ -189,6 +190,12 @@ export async function triggerRun(
   const now = options.nowMs ?? Date.now();
   let interval: Interval | undefined;
   if (workflow.schedule) {
+    if (options.intervalEndMs !== undefined) {
+      throw new BraidError(ErrorCode.BAD_ARGUMENT, `an interval end is not taken by ${workflow.name}: its schedule (${workflow.schedule.expression}) sets where an interval ends`, {
+        fields: { workflow: workflow.name, argument: 'intervalEnd' },
+        hint: 'give the interval start only',
+      });
+    }
     interval = options.intervalStartMs === undefined ? workflow.schedule.latestComplete(now) : workflow.schedule.intervalStartingAt(options.intervalStartMs);
     if (!interval) {
       throw new BraidError(ErrorCode.BAD_ARGUMENT, `${new Date(options.intervalStartMs!).toISOString()} is not a firing of ${workflow.name}'s schedule (${workflow.schedule.expression} in ${workflow.timeZone})`, {
@@ -199,6 +206,11 @@ export async function triggerRun(
   } else {
     const startMs = options.intervalStartMs ?? now;
     interval = { startMs, endMs: options.intervalEndMs ?? startMs };
+    if (interval.endMs < interval.startMs) {
+      throw new BraidError(ErrorCode.BAD_ARGUMENT, `the interval ends (${new Date(interval.endMs).toISOString()}) before it starts (${new Date(interval.startMs).toISOString()})`, {
+        fields: { workflow: workflow.name, argument: 'intervalEnd' },
+      });
+    }
   }
   const created = await store.createRun({ ...workflow, maxActiveRuns: options.maxActiveRuns ?? workflow.maxActiveRuns }, interval, options.trigger ?? 'manual');
   if ('notLeader' in created) throw new BraidError(ErrorCode.INTERNAL, 'a manual run needs no lease');

@@ -20,6 +20,12 @@ export interface TaskRequest {
   readonly upstream: Readonly<Record<string, unknown>>;
 }
 
+/** The host stopping a task (its timeout, or the worker shutting down): the task's `signal` aborts, then the thread is terminated. */
+export interface TaskCancel {
+  readonly type: 'cancel';
+  readonly id: number;
+}
+
 export type TaskReply =
   | { readonly type: 'ready' }
   | { readonly type: 'log'; readonly id: number; readonly level: 'info' | 'warn' | 'error'; readonly message: string; readonly fields?: Record<string, unknown> }

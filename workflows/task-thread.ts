@@ -5,7 +5,7 @@ import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { runBuiltInTask } from './built-in-tasks.ts';
 import { DoNotRetry, isWorkflow, type JsonValue, type TaskContext, type Workflow } from './define-workflow.ts';
 import { recomputeWorkflow } from './recompute-workflow.ts';
-import type { TaskReply, TaskRequest, TaskThreadInit } from './task-protocol.ts';
+import type { TaskCancel, TaskReply, TaskRequest, TaskThreadInit } from './task-protocol.ts';
 
 /**
  * A workflow task thread: runs one task at a time for its host (task-threads.ts), which kills the thread when the
@@ -49,8 +49,11 @@ function checkedResult(value: unknown): JsonValue {
   return JSON.parse(text) as JsonValue;
 }
 
+const running = new Map<number, AbortController>();
+
 async function run(request: TaskRequest): Promise<void> {
   const abort = new AbortController();
+  running.set(request.id, abort);
   const log = (level: 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
     send({ type: 'log', id: request.id, level, message: String(message), ...(fields ? { fields: JSON.parse(JSON.stringify(fields)) as Record<string, unknown> } : {}) });
   try {
@@ -73,10 +76,13 @@ async function run(request: TaskRequest): Promise<void> {
     // A mistake in the definition or its arguments stays a mistake on the next attempt; anything else may pass.
     const mistake = error instanceof BraidError && (error.code === ErrorCode.CONFIG_INVALID || error.code === ErrorCode.BAD_ARGUMENT);
     send({ type: 'done', id: request.id, ok: false, error: message, retryable: !(error instanceof DoNotRetry || mistake) });
+  } finally {
+    running.delete(request.id);
   }
 }
 
-port.on('message', (request: TaskRequest) => {
-  if (request.type === 'run') void run(request);
+port.on('message', (message: TaskRequest | TaskCancel) => {
+  if (message.type === 'run') void run(message);
+  else running.get(message.id)?.abort(new Error('the task was stopped'));
 });
 send({ type: 'ready' });

@@ -1,8 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import type { TaskReply, TaskRequest, TaskThreadInit } from './task-protocol.ts';
+import type { TaskCancel, TaskReply, TaskRequest, TaskThreadInit } from './task-protocol.ts';
 
 const ENTRY = new URL('./task-thread-entry.js', import.meta.url);
+/** A stopped task's `signal` aborts this long before its thread is terminated. */
+const CANCEL_GRACE_MS = 100;
 
 export type TaskThreadOutcome = { ok: true; result: unknown } | { ok: false; error: string; retryable: boolean; timedOut?: boolean };
 
@@ -73,9 +75,15 @@ export class TaskThreadPool {
     }
   }
 
-  private release(slot: Slot, replace: boolean): void {
+  /** Frees a slot; `replace` stops its thread (aborting task `cancel`'s signal first) and starts a new one. */
+  private release(slot: Slot, replace: boolean, cancel?: number): void {
     if (replace) {
-      void slot.worker.terminate();
+      if (cancel !== undefined) {
+        slot.worker.postMessage({ type: 'cancel', id: cancel } satisfies TaskCancel);
+        setTimeout(() => void slot.worker.terminate(), CANCEL_GRACE_MS).unref();
+      } else {
+        void slot.worker.terminate();
+      }
       const index = this.slots.indexOf(slot);
       if (index >= 0 && !this.closed) this.slots[index] = this.startSlot();
     } else {
@@ -106,7 +114,7 @@ export class TaskThreadPool {
           worker.off('error', onError);
           worker.off('exit', onExit);
           if (!replace) worker.unref();
-          this.release(slot, replace);
+          this.release(slot, replace, replace ? id : undefined);
           resolve(outcome);
         };
         const onMessage = (reply: TaskReply) => {

@@ -7,6 +7,8 @@ import { RunStore, type RunRecord, type RunState, type TaskRecord } from './run-
 import { triggerRun } from './scheduler.ts';
 import { TaskQueues } from './task-queues.ts';
 
+const durationOf = (start: number | null, end: number | null): number | null => (start !== null && end !== null ? end - start : null);
+
 /** A workflow as `npx braid dags` and `GET /v1/workflows` list it. */
 export interface WorkflowSummary {
   readonly name: string;
@@ -48,9 +50,22 @@ export interface TaskDetail extends TaskRecord {
   readonly log: readonly string[];
 }
 
-export interface RunDetail extends Omit<RunRecord, 'tasks'> {
+/** A run as the run lists show it: with its duration (once ended), its tasks' attempts and how many tasks are in each state. */
+export interface RunSummary extends RunRecord {
   readonly durationMs: number | null;
+  /** Attempts of all its tasks (since it was last reset). */
+  readonly attempts: number;
+  readonly taskStates: Readonly<Partial<Record<TaskRecord['state'], number>>>;
+}
+
+export interface RunDetail extends Omit<RunSummary, 'tasks'> {
   readonly tasks: readonly TaskDetail[];
+}
+
+export function summarizeRun(run: RunRecord): RunSummary {
+  const taskStates: Partial<Record<TaskRecord['state'], number>> = {};
+  for (const task of run.tasks) taskStates[task.state] = (taskStates[task.state] ?? 0) + 1;
+  return { ...run, durationMs: durationOf(run.startedAtMs, run.endedAtMs), attempts: run.tasks.reduce((sum, task) => sum + task.attempt, 0), taskStates };
 }
 
 export function describeAction(action: TaskAction): string {
@@ -70,7 +85,6 @@ export function describeAction(action: TaskAction): string {
   }
 }
 
-const durationOf = (start: number | null, end: number | null): number | null => (start !== null && end !== null ? end - start : null);
 
 /**
  * What people do with workflows, whether from the CLI or over HTTP: list them, look at one, at its runs and at a
@@ -123,9 +137,9 @@ export class WorkflowAdmin {
   }
 
   /** A workflow's runs, newest interval first. */
-  async runs(name: string, limit = 20): Promise<RunRecord[]> {
+  async runs(name: string, limit = 20): Promise<RunSummary[]> {
     this.entry(name);
-    return this.store.listRuns(name, { limit });
+    return (await this.store.listRuns(name, { limit })).map(summarizeRun);
   }
 
   /** A run with each task's timings, result, error and log tail. */
@@ -139,7 +153,7 @@ export class WorkflowAdmin {
         log: task.attempt > 0 ? await this.store.readLog(runId, task.id, task.attempt, logTail) : [],
       })),
     );
-    return { ...run, durationMs: durationOf(run.startedAtMs, run.endedAtMs), tasks };
+    return { ...summarizeRun(run), tasks };
   }
 
   /** Creates a run now: of the interval starting at `intervalStartMs`, or the newest complete one. */

@@ -1,8 +1,9 @@
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { Config } from '../../shared/config/index.ts';
-import { formatDurationMs, parseTimeMs } from '../../shared/time/index.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
+import { formatDurationMs } from '../../shared/time/index.ts';
 import {
   planBackfill,
   REPROCESS_MODES,
@@ -11,8 +12,9 @@ import {
   type BackfillPlan,
   type BackfillProgress,
   type ReprocessMode,
-  type RunRecord,
+  type RunSummary,
 } from '../../workflows/index.ts';
+import { instant, wholeNumber } from '../arguments.ts';
 import { configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 import { workflowsFor } from './workflow-processes.ts';
@@ -27,16 +29,6 @@ const at = (timeMs: number | null): string => (timeMs === null ? '—' : new Dat
 const took = (durationMs: number | null): string => (durationMs === null ? '—' : durationMs < 1_000 ? `${durationMs} ms` : formatDurationMs(Math.round(durationMs / 100) * 100));
 const intervalText = (interval: { startMs: number; endMs: number }) => `${at(interval.startMs)} → ${at(interval.endMs)}`;
 
-const timeArgument = (flag: string) => (text: string) => {
-  const timeMs = parseTimeMs(text);
-  if (timeMs === undefined) throw new InvalidArgumentError(`${flag} takes ISO-8601, epoch ms, now or now-<duration> (e.g. now-48h), got "${text}"`);
-  return timeMs;
-};
-const wholeNumber = (flag: string, max: number) => (text: string) => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`${flag} takes a whole number from 1 to ${max}`);
-  return value;
-};
 
 /** Opens the workflow admin of a command's config, runs `work` with it, and closes it. */
 async function withAdmin<T>(command: Command, work: (admin: WorkflowAdmin, config: Config) => Promise<T>): Promise<T> {
@@ -57,8 +49,8 @@ async function warnWithoutWorkers(admin: WorkflowAdmin, name: string): Promise<v
   if (idle.length > 0) say(`note: no worker takes pool ${idle.join(', ')} now; runs wait until one starts (npx braid worker, or npm start)`);
 }
 
-const attemptsOf = (run: RunRecord) => run.tasks.reduce((sum, task) => sum + task.attempt, 0);
-const durationOfRun = (run: RunRecord) => (run.startedAtMs !== null && run.endedAtMs !== null ? run.endedAtMs - run.startedAtMs : run.startedAtMs !== null ? Date.now() - run.startedAtMs : null);
+/** Its duration, or for a run still going, how long it has gone so far. */
+const durationOfRun = (run: RunSummary) => run.durationMs ?? (run.startedAtMs !== null ? Date.now() - run.startedAtMs : null);
 
 export function dagsCommand(): Command {
   return new Command('dags')
@@ -116,8 +108,8 @@ export function dagCommand(): Command {
     .command('trigger')
     .description("create a run now: of the schedule's interval starting at --interval-start, or its newest complete one (a workflow without a schedule takes any interval)")
     .argument('<workflow>')
-    .option('--interval-start <time>', 'the interval to run: ISO-8601, epoch ms, now or now-<duration>', timeArgument('--interval-start'))
-    .option('--interval-end <time>', "the interval's end, for a workflow without a schedule", timeArgument('--interval-end'))
+    .option('--interval-start <time>', 'the interval to run: ISO-8601, epoch ms, now or now-<duration>', instant('--interval-start'))
+    .option('--interval-end <time>', "the interval's end, for a workflow without a schedule", instant('--interval-end'))
     .option('--wait', 'wait for the run to finish and show it; exit non-zero if it failed')
     .action(async (name: string, options: { intervalStart?: number; intervalEnd?: number; wait?: boolean }, command: Command) =>
       withAdmin(command, async (admin) => {
@@ -135,7 +127,7 @@ export function dagCommand(): Command {
     .command('runs')
     .description("a workflow's runs, newest interval first: state, interval, duration, attempts")
     .argument('<workflow>')
-    .option('--limit <n>', 'how many runs', wholeNumber('--limit', 1_000), 20)
+    .option('--limit <n>', 'how many runs', wholeNumber('--limit', 1, 1_000), 20)
     .option('--json', 'print JSON')
     .action(async (name: string, options: { limit: number; json?: boolean }, command: Command) =>
       withAdmin(command, async (admin) => {
@@ -146,7 +138,7 @@ export function dagCommand(): Command {
         for (const run of runs) {
           const ok = run.tasks.filter((task) => task.state === 'success' || task.state === 'skipped').length;
           const failed = run.tasks.filter((task) => task.state === 'failed' || task.state === 'upstream_failed').length;
-          table.push([run.id, intervalText(run.interval), run.trigger, run.state, took(durationOfRun(run)), attemptsOf(run), `${ok} / ${failed} / ${run.tasks.length}`]);
+          table.push([run.id, intervalText(run.interval), run.trigger, run.state, took(durationOfRun(run)), run.attempts, `${ok} / ${failed} / ${run.tasks.length}`]);
         }
         print(table.toString());
       }),
@@ -156,7 +148,7 @@ export function dagCommand(): Command {
     .command('run')
     .description('one run, per task: state, timings, attempts, result, error and the tail of its log')
     .argument('<run-id>')
-    .option('--log-tail <n>', 'log lines per task', wholeNumber('--log-tail', 10_000), 10)
+    .option('--log-tail <n>', 'log lines per task', wholeNumber('--log-tail', 1, 10_000), 10)
     .option('--json', 'print JSON')
     .action(async (runId: string, options: { logTail: number; json?: boolean }, command: Command) =>
       withAdmin(command, async (admin) => {
@@ -200,10 +192,10 @@ export function dagCommand(): Command {
     .command('backfill')
     .description('run a workflow once per interval of its schedule in [--from, --to): N runs active, the next starting the moment one finishes; Ctrl-C stops starting runs, and the same command resumes')
     .argument('<workflow>')
-    .requiredOption('--from <time>', 'first interval starts at or after this: ISO-8601, epoch ms, now or now-<duration>', timeArgument('--from'))
-    .requiredOption('--to <time>', 'last interval ends at or before this', timeArgument('--to'))
+    .requiredOption('--from <time>', 'first interval starts at or after this: ISO-8601, epoch ms, now or now-<duration>', instant('--from'))
+    .requiredOption('--to <time>', 'last interval ends at or before this', instant('--to'))
     .addOption(new Option('--reprocess <mode>', 'finished runs to run again: none, failed or all').choices(REPROCESS_MODES).default('none'))
-    .option('--max-active <n>', 'runs active at once', wholeNumber('--max-active', 1_000), 4)
+    .option('--max-active <n>', 'runs active at once', wholeNumber('--max-active', 1, 1_000), 4)
     .option('--reverse', 'newest interval first')
     .option('--dry-run', 'show what would run, run nothing')
     .action(async (name: string, options: { from: number; to: number; reprocess: ReprocessMode; maxActive: number; reverse?: boolean; dryRun?: boolean }, command: Command) =>
@@ -269,7 +261,8 @@ function printPlan(plan: BackfillPlan): void {
 async function waitAndShow(admin: WorkflowAdmin, runId: string): Promise<void> {
   for (;;) {
     const run = await admin.store.getRun(runId);
-    if (run && (run.state === 'success' || run.state === 'failed')) break;
+    if (!run) throw new BraidError(ErrorCode.NOT_FOUND, `run ${runId} is gone (removed after workflows.retentionMs)`, { fields: { run: runId } });
+    if (run.state === 'success' || run.state === 'failed') break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const run = await admin.run(runId);

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { stackDown, stackUp } from '../../infra/stack/index.ts';
 import { createKafkaClient } from '../../shared/clients/index.ts';
 import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
@@ -12,6 +12,7 @@ import { fieldNameOf, sampleGraphQLQuery, startServer } from '../../serving/inde
 import { parseDurationMs } from '../../shared/time/index.ts';
 import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { RECOMPUTE_WORKFLOW, Scheduler, WorkflowWorker, type RunRecord } from '../../workflows/index.ts';
+import { wholeNumber } from '../arguments.ts';
 import { configFor, say, catalogFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 import { workflowsFor } from './workflow-processes.ts';
@@ -43,28 +44,20 @@ export function devCommand(): Command {
     .addOption(new Option('--no-generator', 'do not run the demo generator (bring your own events)'))
     .addOption(
       new Option('--rate <events/s>', 'demo events per second')
-        .argParser((text) => {
-          const value = Number(text);
-          if (!Number.isInteger(value) || value < 1) throw new Error('--rate takes a whole number ≥ 1');
-          return value;
-        })
+        .argParser(wholeNumber('--rate'))
         .default(500),
     )
     .addOption(
       new Option('--recompute-every <duration>', "the recompute workflow's interval: seconds or minutes that divide a minute or an hour (10s, 30s, 1m, 5m…)")
         .argParser((text) => {
           const cron = cronEvery(parseDurationMs(text));
-          if (cron === undefined) throw new Error('--recompute-every takes seconds or minutes that divide a minute or an hour, e.g. 30s or 5m');
+          if (cron === undefined) throw new InvalidArgumentError('--recompute-every takes seconds or minutes that divide a minute or an hour, e.g. 30s or 5m');
           return cron;
         })
         .default(cronEvery(60_000), '1m'),
     )
     .addOption(
-      new Option('--port <port>', 'server port (default: serving.port; 0 picks a free one)').argParser((text) => {
-        const value = Number(text);
-        if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new Error('--port takes a port number (0–65535)');
-        return value;
-      }),
+      new Option('--port <port>', 'server port (default: serving.port; 0 picks a free one)').argParser(wholeNumber('--port', 0, 65_535)),
     )
     .action(async (flags: DevFlags, command: Command) => {
       const config = configFor(command);
@@ -150,7 +143,7 @@ export function devCommand(): Command {
           );
           lastStatus = now;
         };
-        const status = setInterval(() => void statusLine(), STATUS_EVERY_MS);
+        const status = setInterval(() => void statusLine().catch((error: unknown) => logger.warn({ err: error }, 'status line skipped')), STATUS_EVERY_MS);
         started.push({ name: 'status line', stop: async () => clearInterval(status) });
 
         if (flags.generator) {

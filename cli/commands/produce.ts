@@ -6,8 +6,8 @@ import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { REPLAY_FILE_FORMATS, type ReplayFileFormat } from '../../shared/replay/index.ts';
-import { parseDurationMs, parseTimeMs } from '../../shared/time/index.ts';
 import { sourceSettings } from '../../shared/config/index.ts';
+import { duration, instant, wholeNumber } from '../arguments.ts';
 import { catalogFor, configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 import { produceFile } from './produce-file.ts';
@@ -31,27 +31,13 @@ interface ProduceFlags {
   dryRun: boolean;
 }
 
-const duration = (flag: string) => (text: string) => {
-  const value = parseDurationMs(text);
-  if (value === undefined) throw new InvalidArgumentError(`${flag} takes a duration such as 500ms, 30s, 5m, 2h or 3d`);
-  return value;
-};
 const fraction = (flag: string) => (text: string) => {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 1) throw new InvalidArgumentError(`${flag} takes a number from 0 to 1, e.g. 0.01`);
   return value;
 };
-const wholeNumber = (flag: string, minimum: number) => (text: string) => {
-  const value = Number(text.replace(/_/g, ''));
-  if (!Number.isInteger(value) || value < minimum) throw new InvalidArgumentError(`${flag} takes a whole number ≥ ${minimum}`);
-  return value;
-};
 const rate = (text: string) => (text === 'max' ? Infinity : wholeNumber('--rate', 1)(text));
-const time = (text: string) => {
-  const value = parseTimeMs(text);
-  if (value === undefined) throw new InvalidArgumentError('--start takes an ISO-8601 time (2026-01-01T00:00:00Z), epoch ms, now or now-<duration>');
-  return value;
-};
+const time = instant('--start');
 
 export function produceCommand(): Command {
   return new Command('produce')

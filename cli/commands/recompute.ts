@@ -1,6 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { currentVersion, listVersions, recomputeView } from '../../batch/index.ts';
-import { parseTimeMs } from '../../shared/time/index.ts';
+import { instant } from '../arguments.ts';
 import { configFor, say, catalogFor } from '../context.ts';
 
 export function recomputeCommand(): Command {
@@ -10,11 +10,7 @@ export function recomputeCommand(): Command {
     .option(
       '--cutoff <time>',
       'windows ending at or before this are computed (ISO-8601, epoch ms, now, now-<duration>); default: the latest safely complete window end in the master dataset',
-      (text: string) => {
-        const value = parseTimeMs(text);
-        if (value === undefined) throw new InvalidArgumentError('--cutoff takes an ISO-8601 time, epoch ms, now or now-<duration>');
-        return value;
-      },
+      instant('--cutoff'),
     )
     .option('--incremental', 'recompute only windows touching the event times of master files new since the current version (full when the definition changed or for session views)')
     .action(async (names: string[], options: { cutoff?: number; incremental?: boolean }, command: Command) => {

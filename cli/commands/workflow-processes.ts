@@ -1,8 +1,10 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { Config } from '../../shared/config/index.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger, type Logger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer, type Registry } from '../../shared/metrics/index.ts';
 import { loadWorkflows, Scheduler, WorkflowWorker, type WorkflowCatalog } from '../../workflows/index.ts';
+import { wholeNumber } from '../arguments.ts';
 import { catalogFor, configFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
@@ -51,21 +53,21 @@ export function schedulerCommand(): Command {
     });
 }
 
-const positiveInteger = (flag: string) => (text: string) => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${flag} takes a whole number ≥ 1`);
-  return value;
-};
 
 export function workerCommand(): Command {
   return new Command('worker')
     .description("run workflow tasks: any number of workers on any number of machines take ready tasks from the pools' queues")
-    .option('--concurrency <n>', 'tasks run at once by this worker', positiveInteger('--concurrency'), 4)
+    .option('--concurrency <n>', 'tasks run at once by this worker', wholeNumber('--concurrency'), 4)
     .option('--pools <names>', 'comma-separated pools whose tasks this worker takes (default: default and every pool in workflows.pools)')
     .action(async (options: { concurrency: number; pools?: string }, command: Command) => {
       const config = configFor(command);
       const workflows = await workflowsFor(config);
       const pools = options.pools?.split(',').map((pool) => pool.trim()).filter(Boolean);
+      const known = ['default', ...Object.keys(config.workflows.pools)];
+      const unknown = pools?.filter((pool) => !known.includes(pool)) ?? [];
+      if (unknown.length > 0) {
+        throw new BraidError(ErrorCode.BAD_ARGUMENT, `--pools: no pool ${unknown.join(', ')}`, { fields: { argument: '--pools' }, hint: `the pools: ${known.join(', ')} (workflows.pools in the config)` });
+      }
       await runUntilSignal('worker', config, async (logger, registry) => {
         const worker = await WorkflowWorker.start({ config, workflows, logger, registry, concurrency: options.concurrency, ...(pools ? { pools } : {}) });
         say(`worker ${worker.id}: ${options.concurrency} at once, pools ${(pools ?? ['default', ...Object.keys(config.workflows.pools)]).join(', ')}`);

@@ -178,7 +178,7 @@ describe('workflow runs: catchup, backfills, and the dag commands', () => {
     // Mistakes: named, no stack trace.
     for (const [args, message] of [
       [['dag', 'show', 'nope'], /unknown workflow "nope"[\s\S]*known workflows: .*flaky_hours/],
-      [['dag', 'backfill', 'flaky_hours', '--from', 'yesterday', '--to', 'now'], /--from takes ISO-8601/],
+      [['dag', 'backfill', 'flaky_hours', '--from', 'yesterday', '--to', 'now'], /--from takes an ISO-8601 time/],
       [['dag', 'backfill', 'flaky_hours', '--from', hourIso(8), '--to', hourIso(8)], /--from must be before --to/],
       [['dag', 'trigger', 'flaky_hours', '--interval-start', '2026-11-02T08:30:00Z'], /not a firing of flaky_hours's schedule/],
       [['dag', 'run', 'flaky_hours.20991231T000000Z'], /no run flaky_hours.20991231T000000Z/],
