@@ -19,7 +19,7 @@ import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineC
 import { FIELD_SEPARATOR, ROW_COUNT } from '../shared/speed-contract/index.ts';
 import { createViewPipeline } from '../speed/view-pipeline.ts';
 import { bareConsume } from './lib/bare-consumer.ts';
-import { bestRate, defineBenchmark } from './lib/benchmark.ts';
+import { bestRate, defineBenchmark, percentile } from './lib/benchmark.ts';
 import { cpuPerEvent, cpuSnapshot, redisCpuMs, type CpuSnapshot } from './lib/cpu-usage.ts';
 
 // In-process: pre-generated, pre-decoded events, one core, no Kafka, no Redis.
@@ -230,12 +230,6 @@ const ratioFigure = (value: number) => Math.round(value * 1000) / 1000;
 const cpuFigure = (value: number) => Math.round(value * 100) / 100;
 const rate = (value: number) => `${(value / 1e6).toFixed(2)} M events/s`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
-}
 
 
 /** Produces live events at FRESH_RATE_PER_S and measures, for every marker, send → row count visible in page_views in Redis. */

@@ -108,7 +108,7 @@ const SCRIPTS = {
   braidWfCreateRun: { numberOfKeys: 5, lua: script('create-run-5.lua') },
   braidWfStartRun: { numberOfKeys: 3, lua: script('start-run-3.lua') },
   braidWfStartAttempt: { numberOfKeys: 1, lua: script('start-attempt-1.lua') },
-  braidWfFinishAttempt: { numberOfKeys: 2, lua: script('finish-attempt-2.lua') },
+  braidWfFinishAttempt: { numberOfKeys: 3, lua: script('finish-attempt-3.lua') },
   braidWfRequeueLost: { numberOfKeys: 1, lua: script('requeue-lost-1.lua') },
   braidWfResetRun: { numberOfKeys: 3, lua: script('reset-run-3.lua') },
   braidWfLease: { numberOfKeys: 2, lua: readFileSync(new URL('./lua/lease-2.lua', import.meta.url), 'utf8') },
@@ -232,7 +232,9 @@ export class RunStore {
 
   /**
    * Ends an attempt if `token` is still the task's latest: a stale attempt (its worker was taken for dead and the
-   * task started again elsewhere) is refused and changes nothing.
+   * task started again elsewhere) is refused and changes nothing. The attempt's last log lines (`log`) are
+   * appended either way, in the same script, so the log is complete once the end is visible; an accepted end is
+   * published on the events channel.
    */
   async finishAttempt(
     runId: string,
@@ -240,14 +242,26 @@ export class RunStore {
     task: string,
     token: number,
     ended: AttemptOutcome,
+    log?: { attempt: number; lines: readonly string[]; keep: number; retentionMs: number },
   ): Promise<{ accepted: false; reason: string } | { accepted: true; runState: RunState | null; ready: ReadyTask[] }> {
     const payload = ended.outcome === 'success' ? JSON.stringify(ended.result ?? null) : ended.outcome === 'poke' ? '' : ended.error;
     const readyAtMs = ended.outcome === 'retry' || ended.outcome === 'poke' ? ended.readyAtMs : 0;
-    const reply = (await this.scripts.braidWfFinishAttempt(this.keys.run(runId), this.keys.active(workflow), task, token, ended.outcome, payload, readyAtMs)) as unknown[];
+    const reply = (await this.scripts.braidWfFinishAttempt(
+      this.keys.run(runId),
+      this.keys.active(workflow),
+      this.keys.log(runId, task, log?.attempt ?? 0),
+      task,
+      token,
+      ended.outcome,
+      payload,
+      readyAtMs,
+      this.keys.events(),
+      log?.keep ?? 0,
+      log?.retentionMs ?? 0,
+      ...(log?.lines ?? []),
+    )) as unknown[];
     if (Number(reply[0]) !== 1) return { accepted: false, reason: String(reply[1]) };
     const runState = reply[2] === '' ? null : (String(reply[2]) as RunState);
-    await this.publish({ type: 'task', runId, workflow, task, state: ended.outcome });
-    if (runState) await this.publish({ type: 'run', runId, workflow, state: runState });
     return { accepted: true, runState, ready: readyTasks(runId, reply.slice(3), readyAtMs) };
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -61,6 +62,8 @@ export class WorkflowWorker {
   ) {
     this.log = options.logger.child({ worker: this.id });
     this.metrics = createWorkflowMetrics(options.registry);
+    // Each running task listens to the stop signal: more than Node's default 10 is expected, not a leak.
+    setMaxListeners(Infinity, this.abort.signal);
   }
 
   static async start(options: WorkflowWorkerOptions): Promise<WorkflowWorker> {
@@ -165,9 +168,9 @@ export class WorkflowWorker {
     const ended = this.outcomeOf(task, started, outcome);
     onLog({ level: ended.outcome === 'failed' ? 'error' : 'info', message: describeOutcome(ended) });
     clearInterval(logTimer);
-    flushLines();
+    // Lines flushed earlier first; the last ones are written by the attempt's end itself.
     await flushing;
-    await this.finish(job, started, task, ended);
+    await this.finish(job, started, task, ended, lines.splice(0));
   }
 
   /** What the attempt's end means for the task: success, a retry, a sensor's next look, or failure. */
@@ -194,8 +197,9 @@ export class WorkflowWorker {
     return { outcome: 'failed', error: outcome.retryable ? `${outcome.error} (attempt ${started.attempt} of ${task.retries + 1})` : `${outcome.error} (not retried)` };
   }
 
-  private async finish(job: TaskJob, started: AttemptStart, task: Task | undefined, ended: AttemptOutcome): Promise<void> {
-    const finished = await this.store.finishAttempt(job.runId, started.workflow, job.task, started.token, ended);
+  private async finish(job: TaskJob, started: AttemptStart, task: Task | undefined, ended: AttemptOutcome, lines: readonly string[] = []): Promise<void> {
+    const { logLines, retentionMs } = this.options.config.workflows;
+    const finished = await this.store.finishAttempt(job.runId, started.workflow, job.task, started.token, ended, { attempt: started.attempt, lines, keep: logLines, retentionMs });
     if (!finished.accepted) {
       this.metrics.attempts.inc({ workflow: started.workflow, task: job.task, outcome: 'stale' });
       this.log.warn({ run: job.runId, task: job.task, token: started.token, reason: finished.reason }, 'attempt refused: the task moved on (its attempt was taken for lost)');

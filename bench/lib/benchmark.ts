@@ -31,3 +31,9 @@ export async function bestRate(events: number, repeats: number, work: () => unkn
   }
   return best;
 }
+
+/** Nearest-rank percentile of sorted values (NaN for none). */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
+}

@@ -39,6 +39,16 @@ export function cpuSnapshot(): CpuSnapshot | null {
   }
 }
 
+/** CPU ms (user + system, all threads) a process has used so far, from /proc/<pid>/stat; NaN where it cannot be read. */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Redis's CPU ms so far (its main process, user + system), from INFO. */
 export async function redisCpuMs(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');

@@ -1,5 +1,6 @@
 export {
   stackUp,
+  redisUp,
   stackDown,
   stackStatus,
   type ComponentStatus,

@@ -42,6 +42,13 @@ export async function stackUp(config: Config, report: Report = () => undefined):
   return { kafkaBrokers: kafka.brokers, kafka: kafka.provenance, redisUrl: redis.url, redis: redis.provenance };
 }
 
+/** Ensures a Redis server answers, as `stackUp` does, without Kafka: for what needs only Redis (the workflow engine). */
+export async function redisUp(config: Config, report: Report = () => undefined): Promise<{ readonly redisUrl: string; readonly redis: Provenance }> {
+  mkdirSync(config.stack.dir, { recursive: true });
+  const redis = await ensureRedis(config, report);
+  return { redisUrl: redis.url, redis: redis.provenance };
+}
+
 async function ensureKafka(config: Config, report: Report): Promise<{ brokers: string[]; provenance: Provenance }> {
   const { brokers, brokersFrom } = config.kafka;
   if (brokersFrom === 'env' || brokersFrom === 'file') {

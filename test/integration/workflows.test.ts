@@ -66,6 +66,44 @@ describe('workflows on BullMQ, with the DAG state in Redis', () => {
     expect(log.find((line) => line.msg === 'joining')).toMatchObject({ run: run.id, task: 'join', attempt: 1, inputs: ['left', 'right'] });
   });
 
+  it('publishes every task end and the run end, and runs a run stored with only its whole graph', async () => {
+    const subscriber = createRedisClient(config.redis.url, { name: 'workflows-test-events' });
+    const events: Array<Record<string, unknown>> = [];
+    subscriber.on('message', (_channel: string, message: string) => events.push(JSON.parse(message) as Record<string, unknown>));
+    await subscriber.subscribe(store.keys.events());
+    try {
+      const startMs = Date.parse('2026-12-05T00:00:00Z');
+      const created = await store.createRun(workflows.get('diamond').workflow, { startMs, endMs: startMs + 3_600_000 }, 'manual');
+      if ('notLeader' in created) throw new Error('a manual run needs no lease');
+      // Without the per-task g: fields, the scripts read each task's place from the run's whole `dag`.
+      const graphFields = Object.keys(await redis.hgetall(store.keys.run(created.runId))).filter((field) => field.startsWith('g:'));
+      expect(graphFields.sort()).toEqual(['g:extract', 'g:join', 'g:left', 'g:right']);
+      await redis.hdel(store.keys.run(created.runId), ...graphFields);
+      await queues.enqueue(created.ready);
+      const run = await waitFor(
+        async () => {
+          const found = await store.getRun(created.runId);
+          return found?.state === 'success' || found?.state === 'failed' ? found : undefined;
+        },
+        { timeoutMs: 30_000, what: `run ${created.runId} to finish` },
+      );
+      expect(run.state).toBe('success');
+      expect(byId(run).join!.result).toEqual({ total: 25 });
+      await waitFor(() => events.some((event) => event.runId === created.runId && event.type === 'run' && event.state === 'success'), { timeoutMs: 5_000, what: 'the run end event' });
+      const ofRun = events.filter((event) => event.runId === created.runId);
+      expect(ofRun.filter((event) => event.type === 'task').map((event) => `${String(event.task)}:${String(event.state)}`).sort()).toEqual([
+        'extract:success',
+        'join:success',
+        'left:success',
+        'right:success',
+      ]);
+      expect(ofRun.filter((event) => event.type === 'run').map((event) => event.state)).toEqual(['running', 'success']);
+      expect(ofRun.every((event) => event.workflow === 'diamond')).toBe(true);
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
   it('retries with backoff, does not retry what cannot succeed, and applies each trigger rule', async () => {
     const run = await runToEnd('rules', Date.parse('2026-12-02T00:00:00Z'));
     const tasks = byId(run);

@@ -14,13 +14,13 @@ local dag = cjson.decode(ARGV[3])
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow', ARGV[2], 'dag', ARGV[3], 'start', ARGV[4], 'end', ARGV[5],
   'trigger', ARGV[6], 'created', now, 'total', #dag.order, 'done', 0, 'failed', 0)
-for _, t in ipairs(dag.order) do redis.call('HSET', KEYS[1], 's:' .. t, 'waiting') end
+for _, t in ipairs(dag.order) do redis.call('HSET', KEYS[1], 's:' .. t, 'waiting', 'g:' .. t, cjson.encode(dag.tasks[t])) end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 local ready = {}
 if redis.call('ZCARD', KEYS[3]) < tonumber(ARGV[7]) then
   redis.call('HSET', KEYS[1], 'state', 'running', 'started', now)
   redis.call('ZADD', KEYS[3], now, ARGV[1])
-  start_tasks(KEYS[1], KEYS[3], dag, now, ready)
+  start_tasks(KEYS[1], KEYS[3], graph_of(KEYS[1], dag), now, ready)
   local result = { 1, 'running' }
   for _, v in ipairs(ready) do table.insert(result, v) end
   return result

@@ -7,7 +7,6 @@
 local run, task = KEYS[1], ARGV[1]
 if redis.call('HGET', run, 'state') ~= 'running' then return { 0 } end
 if redis.call('HGET', run, 's:' .. task) ~= 'running' or redis.call('HGET', run, 'k:' .. task) ~= ARGV[2] then return { 0 } end
-local dag = cjson.decode(redis.call('HGET', run, 'dag'))
 local ready = {}
-make_ready(run, dag, task, ready)
+make_ready(run, graph_of(run), task, ready)
 return { 1, ready[1], ready[2], ready[3] }

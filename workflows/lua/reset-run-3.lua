@@ -8,9 +8,9 @@
 local run = KEYS[1]
 local state = redis.call('HGET', run, 'state')
 if state ~= 'success' and state ~= 'failed' then return { 0, tostring(state) } end
-local dag = cjson.decode(redis.call('HGET', run, 'dag'))
+local graph = graph_of(run)
 local done, failed = 0, 0
-for _, t in ipairs(dag.order) do
+for _, t in ipairs(graph.whole().order) do
   local s = redis.call('HGET', run, 's:' .. t)
   local again = ARGV[1] == 'all' or s == 'failed' or s == 'upstream_failed' or s == 'skipped'
   if again then
@@ -28,7 +28,7 @@ local ready = {}
 if redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[2]) then
   redis.call('HSET', run, 'state', 'running', 'started', now)
   redis.call('ZADD', KEYS[2], now, id)
-  start_tasks(run, KEYS[2], dag, now, ready)
+  start_tasks(run, KEYS[2], graph, now, ready)
   local final = finish_if_done(run, KEYS[2], now)
   local result = { 1, final or 'running' }
   for _, v in ipairs(ready) do table.insert(result, v) end

@@ -9,14 +9,39 @@
     t0:<task>  start of the current attempt, ms     t1:<task>  end, ms      ra:<task>  ready at, ms (delayed)
     ss:<task>  first start, ms (a sensor's timeout runs from it)
     r:<task>   result (JSON)      e:<task>  error      w:<task>  worker of the attempt
-  Run fields: workflow, dag, start, end, trigger, state (queued | running | success | failed), created, started,
-  ended, total (tasks), done (tasks in a final state), failed (tasks failed or upstream_failed).
+    g:<task>   the task's place in the graph (JSON: up, down, rule, pool)
+  Run fields: workflow, dag (the whole graph and its order), start, end, trigger, state (queued | running |
+  success | failed), created, started, ended, total (tasks), done (tasks in a final state), failed (tasks failed
+  or upstream_failed).
 ]]
 local TERMINAL = { success = true, failed = true, skipped = true, upstream_failed = true }
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A run's graph, read as a script needs it: a task's spec ({up, down, rule, pool}) comes from its own g:<task>
+-- field, so starting or ending a task decodes a few small specs, not the whole graph (tens of KB for a wide DAG);
+-- `whole()` decodes `dag` for what walks every task. A run stored without g: fields has only `dag`, which serves
+-- its specs then. `whole` may be given when the caller has decoded it already.
+local function graph_of(run, whole)
+  local specs = {}
+  local graph = {}
+  function graph.whole()
+    if not whole then whole = cjson.decode(redis.call('HGET', run, 'dag')) end
+    return whole
+  end
+  function graph.spec(task)
+    local spec = specs[task]
+    if not spec then
+      local text = not whole and redis.call('HGET', run, 'g:' .. task)
+      if text then spec = cjson.decode(text) else spec = graph.whole().tasks[task] end
+      specs[task] = spec
+    end
+    return spec
+  end
+  return graph
 end
 
 local function state_of(run, task)
@@ -26,8 +51,12 @@ end
 -- What a waiting task's rule decides from its upstream states: 'ready', 'skipped', 'upstream_failed' or nil (not yet).
 local function decide(run, spec)
   local success, failed, skipped, pending = 0, 0, 0, 0
-  for _, up in ipairs(spec.up) do
-    local s = state_of(run, up)
+  local fields = {}
+  for i, up in ipairs(spec.up) do fields[i] = 's:' .. up end
+  local states = {}
+  if #fields > 0 then states = redis.call('HMGET', run, unpack(fields)) end
+  for i = 1, #fields do
+    local s = states[i]
     if s == 'success' then success = success + 1
     elseif s == 'failed' or s == 'upstream_failed' then failed = failed + 1
     elseif s == 'skipped' then skipped = skipped + 1
@@ -54,12 +83,12 @@ local function decide(run, spec)
 end
 
 -- Marks `task` ready (bumping its sequence) and appends it to `ready` as task, seq, pool.
-local function make_ready(run, dag, task, ready, ready_at)
+local function make_ready(run, graph, task, ready, ready_at)
   local seq = redis.call('HINCRBY', run, 'q:' .. task, 1)
   redis.call('HSET', run, 's:' .. task, 'ready', 'ra:' .. task, ready_at or 0)
   table.insert(ready, task)
   table.insert(ready, tostring(seq))
-  table.insert(ready, dag.tasks[task].pool)
+  table.insert(ready, graph.spec(task).pool)
 end
 
 -- Finishes the run once every task is final: failed if any task failed or could not run for a failure, else
@@ -76,7 +105,7 @@ end
 -- After `task` reached a final state: decide its downstream tasks (cascading through skips and upstream
 -- failures), count finished tasks, and finish the run once every task is final. Returns the run's final state
 -- or false.
-local function settle(run, active, dag, task, now, ready)
+local function settle(run, active, graph, task, now, ready)
   local function finished(t, s)
     redis.call('HINCRBY', run, 'done', 1)
     if s == 'failed' or s == 'upstream_failed' then redis.call('HINCRBY', run, 'failed', 1) end
@@ -85,11 +114,11 @@ local function settle(run, active, dag, task, now, ready)
   local queue = { task }
   while #queue > 0 do
     local t = table.remove(queue, 1)
-    for _, down in ipairs(dag.tasks[t].down) do
+    for _, down in ipairs(graph.spec(t).down) do
       if state_of(run, down) == 'waiting' then
-        local decision = decide(run, dag.tasks[down])
+        local decision = decide(run, graph.spec(down))
         if decision == 'ready' then
-          make_ready(run, dag, down, ready)
+          make_ready(run, graph, down, ready)
         elseif decision then
           redis.call('HSET', run, 's:' .. down, decision, 't1:' .. down, now)
           finished(down, decision)
@@ -102,15 +131,15 @@ local function settle(run, active, dag, task, now, ready)
 end
 
 -- Makes the run's tasks that can start now ready: roots, and waiting tasks whose rule already decides.
-local function start_tasks(run, active, dag, now, ready)
-  for _, t in ipairs(dag.order) do
+local function start_tasks(run, active, graph, now, ready)
+  for _, t in ipairs(graph.whole().order) do
     if state_of(run, t) == 'waiting' then
-      local spec = dag.tasks[t]
+      local spec = graph.spec(t)
       if #spec.up == 0 then
-        make_ready(run, dag, t, ready)
+        make_ready(run, graph, t, ready)
       else
         local decision = decide(run, spec)
-        if decision == 'ready' then make_ready(run, dag, t, ready)
+        if decision == 'ready' then make_ready(run, graph, t, ready)
         elseif decision then
           redis.call('HSET', run, 's:' .. t, decision, 't1:' .. t, now)
           redis.call('HINCRBY', run, 'done', 1)

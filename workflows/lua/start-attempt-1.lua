@@ -22,13 +22,17 @@ local now = now_ms()
 local token = redis.call('HINCRBY', run, 'k:' .. task, 1)
 redis.call('HSET', run, 's:' .. task, 'running', 't0:' .. task, now, 'w:' .. task, ARGV[3])
 redis.call('HSETNX', run, 'ss:' .. task, now)
-local dag = cjson.decode(redis.call('HGET', run, 'dag'))
 local handoff, latest = -1, nil
 local result = {}
-for _, up in ipairs(dag.tasks[task].up) do
-  local ended = tonumber(redis.call('HGET', run, 't1:' .. up) or '')
+-- Each upstream task's end and result, in one read.
+local ups, fields = graph_of(run).spec(task).up, {}
+for i, up in ipairs(ups) do fields[2 * i - 1] = 't1:' .. up; fields[2 * i] = 'r:' .. up end
+local values = {}
+if #fields > 0 then values = redis.call('HMGET', run, unpack(fields)) end
+for i, up in ipairs(ups) do
+  local ended = tonumber(values[2 * i - 1] or '')
   if ended and (not latest or ended > latest) then latest = ended end
-  local value = redis.call('HGET', run, 'r:' .. up)
+  local value = values[2 * i]
   if value then table.insert(result, up); table.insert(result, value) end
 end
 if latest and attempt == 1 and tonumber(redis.call('HGET', run, 'k:' .. task)) == 1 then handoff = now - latest end

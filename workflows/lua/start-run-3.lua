@@ -6,14 +6,13 @@
 ]]
 if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return { 0 } end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return { 0 } end
-local dag = cjson.decode(redis.call('HGET', KEYS[1], 'dag'))
 local now = now_ms()
 local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZADD', KEYS[2], now, id)
 redis.call('HSET', KEYS[1], 'state', 'running', 'started', now)
 local ready = {}
-start_tasks(KEYS[1], KEYS[2], dag, now, ready)
+start_tasks(KEYS[1], KEYS[2], graph_of(KEYS[1]), now, ready)
 local result = { 1 }
 for _, v in ipairs(ready) do table.insert(result, v) end
 return result
