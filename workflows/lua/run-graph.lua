@@ -23,8 +23,8 @@ end
 
 -- A run's graph, read as a script needs it: a task's spec ({up, down, rule, pool}) comes from its own g:<task>
 -- field, so starting or ending a task decodes a few small specs, not the whole graph (tens of KB for a wide DAG);
--- `whole()` decodes `dag` for what walks every task. A run stored without g: fields has only `dag`, which serves
--- its specs then. `whole` may be given when the caller has decoded it already.
+-- `whole()` decodes `dag` for what walks every task; when the caller has decoded it already (`whole` given), the
+-- specs come from it.
 local function graph_of(run, whole)
   local specs = {}
   local graph = {}
