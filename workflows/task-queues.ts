@@ -48,16 +48,20 @@ export class TaskQueues {
 
   /** Queues ready tasks; a task ready later (a retry's backoff, a sensor's next look) is a delayed job. */
   async enqueue(ready: readonly ReadyTask[]): Promise<void> {
+    if (ready.length === 0) return;
     const now = Date.now();
+    const byPool = new Map<string, ReadyTask[]>();
+    for (const task of ready) byPool.set(task.pool, [...(byPool.get(task.pool) ?? []), task]);
+    // One round trip per pool, however wide the fan-out.
     await Promise.all(
-      ready.map((task) =>
-        this.queue(task.pool).add(task.task, { runId: task.runId, task: task.task, seq: task.seq } satisfies TaskJob, {
-          jobId: jobIdOf(task),
-          delay: Math.max(0, task.readyAtMs - now),
-          attempts: 1,
-          removeOnComplete: true,
-          removeOnFail: true,
-        }),
+      [...byPool].map(([pool, tasks]) =>
+        this.queue(pool).addBulk(
+          tasks.map((task) => ({
+            name: task.task,
+            data: { runId: task.runId, task: task.task, seq: task.seq } satisfies TaskJob,
+            opts: { jobId: jobIdOf(task), delay: Math.max(0, task.readyAtMs - now), attempts: 1, removeOnComplete: true, removeOnFail: true },
+          })),
+        ),
       ),
     );
   }

@@ -124,16 +124,19 @@ export class WorkflowWorker {
         .then(() => this.store.appendLog(job.runId, task.id, started.attempt, batch, this.options.config.workflows.logLines, this.options.config.workflows.retentionMs))
         .catch((error: unknown) => log.warn({ err: error }, 'task log lines lost'));
     };
-    const onLog = (line: TaskLogLine) => {
+    // A long task's lines reach Redis every 250 ms; a short one's with the attempt's end.
+    let logTimer: NodeJS.Timeout | undefined;
+    const onLog = (line: TaskLogLine, processLevel: 'debug' | TaskLogLine['level'] = line.level) => {
       lines.push(JSON.stringify({ t: new Date().toISOString(), level: line.level, msg: line.message, run: job.runId, task: task.id, attempt: started.attempt, ...(line.fields ?? {}) }));
-      log[line.level](line.fields ?? {}, line.message);
+      log[processLevel](line.fields ?? {}, line.message);
       if (lines.length >= 100) flushLines();
+      logTimer ??= setInterval(() => lines.length > 0 && flushLines(), 250);
     };
-    const logTimer = setInterval(() => lines.length > 0 && flushLines(), 250);
     const timer = this.metrics.taskSeconds.startTimer({ workflow: entry.workflow.name, pool: task.pool });
     let outcome: TaskThreadOutcome;
     try {
-      onLog({ level: 'info', message: `attempt ${started.attempt} started on ${this.id}` });
+      // The attempt's own start and success are in the task's log; the process logs them at debug (thousands a second).
+      onLog({ level: 'info', message: `attempt ${started.attempt} started on ${this.id}` }, 'debug');
       outcome =
         task.action.kind === 'command'
           ? await runCommand(task.action.argv, {
@@ -166,7 +169,7 @@ export class WorkflowWorker {
       timer();
     }
     const ended = this.outcomeOf(task, started, outcome);
-    onLog({ level: ended.outcome === 'failed' ? 'error' : 'info', message: describeOutcome(ended) });
+    onLog({ level: ended.outcome === 'failed' ? 'error' : 'info', message: describeOutcome(ended) }, ended.outcome === 'success' || ended.outcome === 'poke' ? 'debug' : undefined);
     clearInterval(logTimer);
     // Lines flushed earlier first; the last ones are written by the attempt's end itself.
     await flushing;

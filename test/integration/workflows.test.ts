@@ -124,8 +124,9 @@ describe('workflows on BullMQ, with the DAG state in Redis', () => {
     const run = await runToEnd('slow', Date.parse('2026-12-03T00:00:00Z'));
     expect(byId(run).forever).toMatchObject({ state: 'failed' });
     expect(byId(run).forever!.error).toMatch(/timed out after 600 ms; its thread was stopped/);
-    // Its signal aborted before its thread was stopped.
+    // Its signal aborts, and 100 ms later its thread is stopped.
     await waitFor(() => trace().some(([what]) => what === 'aborted'), { timeoutMs: 2_000, what: "the task's signal to abort" });
+    await new Promise((resolve) => setTimeout(resolve, 150));
     const ticks = () => trace().filter(([what]) => what === 'tick').length;
     const atFailure = ticks();
     expect(atFailure).toBeGreaterThan(5);
