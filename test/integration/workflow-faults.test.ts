@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../shared/config/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { loadWorkflows, RunStore, Scheduler, TaskQueues, triggerRun, WorkflowWorker, type RunRecord } from '../../workflows/index.ts';
 import { braidEntryPoint, tempDir, testEnv, testLogger, uniqueName, waitFor } from '../harness/index.ts';
+import { runFinished, traceLines } from '../harness/workflows.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/workflows', import.meta.url));
 
@@ -19,22 +20,7 @@ function faultConfig(overrides: Record<string, unknown> = {}): Config {
   return loadConfig({ env, overrides: { 'workflows.dir': FIXTURES, 'workflows.lockDurationMs': 2_000, 'views.includeDemo': false, ...overrides } });
 }
 
-const traceLines = (file: string) =>
-  readFileSync(file, 'utf8')
-    .trimEnd()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' '));
-
-async function finished(store: RunStore, runId: string, timeoutMs = 60_000): Promise<RunRecord> {
-  return waitFor(
-    async () => {
-      const run = await store.getRun(runId);
-      return run && (run.state === 'success' || run.state === 'failed') ? run : undefined;
-    },
-    { timeoutMs, what: `run ${runId} to finish` },
-  );
-}
+const finished = (store: RunStore, runId: string, timeoutMs = 60_000) => runFinished(store, runId, timeoutMs);
 
 /** A worker as its own process (`npx braid worker`), for signals. */
 function workerProcess(config: Config, traceFile: string): ChildProcess {

@@ -6,6 +6,7 @@ import { loadCatalog } from '../../shared/catalog/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { loadWorkflows, planBackfill, runBackfill, Scheduler, WorkflowAdmin, WorkflowWorker, type BackfillProgress, type WorkflowCatalog } from '../../workflows/index.ts';
 import { runBraid, tempDir, testConfig, testEnv, testLogger, waitFor } from '../harness/index.ts';
+import { traceLines } from '../harness/workflows.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/workflow-runs', import.meta.url));
 const HOUR = 3_600_000;
@@ -35,12 +36,7 @@ describe('workflow runs: catchup, backfills, and the dag commands', () => {
   });
 
   /** Trace lines `[what, interval start ISO, ms]`. */
-  const trace = () =>
-    readFileSync(traceFile, 'utf8')
-      .trimEnd()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(' '));
+  const trace = () => traceLines(traceFile);
   const loads = () => trace().filter(([what]) => what === 'load').map(([, start]) => start!);
   const hourIso = (hour: number) => new Date(DAY + hour * HOUR).toISOString();
 

@@ -7,6 +7,7 @@ import { createRedisClient } from '../../shared/clients/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { loadWorkflows, RunStore, TaskQueues, triggerRun, WorkflowWorker, type RunRecord, type WorkflowCatalog } from '../../workflows/index.ts';
 import { tempDir, testConfig, testLogger, waitFor } from '../harness/index.ts';
+import { runFinished, traceLines } from '../harness/workflows.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/workflows', import.meta.url));
 
@@ -35,22 +36,11 @@ describe('workflows on BullMQ, with the DAG state in Redis', () => {
     scratch[Symbol.dispose]();
   });
 
-  const trace = () =>
-    readFileSync(traceFile, 'utf8')
-      .trimEnd()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(' '));
+  const trace = () => traceLines(traceFile);
 
   async function runToEnd(workflow: string, startMs: number): Promise<RunRecord> {
     const { runId } = await triggerRun(store, queues, workflows.get(workflow), { intervalStartMs: startMs, intervalEndMs: startMs + 3_600_000 });
-    return waitFor(
-      async () => {
-        const run = await store.getRun(runId);
-        return run && (run.state === 'success' || run.state === 'failed') ? run : undefined;
-      },
-      { timeoutMs: 30_000, what: `run ${runId} to finish` },
-    );
+    return runFinished(store, runId);
   }
 
   const byId = (run: RunRecord) => Object.fromEntries(run.tasks.map((task) => [task.id, task]));
@@ -76,13 +66,7 @@ describe('workflows on BullMQ, with the DAG state in Redis', () => {
       const created = await store.createRun(workflows.get('diamond').workflow, { startMs, endMs: startMs + 3_600_000 }, 'manual');
       if ('notLeader' in created) throw new Error('a manual run needs no lease');
       await queues.enqueue(created.ready);
-      const run = await waitFor(
-        async () => {
-          const found = await store.getRun(created.runId);
-          return found?.state === 'success' || found?.state === 'failed' ? found : undefined;
-        },
-        { timeoutMs: 30_000, what: `run ${created.runId} to finish` },
-      );
+      const run = await runFinished(store, created.runId);
       expect(run.state).toBe('success');
       expect(byId(run).join!.result).toEqual({ total: 25 });
       await waitFor(() => events.some((event) => event.runId === created.runId && event.type === 'run' && event.state === 'success'), { timeoutMs: 5_000, what: 'the run end event' });
