@@ -42,9 +42,12 @@ export function runCommand(
       readline.createInterface({ input: stream }).on('line', (line) => options.onLog({ level, message: line }));
     }
     child.on('error', (error) => finish({ ok: false, error: `could not run ${argv[0]}: ${error.message}`, retryable: false }));
+    // Its last output lines arrive up to the streams' close, which a process it left running may hold open.
     child.on('exit', (code, signal) => {
-      if (code === 0) finish({ ok: true, result: { exitCode: 0 } });
-      else finish({ ok: false, error: `${argv[0]} exited with ${signal ?? `code ${code}`}`, retryable: true });
+      const ended = () =>
+        code === 0 ? finish({ ok: true, result: { exitCode: 0 } }) : finish({ ok: false, error: `${argv[0]} exited with ${signal ?? `code ${code}`}`, retryable: true });
+      child.once('close', ended);
+      setTimeout(ended, 1_000).unref();
     });
   });
 }

@@ -273,8 +273,15 @@ export class RunStore {
 
   /** Runs a finished run again: its failed tasks (and those that could not run for them), or all of them. */
   async resetRun(runId: string, which: 'failed' | 'all', maxActiveRuns: number, trigger: string): Promise<{ state: RunState; ready: ReadyTask[] }> {
-    const run = await this.redis.hget(this.keys.run(runId), 'workflow');
-    if (run === null) throw new BraidError(ErrorCode.NOT_FOUND, `no run ${runId}`, { fields: { run: runId } });
+    const before = await this.getRun(runId);
+    if (!before) throw new BraidError(ErrorCode.NOT_FOUND, `no run ${runId}`, { fields: { run: runId } });
+    const run = before.workflow;
+    if (before.state === 'success' || before.state === 'failed') {
+      // The tasks run again count their attempts from 1: their earlier attempts' logs go first, so a log shows one try.
+      const again = before.tasks.filter((task) => which === 'all' || task.state === 'failed' || task.state === 'upstream_failed' || task.state === 'skipped');
+      const logs = again.flatMap((task) => Array.from({ length: task.attempt }, (_, at) => this.keys.log(runId, task.id, at + 1)));
+      if (logs.length > 0) await this.redis.del(...logs);
+    }
     const reply = (await this.scripts.braidWfResetRun(this.keys.run(runId), this.keys.active(run), this.keys.queued(run), which, maxActiveRuns, trigger)) as unknown[];
     if (Number(reply[0]) !== 1) {
       throw new BraidError(ErrorCode.BAD_ARGUMENT, `run ${runId} is ${String(reply[1])}: only a finished run can run again`, { fields: { run: runId } });

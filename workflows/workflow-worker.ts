@@ -115,20 +115,22 @@ export class WorkflowWorker {
       return;
     }
     if (started.handoffMs !== null) this.metrics.handoffSeconds.observe(started.handoffMs / 1000);
-    const log = this.log.child({ run: job.runId, task: task.id, attempt: started.attempt });
+    // Made only when something is logged at a level the process prints (a child logger costs a serialization).
+    let child: Logger | undefined;
+    const log = () => (child ??= this.log.child({ run: job.runId, task: task.id, attempt: started.attempt }));
     const lines: string[] = [];
     let flushing: Promise<void> = Promise.resolve();
     const flushLines = () => {
       const batch = lines.splice(0);
       flushing = flushing
         .then(() => this.store.appendLog(job.runId, task.id, started.attempt, batch, this.options.config.workflows.logLines, this.options.config.workflows.retentionMs))
-        .catch((error: unknown) => log.warn({ err: error }, 'task log lines lost'));
+        .catch((error: unknown) => log().warn({ err: error }, 'task log lines lost'));
     };
     // A long task's lines reach Redis every 250 ms; a short one's with the attempt's end.
     let logTimer: NodeJS.Timeout | undefined;
     const onLog = (line: TaskLogLine, processLevel: 'debug' | TaskLogLine['level'] = line.level) => {
       lines.push(JSON.stringify({ t: new Date().toISOString(), level: line.level, msg: line.message, run: job.runId, task: task.id, attempt: started.attempt, ...(line.fields ?? {}) }));
-      log[processLevel](line.fields ?? {}, line.message);
+      if (this.log.isLevelEnabled(processLevel)) log()[processLevel](line.fields ?? {}, line.message);
       if (lines.length >= 100) flushLines();
       logTimer ??= setInterval(() => lines.length > 0 && flushLines(), 250);
     };

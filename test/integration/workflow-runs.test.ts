@@ -150,7 +150,10 @@ describe('workflow runs: catchup, backfills, and the dag commands', () => {
 
     const retried = await braid('dag', 'retry', 'flaky_hours.20261102T200000Z', '--wait');
     expect(retried.code, retried.stderr).toBe(0);
-    expect((await admin.run('flaky_hours.20261102T200000Z')).trigger).toBe('retry');
+    const rerun = await admin.run('flaky_hours.20261102T200000Z');
+    expect(rerun.trigger).toBe('retry');
+    // The new try's log only: one start of attempt 1.
+    expect(rerun.tasks[0]!.log.filter((line) => line.includes('attempt 1 started'))).toHaveLength(1);
 
     expect((await braid('dag', 'pause', 'flaky_hours')).stdout).toContain('flaky_hours paused');
     expect((await admin.list()).find((workflow) => workflow.name === 'flaky_hours')).toMatchObject({ paused: true, nextRunAtMs: null });

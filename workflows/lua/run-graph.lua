@@ -10,6 +10,8 @@
     ss:<task>  first start, ms (a sensor's timeout runs from it)
     r:<task>   result (JSON)      e:<task>  error      w:<task>  worker of the attempt
     g:<task>   the task's place in the graph (JSON: up, down, rule, pool)
+    p:<task>   upstream tasks not final yet (0 for one_success, which any upstream success decides): an upstream
+               success that leaves it above 0 decides nothing, so a wide fan-in reads its upstream states once
   Run fields: workflow, dag (the whole graph and its order), start, end, trigger, state (queued | running |
   success | failed), created, started, ended, total (tasks), done (tasks in a final state), failed (tasks failed
   or upstream_failed).
@@ -114,8 +116,11 @@ local function settle(run, active, graph, task, now, ready)
   local queue = { task }
   while #queue > 0 do
     local t = table.remove(queue, 1)
+    local succeeded = state_of(run, t) == 'success'
     for _, down in ipairs(graph.spec(t).down) do
-      if state_of(run, down) == 'waiting' then
+      -- One more upstream final: a success that leaves others pending decides nothing (no rule can fire yet).
+      local pending = redis.call('HINCRBY', run, 'p:' .. down, -1)
+      if (pending <= 0 or not succeeded) and state_of(run, down) == 'waiting' then
         local decision = decide(run, graph.spec(down))
         if decision == 'ready' then
           make_ready(run, graph, down, ready)
@@ -130,11 +135,23 @@ local function settle(run, active, graph, task, now, ready)
   return finish_if_done(run, active, now)
 end
 
+-- Sets p:<task> of a waiting task: its upstream tasks not final yet (0 for one_success).
+local function count_pending(run, t, spec)
+  local pending = 0
+  if spec.rule ~= 'one_success' then
+    for _, up in ipairs(spec.up) do
+      if not TERMINAL[state_of(run, up)] then pending = pending + 1 end
+    end
+  end
+  redis.call('HSET', run, 'p:' .. t, pending)
+end
+
 -- Makes the run's tasks that can start now ready: roots, and waiting tasks whose rule already decides.
 local function start_tasks(run, active, graph, now, ready)
   for _, t in ipairs(graph.whole().order) do
     if state_of(run, t) == 'waiting' then
       local spec = graph.spec(t)
+      count_pending(run, t, spec)
       if #spec.up == 0 then
         make_ready(run, graph, t, ready)
       else
