@@ -25,8 +25,8 @@ export interface BatchManifest {
   readonly createdAt: string;
   readonly durationMs: number;
   readonly rowCount: number;
-  /** `typed`: measure state in typed Parquet columns (see compileView); absent in versions that stored it as text. */
-  readonly stateColumns?: 'typed';
+  /** Measure state is kept in typed Parquet columns (see compileView). */
+  readonly stateColumns: 'typed';
   /** Where the run's time went, in ms: `cutoff` (finding the default cutoff), `sketchPositions` (hashing approxDistinct values), `query` (the compiled SQL, written to Parquet). */
   readonly timingsMs?: Readonly<Record<string, number>>;
   /** The master files this version covers, with their offset coverage. */
@@ -246,7 +246,6 @@ function planIncremental(config: Config, view: View, files: readonly MasterFile[
   const previous = manifestOf<BatchManifest>(viewRoot(config.dataDir, view.name), current);
   if (previous.definitionHash !== view.definitionHash) return { full: `the definition changed (${previous.definitionHash} → ${view.definitionHash})` };
   if (view.window.type === 'session') return { full: 'session windows can span any length of time' };
-  if (previous.stateColumns !== 'typed') return { full: 'the previous version stores measure state as text (written by an older Braid)' };
   if (cutoffMs < previous.cutoffMs) return { full: 'the cutoff moved back' };
   const known = new Set(previous.inputs.map((input) => input.file));
   const ranges: Array<[number, number]> = files.filter((file) => !known.has(inputName(file))).map((file) => [file.minTimeMs, file.maxTimeMs]);
@@ -305,12 +304,8 @@ function defaultCutoff(files: readonly MasterFile[], config: Config, view: View)
   return starts === undefined ? safe : timeGrid(starts).startOf(safe);
 }
 
-/**
- * A measure's state from its stored column: typed columns (see compileView),
- * or the measure's serialized text in versions written before them.
- */
+/** A measure's state from its typed stored column (see compileView). */
 function storedState(measure: Measure, value: unknown): unknown {
-  if (typeof value === 'string') return measure.deserialize(value);
   switch (measure.kind) {
     case 'count':
       return Number(value);

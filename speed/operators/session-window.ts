@@ -63,9 +63,7 @@ function isPlainJsonText(text: string): boolean {
 
 /** The session stored under `id` with value `text`. */
 export function decodeStoredSession(id: string, text: string): StoredSession {
-  const value = JSON.parse(text) as unknown;
-  // A stored session may also be one whole object: an older stored form, still read.
-  if (!Array.isArray(value)) return value as StoredSession;
+  const value = JSON.parse(text) as unknown[];
   const at = id.lastIndexOf(FIELD_SEPARATOR);
   return { k: id.slice(0, at), s: Number(id.slice(at + 1)), e: value[0] as number, n: value[1] as number, m: value.slice(2) as string[] };
 }

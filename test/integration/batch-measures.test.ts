@@ -1,6 +1,5 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { readBatchView, recomputeView } from '../../batch/index.ts';
 import { dayFolder, masterFileName } from '../../batch/master-dataset.ts';
@@ -175,49 +174,6 @@ describe('batch views compiled to SQL', () => {
     expect(Math.abs(Number(cell('BIG').visitors) - 1_500)).toBeLessThan(1_500 * 0.03);
     expect(cell('INF')).toMatchObject({ revenue: Infinity, smallest: -5, largest: 1e308, mean: Infinity });
     expect(cell('NONE')).toMatchObject({ events: 4, revenue: null, smallest: null, largest: null, mean: null, visitors: 4 });
-  });
-
-  it('still reads a version whose states are text (written before typed columns), and recomputes fully on top of it', async () => {
-    using dir = tempDir('braid-batch-legacy-');
-    const config = testConfig({ dataDir: path.join(dir.path, 'data') });
-    await writeMasterDataset(config.dataDir, events());
-    const typed = await recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS });
-    const range = { fromMs: START_MS - HOUR_MS, toMs: CUTOFF_MS, includeState: true };
-    const typedRows = (await readBatchView(config.dataDir, everyMeasure, { ...range, version: typed.version })).rows;
-
-    // Version 2 as an older Braid wrote it: every state the measure's serialized text, no `stateColumns` in the manifest.
-    const root = path.join(config.dataDir, 'views', everyMeasure.name);
-    const legacy = path.join(root, `v${typed.version + 1}`);
-    mkdirSync(legacy);
-    const lines = typedRows.map((row) =>
-      JSON.stringify({
-        window_start: row.windowStart,
-        window_end: row.windowEnd,
-        country: row.dimensions.country,
-        ...Object.fromEntries(everyMeasure.measures.map(({ name, measure }) => [`state_${name}`, measure.serialize(row.state![name] as never)])),
-      }),
-    );
-    writeFileSync(path.join(legacy, 'rows.jsonl'), `${lines.join('\n')}\n`);
-    const columns = ["window_start: 'BIGINT'", "window_end: 'BIGINT'", "country: 'VARCHAR'", ...everyMeasure.measures.map(({ name }) => `state_${name}: 'VARCHAR'`)];
-    const instance = await DuckDBInstance.create(':memory:');
-    const connection = await instance.connect();
-    await connection.run(
-      `COPY (SELECT * FROM read_json('${path.join(legacy, 'rows.jsonl')}', format = 'newline_delimited', columns = {${columns.join(', ')}})) TO '${path.join(legacy, 'data.parquet')}' (FORMAT parquet)`,
-    );
-    connection.closeSync();
-    instance.closeSync();
-    const { stateColumns: _typed, timingsMs: _timings, ...older } = typed;
-    writeFileSync(path.join(legacy, 'manifest.json'), JSON.stringify({ ...older, version: typed.version + 1 }));
-    writeFileSync(path.join(root, 'CURRENT'), `${typed.version + 1}\n`);
-
-    const legacyRows = (await readBatchView(config.dataDir, everyMeasure, range)).rows;
-    expect(legacyRows.length).toBe(typedRows.length);
-    legacyRows.forEach((row, index) => expect(comparable(row.state), `row ${index}`).toEqual(comparable(typedRows[index]!.state)));
-    expect(legacyRows.map((row) => row.measures)).toEqual(typedRows.map((row) => row.measures));
-
-    const next = await recomputeView({ config, view: everyMeasure, cutoffMs: CUTOFF_MS, incremental: true });
-    expect(next).toMatchObject({ mode: 'full', stateColumns: 'typed' });
-    expect(next.fullBecause).toMatch(/stores measure state as text/);
   });
 
   it('leaves no half-written version behind when a recompute fails', async () => {

@@ -85,3 +85,12 @@ describe('canRead', () => {
     expect(canRead(config, anonymous, 'user_sessions')).toBe(true);
   });
 });
+
+describe('canRead with roles named like Object.prototype keys', () => {
+  it('refuses, not throws', () => {
+    const config = loadConfig({ env: {}, cwd: mkdtempSync(path.join(os.tmpdir(), 'b-')), overrides: { 'serving.auth.roles': { reader: ['page_views'] } } });
+    for (const role of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(canRead(config, { name: 'x', kind: 'jwt', roles: [role] }, 'page_views')).toBe(false);
+    }
+  });
+});

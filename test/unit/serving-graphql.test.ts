@@ -541,3 +541,27 @@ describe('Long scalar', () => {
     expect(() => LongScalar.parseLiteral(parseGraphQLValue('"12"'))).toThrow(/Long: expected a whole number/);
   });
 });
+
+describe('GraphQL arguments at their edges', () => {
+  it('where with an explicit in: null is no in filter', async () => {
+    const hour = 3_600_000;
+    const now = Date.parse('2026-01-01T12:00:00Z');
+    const schema = buildViewSchema(demoViews, {
+      answer: async (view, input) => {
+        parseViewQuery(view, input, { maxRangeMs: 2 * hour, maxRangeByView: {}, maxRows: 10 }, now);
+        return { rows: [], meta: {} as never };
+      },
+      watch: () => {
+        throw new Error('x');
+      },
+      readable: () => [],
+    });
+    const result = await graphql({ schema, source: 'query ($urls: [String]) { pageViews(where: { url: { eq: "/a", in: $urls } }) { rows { url } } }', variableValues: { urls: null } });
+    expect(result.errors).toBeUndefined();
+  });
+
+  it('a Long literal refuses what a Long variable refuses (unsafe integers)', () => {
+    expect(() => LongScalar.parseValue(9007199254740993)).toThrow();
+    expect(() => LongScalar.parseLiteral(parseGraphQLValue('9007199254740993'))).toThrow();
+  });
+});

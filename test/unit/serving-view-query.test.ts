@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { naturalGranularity, parseViewQuery, queryKey, type QueryLimits, type ViewQueryInput } from '../../serving/view-query.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { count } from '../../shared/measures/index.ts';
+import { defineSource, registerSource, type Source } from '../../shared/sources/index.ts';
 import { countryMinutes, defineView, pageViews, tumbling, userSessions, type View } from '../../shared/views/index.ts';
 import { probeChecks } from './fixtures/probe-checks.ts';
 
@@ -397,5 +398,38 @@ describe('queryKey', () => {
     expect(queryKey(parse(pageViews, { where: { url: '/b' } }))).not.toBe(queryKey(parse(pageViews, { where: { url: '/a' } })));
     expect(queryKey(parse(pageViews, { layer: 'speed' }))).not.toBe(queryKey(parse(pageViews, {})));
     expect(queryKey(parse(pageViews, { limit: 10 }))).not.toBe(queryKey(parse(pageViews, {})));
+  });
+});
+
+describe('parseViewQuery at its edges', () => {
+  const narrow: QueryLimits = { maxRangeMs: 2 * HOUR_MS, maxRangeByView: {}, maxRows: 10 };
+
+  it('a roll-up cannot widen the range past maxRangeMs', () => {
+    let thrown: unknown;
+    try {
+      parseViewQuery(pageViews, { from: 'now-1h', granularity: '3650d' }, narrow, NOW_MS);
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as BraidError | undefined)?.code).toBe(ErrorCode.LIMIT_EXCEEDED);
+  });
+
+  it('REST text for a timestamp dimension may be ISO-8601, as in GraphQL', () => {
+    const src = defineSource({ name: 'edge_deploys', fields: { ts: { type: 'timestampMs' }, host: { type: 'string' }, deployed_at: { type: 'timestampMs' } }, timeField: 'ts', keyFields: ['host'] });
+    registerSource(src as unknown as Source);
+    const view = defineView({ name: 'deploys', source: 'edge_deploys', groupBy: ['deployed_at'], window: tumbling('1m'), measures: { n: count() } });
+    expect(parseViewQuery(view, { where: { deployed_at: ['2026-01-01T09:00:00Z'] } }, narrow, NOW_MS).where).toEqual({ deployed_at: [Date.parse('2026-01-01T09:00:00Z')] });
+  });
+
+  it('a granularity error shows the value given, not a rounded one', () => {
+    expect(() => parseViewQuery(pageViews, { granularity: '90s' }, narrow, NOW_MS)).toThrow(/got "90s"/);
+  });
+
+  it('orderBy -views:asc is refused, not silently descending', () => {
+    expect(() => parseViewQuery(pageViews, { orderBy: '-views:asc' }, narrow, NOW_MS)).toThrow(/direction once/);
+  });
+
+  it('from=5 is not a date', () => {
+    expect(() => parseViewQuery(pageViews, { from: '5' }, { maxRangeMs: 1e13, maxRangeByView: {}, maxRows: 10 }, NOW_MS)).toThrow();
   });
 });

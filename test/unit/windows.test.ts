@@ -284,11 +284,6 @@ describe('stored sessions', () => {
       expect(encodeStoredSession(T0, 7, random_states)).toBe(JSON.stringify([T0, 7, ...random_states]));
     }
   });
-
-  it('reads a session stored as one whole object', () => {
-    const old = { k: 'u1', s: T0, e: T0 + 1, n: 2, m: ['2', ''] };
-    expect(decodeStoredSession(sessionId('u1', T0), JSON.stringify(old))).toEqual(old);
-  });
 });
 
 describe('session windows (SessionWindowOperator)', () => {
