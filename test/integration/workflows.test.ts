@@ -56,6 +56,23 @@ describe('workflows on BullMQ, with the DAG state in Redis', () => {
     expect(log.find((line) => line.msg === 'joining')).toMatchObject({ run: run.id, task: 'join', attempt: 1, inputs: ['left', 'right'] });
   });
 
+  it('counts a lost attempt: a running task whose job vanished starts again as its next attempt, the lost one fenced off', async () => {
+    const startMs = Date.parse('2026-12-06T00:00:00Z');
+    // Not queued: this test plays the worker that dies.
+    const created = await store.createRun(workflows.get('diamond').workflow, { startMs, endMs: startMs + 3_600_000 }, 'manual');
+    if ('notLeader' in created) throw new Error('a manual run needs no lease');
+    const [extract] = created.ready;
+    const first = await store.startAttempt(created.runId, extract!.task, extract!.seq, 'doomed-worker');
+    if ('skipped' in first) throw new Error(first.skipped);
+    const again = await store.requeueLost(created.runId, extract!.task, first.token);
+    expect(again).toMatchObject({ task: 'extract', seq: extract!.seq + 1 });
+    const second = await store.startAttempt(created.runId, extract!.task, again!.seq, 'rescuer');
+    if ('skipped' in second) throw new Error(second.skipped);
+    expect({ first: first.attempt, second: second.attempt }).toEqual({ first: 1, second: 2 });
+    expect(await store.finishAttempt(created.runId, 'diamond', 'extract', first.token, { outcome: 'success', result: null })).toMatchObject({ accepted: false });
+    expect(await store.finishAttempt(created.runId, 'diamond', 'extract', second.token, { outcome: 'failed', error: 'stopped here' })).toMatchObject({ accepted: true });
+  });
+
   it('publishes every task end and the run end', async () => {
     const subscriber = createRedisClient(config.redis.url, { name: 'workflows-test-events' });
     const events: Array<Record<string, unknown>> = [];
