@@ -6,7 +6,7 @@ import type { Source } from './define-source.ts';
  * Sources by name, for `defineView({ source: name })`. Three kinds live here:
  * - the demo source, `clickstream`, always resolvable (the demo views are defined on it);
  * - the catalog's sources: what a command loaded from the config file and `sources.dir` (`useSources`);
- * - sources registered at run time (`registerSource`: tests, benchmarks).
+ * - sources registered at run time (`registerSource`, as the benchmarks do).
  */
 const builtInSources: ReadonlyMap<string, Source> = new Map<string, Source>([[clickstream.name, clickstream as unknown as Source]]);
 let catalogSources = new Map<string, Source>();

@@ -18,7 +18,7 @@ import {
 } from '../../serving/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { approxDistinct, avg, count, max, min, sum, topK } from '../../shared/measures/index.ts';
-import { defineSource, registerSource, type Source } from '../../shared/sources/index.ts';
+import { defineSource, type Source } from '../../shared/sources/index.ts';
 import { defineView, field, tumbling, truncTime } from '../../shared/views/index.ts';
 
 const T0 = Date.parse('2026-04-02T10:00:00Z');
@@ -36,13 +36,12 @@ const orders = defineSource({
   },
   timeField: 'ts',
   keyFields: ['customer'],
-});
-registerSource(orders as unknown as Source);
+}) as unknown as Source;
 
 /** One dimension of each type and one measure of each kind. */
 const view = defineView({
   name: 'export_test_orders',
-  source: 'export_test_orders',
+  source: orders,
   groupBy: ['shop', 'items', 'express', { name: 'hour', expr: truncTime(field('ts'), 'hour') }],
   window: tumbling('1m'),
   measures: {

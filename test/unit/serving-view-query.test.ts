@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { naturalGranularity, parseViewQuery, queryKey, type QueryLimits, type ViewQueryInput } from '../../serving/view-query.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { count } from '../../shared/measures/index.ts';
-import { defineSource, registerSource, type Source } from '../../shared/sources/index.ts';
+import { defineSource, type Source } from '../../shared/sources/index.ts';
 import { countryMinutes, defineView, pageViews, tumbling, userSessions, type View } from '../../shared/views/index.ts';
 import { probeChecks } from './fixtures/probe-checks.ts';
 
@@ -416,8 +416,7 @@ describe('parseViewQuery at its edges', () => {
 
   it('REST text for a timestamp dimension may be ISO-8601, as in GraphQL', () => {
     const src = defineSource({ name: 'edge_deploys', fields: { ts: { type: 'timestampMs' }, host: { type: 'string' }, deployed_at: { type: 'timestampMs' } }, timeField: 'ts', keyFields: ['host'] });
-    registerSource(src as unknown as Source);
-    const view = defineView({ name: 'deploys', source: 'edge_deploys', groupBy: ['deployed_at'], window: tumbling('1m'), measures: { n: count() } });
+    const view = defineView({ name: 'deploys', source: src as unknown as Source, groupBy: ['deployed_at'], window: tumbling('1m'), measures: { n: count() } });
     expect(parseViewQuery(view, { where: { deployed_at: ['2026-01-01T09:00:00Z'] } }, narrow, NOW_MS).where).toEqual({ deployed_at: [Date.parse('2026-01-01T09:00:00Z')] });
   });
 
