@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import { RedisHll, redisHllPosition, type Measure } from '../shared/measures/index.ts';
+import { redisHllPosition } from '../shared/measures/index.ts';
 import { timeGrid } from '../shared/time/index.ts';
 import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
@@ -304,25 +304,6 @@ function defaultCutoff(files: readonly MasterFile[], config: Config, view: View)
   return starts === undefined ? safe : timeGrid(starts).startOf(safe);
 }
 
-/** A measure's state from its typed stored column (see compileView). */
-function storedState(measure: Measure, value: unknown): unknown {
-  switch (measure.kind) {
-    case 'count':
-      return Number(value);
-    case 'sum':
-    case 'min':
-    case 'max':
-      return value === null || value === undefined ? null : Number(value);
-    case 'avg': {
-      const { sum, count } = value as { sum: number; count: bigint | number };
-      return { sum: Number(sum), count: Number(count) };
-    }
-    case 'approxDistinct':
-      return RedisHll.fromPositions(((value as Array<number | null> | null) ?? []).filter((position): position is number => position !== null));
-    case 'topK':
-      return new Map(((value as Array<{ key: string; value: bigint | number }> | null) ?? []).map((entry) => [entry.key, Number(entry.value)]));
-  }
-}
 
 
 export interface BatchReadQuery {
@@ -396,7 +377,7 @@ export class BatchViewReader {
       const measures: Record<string, unknown> = {};
       const state: Record<string, unknown> = {};
       for (const { name, measure } of view.measures) {
-        state[name] = storedState(measure, row[`state_${name}`]);
+        state[name] = measure.batch.fromStored(row[`state_${name}`]);
         measures[name] = measure.finish(state[name]);
       }
       rows.push({

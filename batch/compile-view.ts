@@ -2,9 +2,6 @@ import { compileSql, windowStartsFor, type View } from '../shared/views/index.ts
 import { sqlIdentifier } from './sql.ts';
 import { floorTo, tumblingKeySql, tumblingWindowsSql } from './window-sql.ts';
 
-/** A sketch whose position list is longer than this keeps only each register's largest value. */
-const POSITIONS_KEPT_WHOLE = 256;
-
 /**
  * The values an approxDistinct measure counts and the table that must hold
  * each value's Redis HyperLogLog position (register × 64 + value) before the
@@ -47,15 +44,11 @@ function dimensionType(type: View['dimensions'][number]['type']): string {
  * rules (epoch-aligned `[start, end)` or a time zone's calendar units, sliding = size/slide windows per event,
  * sessions = events less than `gap` apart), the same filter and dimension
  * expressions (through their SQL face), and each measure's mergeable *state*
- * out as a typed column, so the layers merge by the same monoids and the
- * Parquet stays plain to query:
- * - count BIGINT; sum, min, max DOUBLE (NULL: no values); avg
- *   STRUCT(sum DOUBLE, count BIGINT);
- * - approxDistinct INTEGER[]: the positions its values take in Redis's
- *   HyperLogLog (register × 64 + value; NULL entries for events without a
- *   value), which the batch reader turns back into the very sketch PFADD
- *   would build, so a boundary merge is a register union;
- * - topK MAP(VARCHAR, BIGINT): each value's count.
+ * out as a typed column built by the measure's batch face, so the layers merge
+ * by the same monoids and the Parquet stays plain to query (count BIGINT; sum,
+ * min, max DOUBLE; avg STRUCT(sum DOUBLE, count BIGINT); approxDistinct the
+ * INTEGER[] of its values' Redis HyperLogLog positions; topK
+ * MAP(VARCHAR, BIGINT); …: see each measure in shared/measures/).
  *
  * @example
  * const { sql, positionTables } = compileView(pageViews, "read_parquet(['a.parquet'])", cutoffMs);
@@ -74,7 +67,7 @@ export function compileView(view: View, source: string, cutoffMs: number, option
   const positionSelects: string[] = [];
   const joins: string[] = [];
   for (const { measure } of view.measures) {
-    if (measure.kind !== 'approxDistinct' || measure.field === undefined || positionColumn.has(measure.field)) continue;
+    if (measure.batch.input !== 'hllPosition' || measure.field === undefined || positionColumn.has(measure.field)) continue;
     const index = positionTables.length;
     const table = `__hll_positions_${index}`;
     const field = sqlIdentifier(measure.field);
@@ -90,47 +83,20 @@ export function compileView(view: View, source: string, cutoffMs: number, option
   // Raw aggregates per measure (inner query), and the state column each becomes (outer query).
   const aggregates: string[] = [];
   const states: string[] = [];
-  const longLists: string[] = [];
+  // Raw columns a measure rewrites before its state is made (`prepare`), as SELECT * REPLACE items.
+  const prepared: string[] = [];
   for (const { name, measure } of view.measures) {
-    const column = measure.field === undefined ? '' : sqlIdentifier(measure.field);
-    const raw = (suffix = '') => sqlIdentifier(`__raw_${name}${suffix}`);
-    const state = sqlIdentifier(`state_${name}`);
-    switch (measure.kind) {
-      case 'count':
-        aggregates.push(`count(*) AS ${raw()}`);
-        states.push(`${raw()}::BIGINT AS ${state}`);
-        break;
-      case 'sum':
-      case 'min':
-      case 'max':
-        aggregates.push(`${measure.kind}(${column})::DOUBLE AS ${raw()}`);
-        states.push(`${raw()} AS ${state}`);
-        break;
-      case 'avg':
-        aggregates.push(`sum(${column})::DOUBLE AS ${raw('.s')}`, `count(${column}) AS ${raw('.c')}`);
-        states.push(`{'sum': coalesce(${raw('.s')}, 0), 'count': ${raw('.c')}::BIGINT} AS ${state}`);
-        break;
-      case 'approxDistinct':
-        // Positions, duplicates and NULLs (events without a value) included: cleaning every short list
-        // costs more than it saves. A long list (NULLs dropped and sorted descending in `stored` below)
-        // keeps one position per register, its largest: a position stays when its register
-        // (position >> 6) differs from the one before, so a sketch is bounded by the register count
-        // however many events it counts.
-        aggregates.push(`list(${positionColumn.get(measure.field!)}) AS ${raw()}`);
-        longLists.push(raw());
-        states.push(
-          `CASE WHEN len(${raw()}) <= ${POSITIONS_KEPT_WHOLE} THEN ${raw()} ` +
-            `ELSE list_filter(${raw()}, lambda x, i: i = 1 OR (${raw()}[i - 1] >> 6) <> (x >> 6)) END AS ${state}`,
-        );
-        break;
-      case 'topK':
-        aggregates.push(`histogram(CAST(${column} AS VARCHAR)) FILTER (WHERE ${column} IS NOT NULL) AS ${raw()}`);
-        states.push(`${raw()} AS ${state}`);
-        break;
+    const face = measure.batch;
+    const input = measure.field === undefined ? '' : face.input === 'hllPosition' ? positionColumn.get(measure.field)! : sqlIdentifier(measure.field);
+    const raw = (suffix: string) => sqlIdentifier(`__raw_${name}${suffix}`);
+    for (const [suffix, sql] of face.aggregates(input)) {
+      aggregates.push(`${sql} AS ${raw(suffix)}`);
+      if (face.prepare) prepared.push(`${face.prepare(raw(suffix))} AS ${raw(suffix)}`);
     }
+    states.push(`${face.state(raw)} AS ${sqlIdentifier(`state_${name}`)}`);
   }
   const measureColumns = view.measures.flatMap(({ measure }) =>
-    measure.field === undefined || measure.kind === 'approxDistinct' ? [] : [`__events.${sqlIdentifier(measure.field)}`],
+    measure.field === undefined || measure.batch.input !== 'value' ? [] : [`__events.${sqlIdentifier(measure.field)}`],
   );
   const carried = [...new Set(measureColumns), ...positionSelects];
   const base =
@@ -147,14 +113,10 @@ export function compileView(view: View, source: string, cutoffMs: number, option
     `SELECT __window_start::BIGINT AS window_start, (${windowEnd})::BIGINT AS window_end${view.dimensions
       .map((dimension) => `, CAST(${sqlIdentifier(dimension.name)} AS ${dimensionType(dimension.type)}) AS ${sqlIdentifier(dimension.name)}`)
       .join('')}, ${states.join(', ')}
-    FROM (${
-      longLists.length === 0
-        ? inner
-        : `SELECT * REPLACE (${longLists.map((list) => `CASE WHEN len(${list}) <= ${POSITIONS_KEPT_WHOLE} THEN ${list} ELSE list_reverse_sort(list_filter(${list}, lambda x: x IS NOT NULL)) END AS ${list}`).join(', ')}) FROM (${inner})`
-    })
+    FROM (${prepared.length === 0 ? inner : `SELECT * REPLACE (${prepared.join(', ')}) FROM (${inner})`})
     ORDER BY __window_start`;
 
-  const paneable = view.measures.every(({ measure }) => ['count', 'sum', 'min', 'max', 'avg'].includes(measure.kind));
+  const paneable = view.measures.every(({ measure }) => measure.batch.combinePanes !== undefined && measure.batch.input === 'value');
   if (view.window.type === 'sliding' && paneable) {
     // Aggregate each slide-sized pane once, then combine the size/slide panes of each window — the
     // same monoid merge the speed layer relies on, and far less work than expanding every event.
@@ -162,20 +124,11 @@ export function compileView(view: View, source: string, cutoffMs: number, option
     const paneAggregates: string[] = [];
     const windowAggregates: string[] = [];
     for (const { name, measure } of view.measures) {
-      const column = measure.field === undefined ? '' : sqlIdentifier(measure.field);
+      const input = measure.field === undefined ? '' : sqlIdentifier(measure.field);
       const pane = (suffix: string) => sqlIdentifier(`__pane_${name}${suffix}`);
       const out = (suffix: string) => sqlIdentifier(`__raw_${name}${suffix}`);
-      if (measure.kind === 'count') {
-        paneAggregates.push(`count(*) AS ${pane('')}`);
-        windowAggregates.push(`sum(${pane('')})::BIGINT AS ${out('')}`);
-      } else if (measure.kind === 'avg') {
-        paneAggregates.push(`sum(${column})::DOUBLE AS ${pane('.s')}`, `count(${column}) AS ${pane('.c')}`);
-        windowAggregates.push(`sum(${pane('.s')})::DOUBLE AS ${out('.s')}`, `sum(${pane('.c')})::BIGINT AS ${out('.c')}`);
-      } else {
-        const combine = measure.kind === 'sum' ? 'sum' : measure.kind;
-        paneAggregates.push(`${measure.kind}(${column})::DOUBLE AS ${pane('')}`);
-        windowAggregates.push(`${combine}(${pane('')})::DOUBLE AS ${out('')}`);
-      }
+      for (const [suffix, sql] of measure.batch.aggregates(input)) paneAggregates.push(`${sql} AS ${pane(suffix)}`);
+      for (const [suffix, sql] of measure.batch.combinePanes!(pane)) windowAggregates.push(`${sql} AS ${out(suffix)}`);
     }
     const paneGroup = ['__pane', ...dimensionNames].join(', ');
     // A window ends at or before the cutoff when its start is at most cutoff − size.

@@ -41,7 +41,7 @@ import { createMetricsRegistry, type Registry } from '../shared/metrics/index.ts
 import { demoViews, pageViews, viewRegistryOf, windowSizeMs } from '../shared/views/index.ts';
 import { SpeedWorker, speedGroupId } from '../speed/index.ts';
 import { SpeedKeys } from '../shared/speed-contract/index.ts';
-import { PartitionSketch } from '../speed/partition-sketch.ts';
+import { PartitionSketch } from '../shared/measures/index.ts';
 import { FIELD_SEPARATOR, ROW_COUNT } from '../shared/speed-contract/index.ts';
 import { RedisHll, REDIS_HLL_REGISTER_COUNT } from '../shared/measures/index.ts';
 import { defineBenchmark } from './lib/benchmark.ts';

@@ -350,7 +350,7 @@ async function kafkaMetadata(kafka: Kafka): Promise<void> {
 export function sampleGraphQLQuery(views: ViewRegistry, fromText = 'now-3h'): string {
   const view = views.views.get('page_views') ?? [...views.views.values()][0];
   if (!view) return '{ views { name } }';
-  const fields = ['windowStart', 'windowEnd', ...view.dimensions.map((d) => d.name), ...view.measures.filter((m) => m.measure.output !== 'topK').map((m) => m.name)];
+  const fields = ['windowStart', 'windowEnd', ...view.dimensions.map((d) => d.name), ...view.measures.filter((m) => m.measure.output.type !== 'entries').map((m) => m.name)];
   return [
     `{`,
     `  ${fieldNameOf(view.name)}(from: "${fromText}", orderBy: { field: windowStart, direction: DESC }, limit: 20) {`,

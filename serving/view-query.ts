@@ -276,7 +276,7 @@ function orderByArgument(view: View, orderBy: ViewQueryInput['orderBy']): OrderB
   }
   direction = direction.toLowerCase();
   if (direction !== 'asc' && direction !== 'desc') throw badArgument(view, 'orderBy', `direction must be asc or desc; got ${JSON.stringify(direction)}`);
-  const orderable = ['windowStart', ...view.measures.filter(({ measure }) => measure.output !== 'topK').map(({ name }) => name)];
+  const orderable = ['windowStart', ...view.measures.filter(({ measure }) => measure.output.type !== 'entries').map(({ name }) => name)];
   if (!orderable.includes(field)) throw badArgument(view, 'orderBy', `must be one of ${orderable.join(', ')}; got ${JSON.stringify(field)}`);
   return { field, direction };
 }

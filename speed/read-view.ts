@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { RedisHll, REDIS_HLL_REGISTER_COUNT, topEntries, type AvgState } from '../shared/measures/index.ts';
+import { assertNever } from '../shared/errors/index.ts';
+import type { CountsStorage, Measure, PartitionStorage } from '../shared/measures/index.ts';
 import { windowEndFor, type View } from '../shared/views/index.ts';
 import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
 import { decodeStoredSession } from './operators/index.ts';
-import { PartitionSketch } from './partition-sketch.ts';
 import { cellField, FIELD_SEPARATOR, ROW_COUNT, SpeedKeys } from '../shared/speed-contract/index.ts';
 
 export interface SpeedRow {
@@ -134,12 +134,12 @@ function pinnedGroupKeys(view: View, where: SpeedReadQuery['where']): string[] |
   return [...new Set(combinations.map((values) => encodeGroupKey(view.dimensions, values)))];
 }
 
-/** The hash fields that hold a group's numeric state in a window hash. */
+/** The hash fields that hold a group's state in a window hash: its row count and its cell-stored measures' fields. */
 function groupFields(view: View, groupKey: string): string[] {
   const fields = [cellField(groupKey, ROW_COUNT)];
   for (const { name, measure } of view.measures) {
-    if (measure.kind === 'sum' || measure.kind === 'min' || measure.kind === 'max') fields.push(cellField(groupKey, name));
-    else if (measure.kind === 'avg') fields.push(cellField(groupKey, `${name}.s`), cellField(groupKey, `${name}.c`));
+    const storage = measure.speed.storage;
+    if (storage.type === 'cell') for (const field of storage.fields(name)) fields.push(cellField(groupKey, field));
   }
   return fields;
 }
@@ -200,8 +200,8 @@ async function readFixedWindows(
 
   const rows: SpeedRow[] = [];
   const sketches = redis.pipeline();
-  const sketchTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; k: number }> = [];
-  const distinctTargets: Array<{ start: number; groupKey: string; state: Record<string, unknown>; measures: Record<string, unknown>; name: string }> = [];
+  const countsTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; measure: Measure; storage: CountsStorage<unknown> }> = [];
+  const partitionTargets: PartitionTarget[] = [];
   starts.forEach((start, index) => {
     const hash = hashes[index];
     const windowEnd = windowEndFor(window, start);
@@ -217,30 +217,21 @@ async function readFixedWindows(
       const measures: Record<string, unknown> = {};
       const state: Record<string, unknown> = {};
       for (const { name, measure } of view.measures) {
-        switch (measure.kind) {
-          case 'count':
-            state[name] = Number(cell[ROW_COUNT]);
-            measures[name] = state[name];
+        const storage = measure.speed.storage;
+        switch (storage.type) {
+          case 'cell':
+            state[name] = storage.fromCell(cell, name);
+            measures[name] = measure.finish(state[name]);
             break;
-          case 'sum':
-          case 'min':
-          case 'max':
-            state[name] = cell[name] === undefined ? null : Number(cell[name]);
-            measures[name] = state[name];
-            break;
-          case 'avg': {
-            const avgState: AvgState = { sum: Number(cell[`${name}.s`] ?? 0), count: Number(cell[`${name}.c`] ?? 0) };
-            state[name] = avgState;
-            measures[name] = measure.finish(avgState);
-            break;
-          }
-          case 'approxDistinct':
-            distinctTargets.push({ start, groupKey, state, measures, name });
-            break;
-          case 'topK':
+          case 'counts':
             sketches.zrange(keys.topK(view.name, start, name, groupKey), '0', '-1', 'WITHSCORES');
-            sketchTargets.push({ state, measures, name, k: measure.k ?? 10 });
+            countsTargets.push({ state, measures, name, measure, storage });
             break;
+          case 'partitions':
+            partitionTargets.push({ start, groupKey, state, measures, name, measure, storage });
+            break;
+          default:
+            assertNever(storage);
         }
       }
       rows.push({
@@ -253,43 +244,49 @@ async function readFixedWindows(
       });
     }
   });
-  if (sketchTargets.length > 0) {
+  if (countsTargets.length > 0) {
     const replies = (await sketches.exec())!;
-    sketchTargets.forEach(({ state, measures, name, k }, index) => {
+    countsTargets.forEach(({ state, measures, name, measure, storage }, index) => {
       const [error, reply] = replies[index]!;
       if (error) throw error;
-      const flat = reply as string[];
-      const counts = new Map<string, number>();
-      for (let i = 0; i < flat.length; i += 2) counts.set(flat[i]!, Number(flat[i + 1]));
-      state[name] = counts;
-      measures[name] = topEntries(counts, k);
+      state[name] = storage.fromCounts(reply as string[]);
+      measures[name] = measure.finish(state[name]);
     });
   }
-  if (distinctTargets.length > 0) {
-    const registers = await readDistinctRegisters(target, view, distinctTargets, pinned);
-    for (const { start, groupKey, state, measures, name } of distinctTargets) {
-      const cell = registers.get(distinctCell(start, name, groupKey));
-      const sketch = cell === undefined ? RedisHll.empty() : RedisHll.fromRegisters(cell);
-      state[name] = sketch;
-      measures[name] = sketch.count();
+  if (partitionTargets.length > 0) {
+    const parts = await readPartitionStates(target, view, partitionTargets, pinned);
+    for (const { start, groupKey, state, measures, name, measure, storage } of partitionTargets) {
+      state[name] = storage.fromPartitions(parts.get(partitionCell(start, name, groupKey)) ?? []);
+      measures[name] = measure.finish(state[name]);
     }
   }
   return rows;
 }
 
-const distinctCell = (start: number, measure: string, groupKey: string) => `${start}${FIELD_SEPARATOR}${measure}${FIELD_SEPARATOR}${groupKey}`;
+/** A cell of a partition-stored measure, to be read and merged from its partitions' states. */
+interface PartitionTarget {
+  readonly start: number;
+  readonly groupKey: string;
+  readonly state: Record<string, unknown>;
+  readonly measures: Record<string, unknown>;
+  readonly name: string;
+  readonly measure: Measure;
+  readonly storage: PartitionStorage<unknown>;
+}
+
+const partitionCell = (start: number, measure: string, groupKey: string) => `${start}${FIELD_SEPARATOR}${measure}${FIELD_SEPARATOR}${groupKey}`;
 
 /**
- * The approxDistinct registers of the cells asked for, each the union of every partition's sketch (see
- * speed/partition-sketch.ts), keyed by {@link distinctCell}. Whole sketch hashes, or, when a filter pins
- * every dimension, only the pinned groups' fields of each partition that has stored an offset.
+ * The stored partition states of the cells asked for (one entry per partition that wrote the cell), keyed by
+ * {@link partitionCell}. Whole partition-state hashes, or, when a filter pins every dimension, only the
+ * pinned groups' fields of each partition that has stored an offset.
  */
-async function readDistinctRegisters(
+async function readPartitionStates(
   target: SpeedViewSource,
   view: View,
   cells: ReadonlyArray<{ start: number; groupKey: string; name: string }>,
   pinned: string[] | null,
-): Promise<Map<string, Uint8Array>> {
+): Promise<Map<string, Uint8Array[]>> {
   const { redis, keys } = target;
   let fields: string[] | undefined;
   if (pinned) {
@@ -313,14 +310,14 @@ async function readDistinctRegisters(
     else reads.hgetallBuffer(keys.sketches(view.name, start, name));
   }
   const replies = (await reads.exec())!;
-  const registers = new Map<string, Uint8Array>();
+  const parts = new Map<string, Uint8Array[]>();
   const mergeField = (start: number, name: string, field: string, bytes: Buffer | null) => {
     if (bytes === null) return;
     const groupKey = field.slice(field.indexOf(FIELD_SEPARATOR) + 1);
-    const id = distinctCell(start, name, groupKey);
-    let cell = registers.get(id);
-    if (cell === undefined) registers.set(id, (cell = new Uint8Array(REDIS_HLL_REGISTER_COUNT)));
-    PartitionSketch.mergeInto(cell, bytes);
+    const id = partitionCell(start, name, groupKey);
+    const cell = parts.get(id);
+    if (cell === undefined) parts.set(id, [bytes]);
+    else cell.push(bytes);
   };
   sources.forEach(({ start, name }, index) => {
     const [error, reply] = replies[index]!;
@@ -328,7 +325,7 @@ async function readDistinctRegisters(
     if (fields) (reply as Array<Buffer | null>).forEach((bytes, at) => mergeField(start, name, fields[at]!, bytes));
     else for (const [field, bytes] of Object.entries(reply as Record<string, Buffer>)) mergeField(start, name, field, bytes);
   });
-  return registers;
+  return parts;
 }
 
 async function readSessions(target: SpeedViewSource, view: View, query: SpeedReadQuery, watermarkMs: number | null): Promise<SpeedRow[]> {

@@ -1,16 +1,20 @@
 import { Bool, Field, Float64, Int64, List, makeBuilder, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, Timestamp, TimeUnit, Utf8, type DataType } from 'apache-arrow';
-import type { TopKEntry } from '../../shared/measures/index.ts';
+import { assertNever } from '../../shared/errors/index.ts';
+import type { EntryShape, OutputScalar } from '../../shared/measures/index.ts';
 import type { View } from '../../shared/views/index.ts';
 import type { ViewAnswer } from '../view-reader.ts';
-import { answerColumns, type ColumnType, type ColumnValue } from './answer-columns.ts';
+import { answerColumns, type AnswerColumn, type ColumnEntry, type ColumnValue } from './answer-columns.ts';
 import { freshnessHeaders } from './freshness-headers.ts';
 
 /** The media type of an Arrow IPC stream (what `Accept` asks for). */
 export const ARROW_STREAM_MEDIA_TYPE = 'application/vnd.apache.arrow.stream';
 
-const TOP_K_ENTRY = new Struct([new Field('value', new Utf8(), false), new Field('count', new Int64(), false)]);
+const ENTRY_FIELD_TYPES: Record<OutputScalar, () => DataType> = { string: () => new Utf8(), int: () => new Int64(), float: () => new Float64() };
 
-function arrowType(type: ColumnType): DataType {
+/** The Arrow struct of an `entries` column's items. */
+const entryStruct = (entry: EntryShape) => new Struct(entry.fields.map((field) => new Field(field.name, ENTRY_FIELD_TYPES[field.type](), false)));
+
+function arrowType({ type, entry }: AnswerColumn): DataType {
   switch (type) {
     case 'timestamp':
       return new Timestamp(TimeUnit.MILLISECOND, 'UTC');
@@ -22,29 +26,31 @@ function arrowType(type: ColumnType): DataType {
       return new Int64();
     case 'bool':
       return new Bool();
-    case 'topK':
-      return new List(new Field('item', TOP_K_ENTRY, false));
+    case 'entries':
+      return new List(new Field('item', entryStruct(entry!), false));
     default:
-      throw new Error(`unknown column type: ${String(type satisfies never)}`);
+      return assertNever(type);
   }
 }
 
 /** A cell as the Arrow builder of its type takes it: Int64 wants a bigint, a millisecond timestamp a whole number. */
-function arrowValue(type: ColumnType, value: ColumnValue): unknown {
+function arrowValue({ type, entry }: AnswerColumn, value: ColumnValue): unknown {
   if (value === null) return null;
   switch (type) {
     case 'timestamp':
       return Math.floor(value as number);
     case 'int':
       return BigInt(value as number);
-    case 'topK':
-      return (value as readonly TopKEntry[]).map((entry) => ({ value: entry.value, count: BigInt(entry.count) }));
+    case 'entries':
+      return (value as readonly ColumnEntry[]).map((item) =>
+        Object.fromEntries(entry!.fields.map((field) => [field.name, field.type === 'int' ? BigInt(item[field.name] as number) : item[field.name]])),
+      );
     case 'string':
     case 'float':
     case 'bool':
       return value;
     default:
-      throw new Error(`unknown column type: ${String(type satisfies never)}`);
+      return assertNever(type);
   }
 }
 
@@ -52,7 +58,7 @@ function arrowValue(type: ColumnType, value: ColumnValue): unknown {
  * The Arrow schema of `view`'s answers: `windowStart`/`windowEnd` as
  * `Timestamp(MILLISECOND, "UTC")`, dimensions by type (Utf8, Float64, Bool,
  * Timestamp), counts and distinct counts Int64, sums, minima, maxima and
- * averages nullable Float64, top-k `List<Struct<value: Utf8, count: Int64>>`.
+ * averages nullable Float64, lists of entries `List<Struct<…>>` (top-k: `value: Utf8, count: Int64`).
  * `metadata` becomes the schema's custom metadata (default: none).
  *
  * @example
@@ -61,7 +67,7 @@ function arrowValue(type: ColumnType, value: ColumnValue): unknown {
  */
 export function answerArrowSchema(view: View, metadata: ReadonlyMap<string, string> = new Map()): Schema {
   return new Schema(
-    answerColumns(view).map((column) => new Field(column.name, arrowType(column.type), column.nullable)),
+    answerColumns(view).map((column) => new Field(column.name, arrowType(column), column.nullable)),
     new Map(metadata),
   );
 }
@@ -80,7 +86,7 @@ export function answerToArrow(view: View, answer: ViewAnswer): Uint8Array<ArrayB
   const schema = answerArrowSchema(view, new Map(Object.entries(freshnessHeaders(answer.meta))));
   const children = columns.map((column, index) => {
     const builder = makeBuilder({ type: schema.fields[index]!.type, nullValues: [null] });
-    for (const row of answer.rows) builder.append(arrowValue(column.type, column.value(row)));
+    for (const row of answer.rows) builder.append(arrowValue(column, column.value(row)));
     return builder.finish().flush();
   });
   // One record batch built from the schema itself, so an empty answer keeps its types too.

@@ -1,4 +1,4 @@
-import type { TopKEntry } from '../../shared/measures/index.ts';
+import type { EntryShape } from '../../shared/measures/index.ts';
 import type { View } from '../../shared/views/index.ts';
 import type { ViewAnswer } from '../view-reader.ts';
 
@@ -7,18 +7,24 @@ import type { ViewAnswer } from '../view-reader.ts';
  * Parquet) maps these six and nothing else, so their schemas agree:
  * `timestamp` is an instant (epoch ms here, Arrow `Timestamp(ms, UTC)`,
  * Parquet `TIMESTAMP WITH TIME ZONE`, ISO-8601 in CSV), `int` a whole number
- * (Int64), `float` a double, `topK` a list of `{ value, count }`.
+ * (Int64), `float` a double, `entries` a list of records shaped by the
+ * column's `entry` (topK's `{ value, count }`, quantiles' `{ quantile, value }`).
  */
-export type ColumnType = 'timestamp' | 'string' | 'float' | 'int' | 'bool' | 'topK';
+export type ColumnType = 'timestamp' | 'string' | 'float' | 'int' | 'bool' | 'entries';
 
-/** A cell: epoch ms for `timestamp`, a number, text, a boolean or a top-k list; null for none. */
-export type ColumnValue = number | string | boolean | readonly TopKEntry[] | null;
+/** One record of an `entries` cell, by field name. */
+export type ColumnEntry = Readonly<Record<string, string | number>>;
+
+/** A cell: epoch ms for `timestamp`, a number, text, a boolean or a list of entries; null for none. */
+export type ColumnValue = number | string | boolean | readonly ColumnEntry[] | null;
 
 export interface AnswerColumn {
   /** As in the JSON rows: `windowStart`, `windowEnd`, then the dimensions and measures by their names. */
   readonly name: string;
   readonly type: ColumnType;
-  /** Window bounds, counts, distinct counts and top-k lists always have a value (as in the GraphQL schema). */
+  /** The shape of each entry of an `entries` column. */
+  readonly entry?: EntryShape;
+  /** Window bounds, counts, distinct counts and lists always have a value (as in the GraphQL schema). */
   readonly nullable: boolean;
   /** This column's cell of one of the answer's rows. */
   value(row: ViewAnswer['rows'][number]): ColumnValue;
@@ -36,8 +42,8 @@ function typed(type: ColumnType, raw: unknown): ColumnValue {
       return String(raw);
     case 'bool':
       return Boolean(raw);
-    case 'topK':
-      return raw as readonly TopKEntry[];
+    case 'entries':
+      return raw as readonly ColumnEntry[];
     default:
       throw new Error(`unknown column type: ${String(type satisfies never)}`);
   }
@@ -61,8 +67,10 @@ export function answerColumns(view: View): AnswerColumn[] {
     columns.push({ name: dimension.name, type, nullable: true, value: (row) => typed(type, row.dimensions[dimension.name]) });
   }
   for (const { name, measure } of view.measures) {
-    const type = measureColumnType(measure.output);
-    columns.push({ name, type, nullable: type === 'float', value: (row) => typed(type, row.measures[name]) });
+    const type = measure.output.type;
+    const entry = measure.output.type === 'entries' ? { entry: measure.output.entry } : {};
+    // sum/min/max/avg over no values is null, as in SQL.
+    columns.push({ name, type, ...entry, nullable: type === 'float', value: (row) => typed(type, row.measures[name]) });
   }
   return columns;
 }
@@ -79,19 +87,5 @@ function dimensionColumnType(type: View['dimensions'][number]['type']): ColumnTy
       return 'timestamp';
     default:
       throw new Error(`unknown dimension type: ${String(type satisfies never)}`);
-  }
-}
-
-function measureColumnType(output: View['measures'][number]['measure']['output']): ColumnType {
-  switch (output) {
-    case 'int':
-      return 'int';
-    case 'float':
-      // sum/min/max/avg over no values is null, as in SQL.
-      return 'float';
-    case 'topK':
-      return 'topK';
-    default:
-      throw new Error(`unknown measure output: ${String(output satisfies never)}`);
   }
 }

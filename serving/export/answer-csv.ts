@@ -1,5 +1,4 @@
 import { stringify } from 'csv-stringify/sync';
-import type { TopKEntry } from '../../shared/measures/index.ts';
 import type { View } from '../../shared/views/index.ts';
 import type { ViewAnswer } from '../view-reader.ts';
 import { answerColumns, type ColumnType, type ColumnValue } from './answer-columns.ts';
@@ -12,8 +11,8 @@ function csvCell(type: ColumnType, value: ColumnValue): string {
   switch (type) {
     case 'timestamp':
       return new Date(value as number).toISOString();
-    case 'topK':
-      return JSON.stringify(value as readonly TopKEntry[]);
+    case 'entries':
+      return JSON.stringify(value);
     case 'string':
     case 'float':
     case 'int':
@@ -26,7 +25,7 @@ function csvCell(type: ColumnType, value: ColumnValue): string {
 
 /**
  * An answer as text cells, as the CSV has them: the column names, then one
- * array per row. Times are ISO-8601, a top-k list its JSON text, a null an
+ * array per row. Times are ISO-8601, a list of entries its JSON text, a null an
  * empty cell. `braid query --format table` prints these.
  *
  * @example

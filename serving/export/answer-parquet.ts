@@ -1,5 +1,6 @@
 import {
   BIGINT,
+  DOUBLE,
   DuckDBInstance,
   DuckDBTimestampTZValue,
   LIST,
@@ -9,17 +10,26 @@ import {
   structValue,
   VARCHAR,
   type DuckDBAppender,
+  type DuckDBType,
 } from '@duckdb/node-api';
-import type { TopKEntry } from '../../shared/measures/index.ts';
+import { assertNever } from '../../shared/errors/index.ts';
+import type { EntryShape, OutputScalar } from '../../shared/measures/index.ts';
 import type { View } from '../../shared/views/index.ts';
 import type { ViewAnswer } from '../view-reader.ts';
-import { answerColumns, type ColumnType, type ColumnValue } from './answer-columns.ts';
+import { answerColumns, type AnswerColumn, type ColumnEntry, type ColumnValue } from './answer-columns.ts';
 import { freshnessHeaders } from './freshness-headers.ts';
 
-const TOP_K_LIST = LIST(STRUCT({ value: VARCHAR, count: BIGINT }));
+const ENTRY_FIELD_TYPES: Record<OutputScalar, DuckDBType> = { string: VARCHAR, int: BIGINT, float: DOUBLE };
+
+/** The DuckDB list type of an `entries` column. */
+const entryList = (entry: EntryShape) => LIST(STRUCT(Object.fromEntries(entry.fields.map((field) => [field.name, ENTRY_FIELD_TYPES[field.type]]))));
+
+/** An entry as the appender takes it: whole numbers as bigints. */
+const entryStruct = (entry: EntryShape, value: ColumnEntry) =>
+  structValue(Object.fromEntries(entry.fields.map((field) => [field.name, field.type === 'int' ? BigInt(value[field.name] as number) : value[field.name]!])));
 
 /** The DuckDB type of a column: what Parquet stores and `read_parquet` gives back. */
-function duckDbType(type: ColumnType): string {
+function duckDbType({ type, entry }: AnswerColumn): string {
   switch (type) {
     case 'timestamp':
       // An instant: Parquet TIMESTAMP(isAdjustedToUTC=true) in microseconds, Arrow's Timestamp(ms, "UTC") in DuckDB's unit.
@@ -32,14 +42,14 @@ function duckDbType(type: ColumnType): string {
       return 'BIGINT';
     case 'bool':
       return 'BOOLEAN';
-    case 'topK':
-      return 'STRUCT("value" VARCHAR, "count" BIGINT)[]';
+    case 'entries':
+      return entryList(entry!).toString();
     default:
-      throw new Error(`unknown column type: ${String(type satisfies never)}`);
+      return assertNever(type);
   }
 }
 
-function append(appender: DuckDBAppender, type: ColumnType, value: ColumnValue): void {
+function append(appender: DuckDBAppender, { type, entry }: AnswerColumn, value: ColumnValue): void {
   if (value === null) return appender.appendNull();
   switch (type) {
     case 'timestamp':
@@ -52,13 +62,13 @@ function append(appender: DuckDBAppender, type: ColumnType, value: ColumnValue):
       return appender.appendBigInt(BigInt(value as number));
     case 'bool':
       return appender.appendBoolean(value as boolean);
-    case 'topK':
+    case 'entries':
       return appender.appendList(
-        (value as readonly TopKEntry[]).map((entry) => structValue({ value: entry.value, count: BigInt(entry.count) })),
-        TOP_K_LIST,
+        (value as readonly ColumnEntry[]).map((item) => entryStruct(entry!, item)),
+        entryList(entry!),
       );
     default:
-      throw new Error(`unknown column type: ${String(type satisfies never)}`);
+      return assertNever(type);
   }
 }
 
@@ -79,11 +89,11 @@ export async function writeAnswerParquet(view: View, answer: ViewAnswer, file: s
   const connection = await instance.connect();
   try {
     await connection.run(
-      `CREATE TEMP TABLE answer (${columns.map((column) => `${quotedIdentifier(column.name)} ${duckDbType(column.type)}${column.nullable ? '' : ' NOT NULL'}`).join(', ')})`,
+      `CREATE TEMP TABLE answer (${columns.map((column) => `${quotedIdentifier(column.name)} ${duckDbType(column)}${column.nullable ? '' : ' NOT NULL'}`).join(', ')})`,
     );
     const appender = await connection.createAppender('answer');
     for (const row of answer.rows) {
-      for (const column of columns) append(appender, column.type, column.value(row));
+      for (const column of columns) append(appender, column, column.value(row));
       appender.endRow();
     }
     appender.closeSync();

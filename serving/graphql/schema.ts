@@ -14,7 +14,8 @@ import {
   type GraphQLInputType,
   type GraphQLOutputType,
 } from 'graphql';
-import type { Measure } from '../../shared/measures/index.ts';
+import { assertNever } from '../../shared/errors/index.ts';
+import type { EntryShape, Measure } from '../../shared/measures/index.ts';
 import { granularityText } from '../../shared/time/index.ts';
 import { describeWindow, isCalendarWindow, type Dimension, type View } from '../../shared/views/index.ts';
 import { flatRows } from '../answer-rows.ts';
@@ -77,7 +78,17 @@ const FreshnessType = new GraphQLObjectType({
   },
 });
 
-const TopKEntryType = new GraphQLObjectType({ name: 'TopKEntry', fields: { value: { type: nonNull(GraphQLString) }, count: { type: nonNull(LongScalar) } } });
+/** GraphQL object types of list-valued measures' entries, by name (`TopKEntry`, `QuantileEntry`): one per schema. */
+const entryTypes = new Map<string, GraphQLObjectType>();
+function entryType(entry: EntryShape): GraphQLObjectType {
+  let type = entryTypes.get(entry.name);
+  if (!type) {
+    const scalar = { string: GraphQLString, int: LongScalar, float: GraphQLFloat } as const;
+    type = new GraphQLObjectType({ name: entry.name, fields: Object.fromEntries(entry.fields.map((field) => [field.name, { type: nonNull(scalar[field.type]) }])) });
+    entryTypes.set(entry.name, type);
+  }
+  return type;
+}
 
 const filterTypes = new Map<string, GraphQLInputObjectType>();
 function filterOf(name: string, type: GraphQLInputType): GraphQLInputObjectType {
@@ -107,15 +118,17 @@ function dimensionTypes(dimension: Dimension): { output: GraphQLOutputType; filt
 }
 
 function measureType(measure: Measure): GraphQLOutputType {
-  switch (measure.kind) {
-    case 'count':
-    case 'approxDistinct':
+  const output = measure.output;
+  switch (output.type) {
+    case 'int':
       return nonNull(LongScalar);
-    case 'topK':
-      return nonNull(new GraphQLList(nonNull(TopKEntryType)));
-    default:
+    case 'float':
       // sum/min/max/avg of no values is null, as in SQL.
       return GraphQLFloat;
+    case 'entries':
+      return nonNull(new GraphQLList(nonNull(entryType(output.entry))));
+    default:
+      return assertNever(output);
   }
 }
 
@@ -184,7 +197,7 @@ export function buildViewSchema<Context>(views: readonly View[], resolvers: View
     });
     const orderFieldEnum = new GraphQLEnumType({
       name: `${prefix}OrderField`,
-      values: Object.fromEntries(['windowStart', ...view.measures.filter(({ measure }) => measure.output !== 'topK').map(({ name }) => name)].map((name) => [name, { value: name }])),
+      values: Object.fromEntries(['windowStart', ...view.measures.filter(({ measure }) => measure.output.type !== 'entries').map(({ name }) => name)].map((name) => [name, { value: name }])),
     });
     const orderByType = new GraphQLInputObjectType({
       name: `${prefix}OrderBy`,

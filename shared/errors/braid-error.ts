@@ -98,3 +98,8 @@ export function toBraidError(thrown: unknown): BraidError {
   }
   return new BraidError(ErrorCode.INTERNAL, message, { cause: thrown });
 }
+
+/** For the default of a switch over a union that covers every member: the compiler proves it unreachable. */
+export function assertNever(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}

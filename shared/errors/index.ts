@@ -1,1 +1,1 @@
-export { BraidError, ErrorCode, toBraidError, type BraidErrorOptions } from './braid-error.ts';
+export { assertNever, BraidError, ErrorCode, toBraidError, type BraidErrorOptions } from './braid-error.ts';

@@ -3,7 +3,7 @@ import { BraidError, ErrorCode } from '../errors/index.ts';
 /*
  * Redis's HyperLogLog, bit for bit (src/hyperloglog.c, unchanged from Redis 5
  * through 7): the speed layer keeps each partition's registers of the sketch
- * PFADD would build (speed/partition-sketch.ts), and the batch and serving
+ * PFADD would build (partition-sketch.ts), and the batch and serving
  * layers must build and merge the very same sketch, so a
  * count that straddles the batch/speed boundary is a union of registers, never
  * a sum of two estimates.

@@ -22,8 +22,9 @@
  *   published batch version: the braid's cutoff. Written by the batch layer
  *   after each publish (the expiry handshake); read by speed and serving.
  */
-export const FIELD_SEPARATOR = '\x1f';
-export const ROW_COUNT = '#';
+import { FIELD_SEPARATOR } from '../measures/index.ts';
+
+export { cellField, FIELD_SEPARATOR, ROW_COUNT } from '../measures/index.ts';
 
 export class SpeedKeys {
   constructor(readonly prefix: string) {}
@@ -77,7 +78,3 @@ export class SpeedKeys {
   }
 }
 
-/** `<group-key>\x1f<measure>` */
-export function cellField(groupKey: string, name: string): string {
-  return `${groupKey}${FIELD_SEPARATOR}${name}`;
-}

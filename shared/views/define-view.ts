@@ -123,8 +123,9 @@ export function defineView(spec: ViewSpec): View {
     if (measure.field !== undefined) {
       const fieldSpec = source.fields[measure.field];
       if (!fieldSpec) fail(`measure ${name}: unknown field "${measure.field}" (fields of ${source.name}: ${fieldList})`, { field: measure.field });
-      const numeric = fieldSpec!.type === 'int' || fieldSpec!.type === 'float' || (fieldSpec!.type === 'timestampMs' && (measure.kind === 'min' || measure.kind === 'max'));
-      if (measure.numeric && !numeric) {
+      const type = fieldSpec!.type;
+      const accepted = type === 'int' || type === 'float' || (type === 'timestampMs' && measure.fieldTypes === 'numericOrTimestamp');
+      if (measure.fieldTypes !== undefined && !accepted) {
         fail(`measure ${name}: ${measure.describe()} needs a numeric field, but ${measure.field} is ${fieldSpec!.type}`, { field: measure.field });
       }
     }

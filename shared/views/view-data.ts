@@ -1,4 +1,4 @@
-import { measureFromData, type MeasureData } from '../measures/index.ts';
+import { measureFromData, measureToData, type MeasureData } from '../measures/index.ts';
 import { defineSource, type FieldSpec, type Source } from '../sources/index.ts';
 import type { Dimension, View } from './define-view.ts';
 import type { ExprNode } from './expr.ts';
@@ -46,7 +46,7 @@ export function viewToData(view: View): ViewData {
     dimensions: view.dimensions,
     window: view.window,
     filter: view.filter,
-    measures: view.measures.map(({ name, measure }) => ({ name, measure: { kind: measure.kind, field: measure.field, k: measure.k } })),
+    measures: view.measures.map(({ name, measure }) => ({ name, measure: measureToData(measure) })),
     allowedLatenessMs: view.allowedLatenessMs,
     retentionMs: view.retentionMs,
     definitionHash: view.definitionHash,

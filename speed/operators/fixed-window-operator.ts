@@ -2,8 +2,7 @@ import type { Redis } from 'ioredis';
 import { calendarGranularity, timeGrid, type TimeGrid } from '../../shared/time/index.ts';
 import { alignDown, isCalendarWindow, windowSpanMs, type WindowSpec } from '../../shared/views/index.ts';
 import type { FlushProgram } from '../flush-program.ts';
-import { deltaOpsFor, emitRowCounts, loggedDistinctOps, SketchLog, type DeltaOps } from '../measure-deltas.ts';
-import { PartitionSketch } from '../partition-sketch.ts';
+import { cellField, ROW_COUNT, type DeltaOps, type HeldState, type TumblingDeltas } from '../../shared/measures/index.ts';
 import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { arrayOf, SketchTtls, windowAcceptsAt, type Operator, type OperatorContext } from './operator.ts';
 
@@ -48,18 +47,20 @@ export class FixedWindowOperator implements Operator {
   private lastPaneStart = Number.NaN;
   private lastPane: Pane | undefined;
   private cells = 0;
-  /** Sketch keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
+  /** Counts keys already given their TTL (shared with this view's operators on other partitions when the context says so). */
   private readonly sketchTtls: SketchTtls;
-  /** Positions of the view's approxDistinct measures. */
-  private readonly distinctMeasures: number[];
-  /** Those whose cells log their elements for their sketch (tumbling: {@link loggedDistinctOps}). */
-  private readonly loggedMeasures: number[];
-  private readonly sketchLog = new SketchLog();
+  /** Positions of the view's measures stored whole per partition (their storage is `partitions`). */
+  private readonly partitionMeasures: number[];
+  /** Tumbling deltas of those whose face has them, by measure position: a new cell's delta comes from its held state. */
+  private readonly tumbling: Array<TumblingDeltas | undefined>;
+  /** Positions of the measures in {@link tumbling}. */
+  private readonly tumblingMeasures: number[];
   /**
-   * This partition's approxDistinct sketches of the windows that still take events, as stored: by window
-   * start, measure position and group key. Restored at start, dropped once the watermark closes the window.
+   * This partition's whole states of the partition-stored measures' cells in the windows that still take
+   * events, as stored: by window start, measure position and group key. Restored at start, dropped once the
+   * watermark closes the window.
    */
-  private sketches = new Map<number, Array<Map<string, PartitionSketch> | undefined>>();
+  private held = new Map<number, Array<Map<string, HeldState> | undefined>>();
   /**
    * The partition watermark at the previous checkpoint: windows closed by then are forgotten by the
    * registry. Not the current one: the registry may be shared, and the partitions checkpointed after
@@ -85,14 +86,14 @@ export class FixedWindowOperator implements Operator {
     }
     this.windowsPerPane = this.calendar === undefined ? this.sizeMs / this.slideMs : 1;
     if (!Number.isInteger(this.windowsPerPane)) throw new Error(`view ${context.view.name}: window size is not a whole multiple of its slide`);
-    // A tumbling pane is its window: its approxDistinct cells' elements are logged for their sketches.
-    this.ops = context.view.measures.map(({ measure }) =>
-      measure.kind === 'approxDistinct' && this.windowsPerPane === 1 ? loggedDistinctOps(this.sketchLog) : deltaOpsFor(measure),
-    );
-    this.fields = context.view.measures.map(({ measure }) => measure.field);
+    const measures = context.view.measures;
+    // A tumbling pane is its window: a measure whose face has tumbling deltas feeds its held states directly.
+    this.tumbling = measures.map(({ measure }) => (this.windowsPerPane === 1 ? measure.speed.tumbling?.() : undefined));
+    this.tumblingMeasures = this.tumbling.flatMap((tumbling, index) => (tumbling === undefined ? [] : [index]));
+    this.ops = measures.map(({ measure }, index) => this.tumbling[index]?.ops ?? measure.speed.deltas);
+    this.fields = measures.map(({ measure }) => measure.field);
     this.sketchTtls = context.sketchTtls ?? new SketchTtls();
-    this.distinctMeasures = context.view.measures.flatMap(({ measure }, index) => (measure.kind === 'approxDistinct' ? [index] : []));
-    this.loggedMeasures = this.windowsPerPane === 1 ? this.distinctMeasures : [];
+    this.partitionMeasures = measures.flatMap(({ measure }, index) => (measure.speed.storage.type === 'partitions' ? [index] : []));
   }
 
   /**
@@ -105,17 +106,17 @@ export class FixedWindowOperator implements Operator {
 
   get heldSketches(): number {
     let held = 0;
-    for (const byMeasure of this.sketches.values()) for (const byKey of byMeasure) held += byKey?.size ?? 0;
+    for (const byMeasure of this.held.values()) for (const byKey of byMeasure) held += byKey?.size ?? 0;
     return held;
   }
 
   /**
-   * Fixed windows keep only their partition's approxDistinct sketches between flushes: those of the windows
-   * the watermark has not closed are read back from Redis (the partition's own fields).
+   * Fixed windows keep only their partition's whole states (of partition-stored measures) between flushes:
+   * those of the windows the watermark has not closed are read back from Redis (the partition's own fields).
    */
   async onStart(redis: Redis, partitionWatermarkMs: number): Promise<void> {
-    // No watermark: the partition has stored no event, so no sketch either.
-    if (this.distinctMeasures.length === 0 || !Number.isFinite(partitionWatermarkMs)) return;
+    // No watermark: the partition has stored no event, so no state either.
+    if (this.partitionMeasures.length === 0 || !Number.isFinite(partitionWatermarkMs)) return;
     const { view, keys, topic, partition } = this.context;
     // Still open: start + size + lateness > watermark (the longest size, for calendar windows).
     const after = partitionWatermarkMs - this.spanMs - view.allowedLatenessMs;
@@ -123,33 +124,40 @@ export class FixedWindowOperator implements Operator {
     // Kafka topic names have no glob characters; the separator is a control character.
     const prefix = SpeedKeys.sketchField(topic, partition, '');
     for (const start of starts) {
-      for (const index of this.distinctMeasures) {
-        const key = keys.sketches(view.name, start, view.measures[index]!.name);
+      for (const index of this.partitionMeasures) {
+        const { name, measure } = view.measures[index]!;
+        if (measure.speed.storage.type !== 'partitions') continue;
+        const storage = measure.speed.storage;
+        const key = keys.sketches(view.name, start, name);
         let cursor = '0';
         do {
           const [next, flat] = await redis.hscanBuffer(key, cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
           cursor = next.toString();
           for (let at = 0; at < flat.length; at += 2) {
             const groupKey = flat[at]!.toString().slice(prefix.length);
-            this.sketchesOf(start, index).set(groupKey, PartitionSketch.fromBytes(flat[at + 1]!));
+            this.heldOf(start, index).set(groupKey, storage.restore(flat[at + 1]!));
           }
         } while (cursor !== '0');
       }
     }
   }
 
-  /** The partition's sketch of one cell (created empty). */
-  private sketchOf(start: number, measureIndex: number, groupKey: string): PartitionSketch {
-    const byKey = this.sketchesOf(start, measureIndex);
-    let sketch = byKey.get(groupKey);
-    if (sketch === undefined) byKey.set(groupKey, (sketch = new PartitionSketch()));
-    return sketch;
+  /** The partition's whole state of one cell (created empty). */
+  private heldStateOf(start: number, measureIndex: number, groupKey: string): HeldState {
+    const byKey = this.heldOf(start, measureIndex);
+    let held = byKey.get(groupKey);
+    if (held === undefined) {
+      const storage = this.context.view.measures[measureIndex]!.measure.speed.storage;
+      if (storage.type !== 'partitions') throw new Error(`measure ${measureIndex} of view ${this.context.view.name} is not stored by partition`);
+      byKey.set(groupKey, (held = storage.empty()));
+    }
+    return held;
   }
 
-  /** The partition's sketches of one window and measure (created empty). */
-  private sketchesOf(start: number, measureIndex: number): Map<string, PartitionSketch> {
-    let byMeasure = this.sketches.get(start);
-    if (byMeasure === undefined) this.sketches.set(start, (byMeasure = []));
+  /** The partition's whole states of one window and measure (created empty). */
+  private heldOf(start: number, measureIndex: number): Map<string, HeldState> {
+    let byMeasure = this.held.get(start);
+    if (byMeasure === undefined) this.held.set(start, (byMeasure = []));
     let byKey = byMeasure[measureIndex];
     if (byKey === undefined) byMeasure[measureIndex] = byKey = new Map();
     return byKey;
@@ -190,7 +198,7 @@ export class FixedWindowOperator implements Operator {
     let cell = byKey.get(groupKey);
     if (cell === undefined) {
       cell = this.emptyCell();
-      for (const index of this.loggedMeasures) cell.deltas[index] = this.sketchLog.slot(this.sketchOf(paneStart, index, groupKey));
+      for (const index of this.tumblingMeasures) cell.deltas[index] = this.tumbling[index]!.cellDelta(this.heldStateOf(paneStart, index, groupKey));
       byKey.set(groupKey, cell);
       this.cells++;
     }
@@ -258,8 +266,8 @@ export class FixedWindowOperator implements Operator {
     this.sketchTtls.forget((start) => !windowAcceptsAt(this.windowEnd(start), this.context.view.allowedLatenessMs, forgetAtMs));
     if (this.cells > 0) this.writeCells(program);
     // After writing: the cells just written may belong to windows this watermark closes.
-    for (const start of this.sketches.keys()) {
-      if (!windowAcceptsAt(this.windowEnd(start), this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.sketches.delete(start);
+    for (const start of this.held.keys()) {
+      if (!windowAcceptsAt(this.windowEnd(start), this.context.view.allowedLatenessMs, partitionWatermarkMs)) this.held.delete(start);
     }
   }
 
@@ -267,7 +275,7 @@ export class FixedWindowOperator implements Operator {
     const { view, keys, group, topic, partition } = this.context;
     const windowsKey = keys.windows(view.name);
     const measures = view.measures;
-    this.sketchLog.fold();
+    for (const index of this.tumblingMeasures) this.tumbling[index]!.fold();
     for (const [start, byKey] of this.windows()) {
       const hashKey = keys.window(view.name, start);
       program.zAdd(windowsKey, start, String(start));
@@ -278,17 +286,17 @@ export class FixedWindowOperator implements Operator {
         groupKey: '',
         measureName: '',
         retentionMs: view.retentionMs,
-        sketchKey: () => keys.topK(view.name, start, target.measureName, target.groupKey),
-        needsTtl: (sketchKey: string) => this.sketchTtls.claim(start, sketchKey),
-        sketchesKey: '',
-        sketchField: () => SpeedKeys.sketchField(topic, partition, target.groupKey),
-        partitionSketch: () => this.sketchOf(start, measureIndex, target.groupKey),
+        countsKey: () => keys.topK(view.name, start, target.measureName, target.groupKey),
+        needsTtl: (countsKey: string) => this.sketchTtls.claim(start, countsKey),
+        partitionsKey: '',
+        partitionField: () => SpeedKeys.sketchField(topic, partition, target.groupKey),
+        heldState: () => this.heldStateOf(start, measureIndex, target.groupKey),
       };
       // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
-      emitRowCounts(program, hashKey, byKey);
+      for (const [groupKey, { rows }] of byKey) program.incrBy(hashKey, cellField(groupKey, ROW_COUNT), rows);
       for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
         target.measureName = measures[measureIndex]!.name;
-        if (measures[measureIndex]!.measure.kind === 'approxDistinct') target.sketchesKey = keys.sketches(view.name, start, target.measureName);
+        if (measures[measureIndex]!.measure.speed.storage.type === 'partitions') target.partitionsKey = keys.sketches(view.name, start, target.measureName);
         this.ops[measureIndex]!.emitCells(program, target, byKey, measureIndex);
       }
       program.pExpire(hashKey, view.retentionMs);
@@ -297,15 +305,15 @@ export class FixedWindowOperator implements Operator {
     program.set(keys.viewGroup(view.name), group);
     program.touchedViews.add(view.name);
     this.pending = new Map();
-    this.sketchLog.clear();
+    for (const index of this.tumblingMeasures) this.tumbling[index]!.clear();
     this.forgetLastPane();
     this.cells = 0;
   }
 
   onClose(): void {
     this.pending.clear();
-    this.sketchLog.clear();
-    this.sketches = new Map();
+    for (const index of this.tumblingMeasures) this.tumbling[index]!.clear();
+    this.held = new Map();
     this.forgetLastPane();
     if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
     this.cells = 0;

@@ -1,12 +1,11 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { describe, expect, it } from 'vitest';
-import { approxDistinct, avg, count, max, min, RedisHll, redisHllPosition, REDIS_HLL_REGISTER_COUNT, sum, topK } from '../../shared/measures/index.ts';
+import { approxDistinct, avg, count, max, min, PartitionSketch, REDIS_HLL_REGISTER_COUNT, RedisHll, redisHllPosition, sum, topK } from '../../shared/measures/index.ts';
 import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { defineView, sliding, tumbling, windowEndFor, windowStartsFor, type View } from '../../shared/views/index.ts';
 import { FlushProgram } from '../../speed/flush-program.ts';
 import { createOperator } from '../../speed/operators/index.ts';
-import { PartitionSketch } from '../../speed/partition-sketch.ts';
 import { hashWritesOf, opsOf, type FlushOp } from '../harness/flush-ops.ts';
 import { checkpoint, clickstreamEvent, contextFor, keys, MINUTE_MS, T0 } from './helpers/windows.ts';
 

@@ -271,13 +271,10 @@ describe('finished values', () => {
     expect(measure.serialize(state)).toBe(direct.serialize());
   });
 
-  it('describes itself and names its DuckDB aggregate', () => {
+  it('describes itself', () => {
     expect(count().describe()).toBe('count()');
     expect(sum('revenue').describe()).toBe('sum(revenue)');
     expect(topK('url', 3).describe()).toBe('topK(url, 3)');
-    expect(count().sql('"x"')).toBe('count(*)');
-    expect(sum('revenue').sql('"revenue"')).toBe('sum("revenue")');
-    expect(avg('revenue').sql('"revenue"')).toBe('avg("revenue")');
-    expect(approxDistinct('user_id').sql('"user_id"')).toBe('approx_count_distinct("user_id")');
+    expect(approxDistinct('user_id').describe()).toBe('approxDistinct(user_id)');
   });
 });

@@ -1,8 +1,7 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { describe, expect, it } from 'vitest';
-import { RedisHll, redisHllPosition, REDIS_HLL_REGISTER_COUNT } from '../../shared/measures/index.ts';
-import { PartitionSketch } from '../../speed/partition-sketch.ts';
+import { PartitionSketch, REDIS_HLL_REGISTER_COUNT, RedisHll, redisHllPosition } from '../../shared/measures/index.ts';
 
 describe('partition sketches', () => {
   it.each([0, 1, 3, 4, 5, 9, 40, 1_100])(

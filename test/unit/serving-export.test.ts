@@ -116,7 +116,7 @@ describe('serving export: an answer as Arrow, CSV and Parquet', () => {
       ['largest', 'float', true],
       ['mean', 'float', true],
       ['customers', 'int', false],
-      ['top_customers', 'topK', false],
+      ['top_customers', 'entries', false],
     ]);
     expect(answerColumns(view).map((column) => column.name)).toEqual(Object.keys(jsonRows[0]!));
   });
@@ -176,14 +176,14 @@ describe('serving export: an answer as Arrow, CSV and Parquet', () => {
     const back = records.map((record) =>
       Object.fromEntries(
         Object.entries(record).map(([name, text]) => {
-          if (text === '') return [name, types.get(name) === 'topK' ? [] : null];
+          if (text === '') return [name, types.get(name) === 'entries' ? [] : null];
           switch (types.get(name)) {
             case 'float':
             case 'int':
               return [name, Number(text)];
             case 'bool':
               return [name, text === 'true'];
-            case 'topK':
+            case 'entries':
               return [name, JSON.parse(text)];
             default:
               return [name, text];

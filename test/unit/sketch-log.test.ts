@@ -1,9 +1,7 @@
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { describe, expect, it } from 'vitest';
-import { redisHllPosition } from '../../shared/measures/index.ts';
-import { SketchLog } from '../../speed/measure-deltas.ts';
-import { PartitionSketch } from '../../speed/partition-sketch.ts';
+import { PartitionSketch, redisHllPosition, SketchLog } from '../../shared/measures/index.ts';
 
 describe('sketch logs', () => {
   it('a sketch log takes each slot\'s positions into its sketch at the fold, marks only sketches that grew, and starts empty again', () => {

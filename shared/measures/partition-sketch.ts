@@ -1,5 +1,5 @@
-import { BraidError, ErrorCode } from '../shared/errors/index.ts';
-import { REDIS_HLL_REGISTER_COUNT } from '../shared/measures/index.ts';
+import { BraidError, ErrorCode } from '../errors/index.ts';
+import { REDIS_HLL_REGISTER_COUNT } from './redis-hll.ts';
 
 /** Leading byte of a stored sketch holding its non-zero registers as 3-byte positions. */
 const POSITIONS = 0x50; // 'P'
@@ -17,7 +17,7 @@ const SPARSE_ROOM_AT_SPILL = 8;
  * group key and measure): the registers of the Redis HyperLogLog of the
  * partition's elements. A pipeline keeps the sketches of its windows that still
  * take events and writes a changed one whole, under a hash field of its own
- * (see {@link SpeedKeys.sketchField}); readers merge the partitions' sketches
+ * (`SpeedKeys.sketchField`); readers merge the partitions' sketches
  * register by register, which is the union PFADD into one key would have kept.
  * Whole writes make a flush idempotent without a merge in Redis, and spare
  * Redis hashing and inserting every element (PFADD into sparse sketches was
@@ -48,7 +48,7 @@ export class PartitionSketch {
    * allocated and the garbage collector copied.
    */
   private sparse: Int32Array | null = null;
-  /** Set by its owner when a register grew since the sketch was last written (speed/measure-deltas.ts). */
+  /** Set by its owner when a register grew since the sketch was last written (see sketch-log.ts). */
   unwritten = false;
   private size = 0;
   private dense: Uint8Array | null = null;
