@@ -4,12 +4,12 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { redisHllPosition } from '../shared/measures/index.ts';
+import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import { timeGrid } from '../shared/time/index.ts';
 import { windowSpanMs, windowStartGranularity, type View } from '../shared/views/index.ts';
 import { compileView, type PositionTable } from './compile-view.ts';
 import { withLock, type StillHeld } from './batch-lock.ts';
 import { currentVersionIn, manifestOf, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
-import { sqlLiteral } from './sql.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { handOverToBatch, SpeedKeys } from '../shared/speed-contract/index.ts';
 import { completeFiles, listMasterFiles, newestEventByPartition, type MasterFile } from './master-dataset.ts';
@@ -144,7 +144,7 @@ async function recomputeUnderLock(options: RecomputeOptions, stillHeld: StillHel
       const touches = (alias: string) =>
         plan.ranges.length === 0 ? 'FALSE' : `(${plan.ranges.map(([from, to]) => `(${alias}.window_start <= ${to} AND ${alias}.window_end > ${from})`).join(' OR ')})`;
       const previousFile = path.join(versionDir(config.dataDir, view.name, plan.previous.version), 'data.parquet');
-      rows = `SELECT * FROM read_parquet(${sqlLiteral(previousFile)}) AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
+      rows = `SELECT * FROM read_parquet(${sqlStringLiteral(previousFile)}) AS kept WHERE NOT ${touches('kept')} AND kept.window_end <= ${cutoffMs}`;
       if (near.length > 0) {
         const compiled = compileView(view, quotedList(near), cutoffMs, { eventTimeRanges: reach });
         await timed('sketchPositions', () => fillPositionTables(connection, compiled.positionTables));
@@ -153,7 +153,7 @@ async function recomputeUnderLock(options: RecomputeOptions, stillHeld: StillHel
     }
     const written = await timed('query', async () =>
       (
-        await connection.runAndReadAll(`COPY (${rows}) TO ${sqlLiteral(path.join(stagingDir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd)`)
+        await connection.runAndReadAll(`COPY (${rows}) TO ${sqlStringLiteral(path.join(stagingDir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd)`)
       ).getRows()[0]![0],
     );
     const manifest: BatchManifest = {
@@ -363,7 +363,7 @@ export class BatchViewReader {
     const file = path.join(versionDir(this.dataDir, view.name, version), 'data.parquet');
     const stored = (
       await this.connection.runAndReadAll(
-        `SELECT * FROM read_parquet(${sqlLiteral(file)}) WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, "${d.name}"`).join('')}`,
+        `SELECT * FROM read_parquet(${sqlStringLiteral(file)}) WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, ${sqlIdentifier(d.name)}`).join('')}`,
       )
     ).getRowObjectsJS() as Array<Record<string, unknown>>;
     const rows: BatchRow[] = [];

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Source } from '../shared/sources/index.ts';
+import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import { withLock } from './batch-lock.ts';
 import { checkMasterSchema, mergedFieldsMetadata } from './master-schema.ts';
 import { DAY_MS, FIELDS_METADATA_KEY, completeFiles, dayFolders, listMasterFiles, liveCompactions, newestEventByPartition, readCoverages, sourceRoot, type MasterFile } from './master-dataset.ts';
-import { readParquet, sqlIdentifier, sqlLiteral } from './sql.ts';
+import { readParquet } from './read-parquet.ts';
 
 export interface CompactionResult {
   /** The day folder, `YYYY-MM-DD`. */
@@ -77,10 +78,10 @@ async function compactUnderLock(options: CompactOptions): Promise<CompactionResu
       const id = nextId(dir);
       const parquet = path.join(dir, `compacted-${id}.parquet`);
       const temporary = `${parquet}.${randomBytes(4).toString('hex')}.tmp`;
-      const metadata = sqlLiteral(mergedFieldsMetadata(schema, physical));
+      const metadata = sqlStringLiteral(mergedFieldsMetadata(schema, physical));
       await connection.run(
-        `COPY (SELECT * FROM ${readParquet(physical)} ORDER BY ${sqlIdentifier(source.timeField)}) TO ${sqlLiteral(temporary)} ` +
-          `(FORMAT parquet, COMPRESSION zstd, KV_METADATA {${sqlLiteral(FIELDS_METADATA_KEY)}: ${metadata}})`,
+        `COPY (SELECT * FROM ${readParquet(physical)} ORDER BY ${sqlIdentifier(source.timeField)}) TO ${sqlStringLiteral(temporary)} ` +
+          `(FORMAT parquet, COMPRESSION zstd, KV_METADATA {${sqlStringLiteral(FIELDS_METADATA_KEY)}: ${metadata}})`,
       );
       renameSync(temporary, parquet);
       const coverage = path.join(dir, `compacted-${id}.coverage.json`);

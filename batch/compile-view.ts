@@ -1,5 +1,5 @@
+import { sqlIdentifier } from '../shared/sql/index.ts';
 import { compileSql, windowStartsFor, type View } from '../shared/views/index.ts';
-import { sqlIdentifier } from './sql.ts';
 import { floorTo, tumblingKeySql, tumblingWindowsSql } from './window-sql.ts';
 
 /**

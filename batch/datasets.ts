@@ -4,11 +4,11 @@ import { BIGINT, DuckDBInstance, TIMESTAMPTZ, DuckDBTimestampTZValue, type DuckD
 import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Source } from '../shared/sources/index.ts';
+import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { viewRoot } from './batch-views.ts';
 import { completeFiles, listMasterFiles } from './master-dataset.ts';
 import { checkMasterSchema, readMaster } from './master-schema.ts';
-import { sqlIdentifier, sqlLiteral } from './sql.ts';
 import { withLock, type StillHeld } from './batch-lock.ts';
 import { currentVersionIn, manifestsIn, publishVersion, stageVersion, versionFolder } from './versioned-folder.ts';
 
@@ -95,11 +95,11 @@ async function runUnderLock(options: SqlDatasetOptions, stillHeld: StillHeld): P
     }
     for (const view of options.views) {
       const version = currentVersionIn(viewRoot(config.dataDir, view.name));
-      if (version !== null && !tables.has(view.name)) await define(view.name, `read_parquet(${sqlLiteral(path.join(versionFolder(viewRoot(config.dataDir, view.name), version), 'data.parquet'))})`);
+      if (version !== null && !tables.has(view.name)) await define(view.name, `read_parquet(${sqlStringLiteral(path.join(versionFolder(viewRoot(config.dataDir, view.name), version), 'data.parquet'))})`);
     }
     for (const dataset of datasetNames(config.dataDir)) {
       const file = currentDatasetFile(config.dataDir, dataset);
-      if (file && !tables.has(dataset)) await define(dataset, `read_parquet(${sqlLiteral(file)})`);
+      if (file && !tables.has(dataset)) await define(dataset, `read_parquet(${sqlStringLiteral(file)})`);
     }
 
     const stage = stageVersion(root);
@@ -107,7 +107,7 @@ async function runUnderLock(options: SqlDatasetOptions, stillHeld: StillHeld): P
     const target = path.join(stage.staging, 'data.parquet');
     let statement;
     try {
-      statement = await connection.prepare(`COPY (${options.query}) TO ${sqlLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`);
+      statement = await connection.prepare(`COPY (${options.query}) TO ${sqlStringLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`);
     } catch (error) {
       throw new BraidError(ErrorCode.BAD_ARGUMENT, `sql for dataset ${options.output}: ${(error as Error).message}`, {
         cause: error,

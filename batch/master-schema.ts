@@ -2,9 +2,10 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { FieldType, Source } from '../shared/sources/index.ts';
+import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import type { ExprNode, View } from '../shared/views/index.ts';
 import { duckDbType, FIELDS_METADATA_KEY, type MasterFile } from './master-dataset.ts';
-import { readParquet, sqlIdentifier, sqlLiteral } from './sql.ts';
+import { readParquet } from './read-parquet.ts';
 
 /** A field as a master file records it (the source's spec when the file was written). */
 export interface RecordedField {
@@ -31,7 +32,7 @@ async function readRecordedFields(files: readonly string[]): Promise<void> {
       const chunk = missing.slice(start, start + 1_000);
       const rows = (
         await connection.runAndReadAll(
-          `SELECT file_name, decode(value) AS fields FROM parquet_kv_metadata([${chunk.map(sqlLiteral).join(', ')}]) WHERE decode(key) = ${sqlLiteral(FIELDS_METADATA_KEY)}`,
+          `SELECT file_name, decode(value) AS fields FROM parquet_kv_metadata([${chunk.map(sqlStringLiteral).join(', ')}]) WHERE decode(key) = ${sqlStringLiteral(FIELDS_METADATA_KEY)}`,
         )
       ).getRowObjectsJS() as Array<{ file_name: string; fields: string }>;
       for (const row of rows) recorded.set(row.file_name, JSON.parse(row.fields) as Record<string, RecordedField>);

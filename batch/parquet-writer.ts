@@ -1,8 +1,8 @@
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Source } from '../shared/sources/index.ts';
+import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import { archiveColumns, FIELDS_METADATA_KEY, fieldsMetadata, OFFSET_COLUMN, PARTITION_COLUMN } from './master-dataset.ts';
-import { sqlIdentifier, sqlLiteral } from './sql.ts';
 
 /** One archived row: the event's fields plus its Kafka coordinates. */
 export type ArchiveRow = Record<string, unknown> & { _kafka_partition: number; _kafka_offset: number };
@@ -57,15 +57,15 @@ export async function createDuckDbParquetWriter(source: Source): Promise<Parquet
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const connection: DuckDBConnection = await instance.connect();
   const columns = archiveColumns(source);
-  const metadata = sqlLiteral(fieldsMetadata(source));
-  const copyOptions = `(FORMAT parquet, COMPRESSION zstd, KV_METADATA {${sqlLiteral(FIELDS_METADATA_KEY)}: ${metadata}})`;
+  const metadata = sqlStringLiteral(fieldsMetadata(source));
+  const copyOptions = `(FORMAT parquet, COMPRESSION zstd, KV_METADATA {${sqlStringLiteral(FIELDS_METADATA_KEY)}: ${metadata}})`;
   const table = 'archive_rows';
   const createTable = `CREATE OR REPLACE TEMP TABLE ${table} (${columns
     .map((column) => `${sqlIdentifier(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`)
     .join(', ')})`;
   const fieldNames = Object.keys(source.fields);
   // read_json's columns: the source's fields and the offset; the partition is one value per flush.
-  const jsonColumns = `{${[...fieldNames.map((name) => `${sqlLiteral(name)}: ${sqlLiteral(columns.find((column) => column.name === name)!.type)}`), `${sqlLiteral(OFFSET_COLUMN)}: 'BIGINT'`].join(', ')}}`;
+  const jsonColumns = `{${[...fieldNames.map((name) => `${sqlStringLiteral(name)}: ${sqlStringLiteral(columns.find((column) => column.name === name)!.type)}`), `${sqlStringLiteral(OFFSET_COLUMN)}: 'BIGINT'`].join(', ')}}`;
   const appenders = columns.map((column) => {
     switch (column.type) {
       case 'VARCHAR':
@@ -96,7 +96,7 @@ export async function createDuckDbParquetWriter(source: Source): Promise<Parquet
           appender.endRow();
         }
         appender.closeSync();
-        await connection.run(`COPY ${table} TO ${sqlLiteral(file)} ${copyOptions}`);
+        await connection.run(`COPY ${table} TO ${sqlStringLiteral(file)} ${copyOptions}`);
       } finally {
         await connection.run(`DROP TABLE IF EXISTS ${table}`);
       }
@@ -113,8 +113,8 @@ export async function createDuckDbParquetWriter(source: Source): Promise<Parquet
           days
             .map(
               (day) =>
-                `COPY (${select(day.partition)} FROM read_json(${sqlLiteral(day.scratchFile)}, format = 'newline_delimited', columns = ${jsonColumns}, ` +
-                `maximum_object_size = ${Math.max(16 << 20, day.longestLine + 1)})) TO ${sqlLiteral(day.file)} ${copyOptions}`,
+                `COPY (${select(day.partition)} FROM read_json(${sqlStringLiteral(day.scratchFile)}, format = 'newline_delimited', columns = ${jsonColumns}, ` +
+                `maximum_object_size = ${Math.max(16 << 20, day.longestLine + 1)})) TO ${sqlStringLiteral(day.file)} ${copyOptions}`,
             )
             .join(';\n'),
         );

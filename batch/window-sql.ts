@@ -1,6 +1,6 @@
+import { sqlStringLiteral } from '../shared/sql/index.ts';
 import type { CalendarUnit } from '../shared/time/index.ts';
 import { isCalendarWindow, type WindowSpec } from '../shared/views/index.ts';
-import { sqlLiteral } from './sql.ts';
 
 type TumblingWindow = Extract<WindowSpec, { type: 'tumbling' }>;
 
@@ -24,7 +24,7 @@ const wallClock = (zone: string, epochMs: string) => `timezone(${zone}, timezone
  */
 export function tumblingKeySql(window: TumblingWindow, column: string): string {
   if (!isCalendarWindow(window)) return floorTo(column, window.sizeMs);
-  return `date_trunc('${window.unit}', ${wallClock(sqlLiteral(window.timeZone), column)})`;
+  return `date_trunc(${sqlStringLiteral(window.unit)}, ${wallClock(sqlStringLiteral(window.timeZone), column)})`;
 }
 
 /**
@@ -39,7 +39,7 @@ export function tumblingKeySql(window: TumblingWindow, column: string): string {
  */
 export function tumblingWindowsSql(window: TumblingWindow, grouped: string): { sql: string; end: string } {
   if (!isCalendarWindow(window)) return { sql: grouped, end: `__window_start + ${window.sizeMs}` };
-  const zone = sqlLiteral(window.timeZone);
+  const zone = sqlStringLiteral(window.timeZone);
   const wallMs = (epochMs: string) => `epoch_ms(${wallClock(zone, epochMs)})`;
   // ICU reads a wall-clock time that happens twice as the later one; the earlier one, if any, is at the
   // offset of three hours before (no zone moves its clocks by more than two hours at once).

@@ -13,6 +13,7 @@ import { ClickstreamGenerator, produceDemo } from '../shared/demo/index.ts';
 import { createLogger, type Logger } from '../shared/logging/index.ts';
 import { createMetricsRegistry } from '../shared/metrics/index.ts';
 import { getSource, parseMessage } from '../shared/sources/index.ts';
+import { sqlStringLiteral } from '../shared/sql/index.ts';
 import { stackUp } from '../infra/stack/index.ts';
 import { bareConsume } from './lib/bare-consumer.ts';
 import { bestRate, defineBenchmark } from './lib/benchmark.ts';
@@ -44,7 +45,6 @@ const clickstream = getSource('clickstream');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (fromNs: bigint, toNs = process.hrtime.bigint()): number => Number(toNs - fromNs) / 1e9;
-const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 const ratioFigure = (value: number) => Math.round(value * 1000) / 1000;
 const twoDecimals = (value: number) => Math.round(value * 100) / 100;
 const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} events/s`;
@@ -72,7 +72,7 @@ function datasetSize(dataDir: string): { files: number; bytes: number; paths: st
 async function checkExactlyOnce(dataDir: string, valid: number, when: string): Promise<void> {
   const { files, temporary } = listMasterFiles(dataDir, 'clickstream');
   if (temporary.length > 0) throw new Error(`${when}: ${temporary.length} .tmp files left in the master dataset`);
-  const list = filesToRead(files).map((file) => sqlString(file.path)).join(', ');
+  const list = filesToRead(files).map((file) => sqlStringLiteral(file.path)).join(', ');
   const instance = await DuckDBInstance.create(':memory:');
   const reader = await instance.connect();
   try {
@@ -385,7 +385,7 @@ export default defineBenchmark({
         const connection = await instance.connect();
         try {
           await connection.run(
-            `COPY (SELECT * FROM read_parquet([${after.paths.map(sqlString).join(', ')}]) ORDER BY ts) TO ${sqlString(singleFile)} (FORMAT parquet, COMPRESSION zstd)`,
+            `COPY (SELECT * FROM read_parquet([${after.paths.map(sqlStringLiteral).join(', ')}]) ORDER BY ts) TO ${sqlStringLiteral(singleFile)} (FORMAT parquet, COMPRESSION zstd)`,
           );
         } finally {
           connection.closeSync();

@@ -18,6 +18,7 @@ import {
 } from '@duckdb/node-api';
 import { tableFromArrays, type Table } from 'apache-arrow';
 import { ClickstreamGenerator } from '../shared/demo/index.ts';
+import { sqlStringLiteral } from '../shared/sql/index.ts';
 import { bestRate, defineBenchmark } from './lib/benchmark.ts';
 
 const EVENTS = 200_000;
@@ -53,10 +54,6 @@ const JSON_COLUMNS_SQL =
   "{ts: 'BIGINT', user_id: 'VARCHAR', session_id: 'VARCHAR', url: 'VARCHAR', country: 'VARCHAR', device: 'VARCHAR', " +
   "revenue: 'DOUBLE', kafka_partition: 'INTEGER', kafka_offset: 'BIGINT'}";
 const PARQUET_OPTIONS_SQL = '(FORMAT parquet, COMPRESSION zstd)';
-
-function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
 
 /** One way of turning a batch of decoded events into one Parquet file. */
 interface ParquetWriterCandidate {
@@ -137,7 +134,7 @@ function fillChunk(chunk: DuckDBDataChunk, rows: readonly ArchiveRow[], start: n
 async function stagingTable(connection: DuckDBConnection, table: string): Promise<(path: string) => Promise<void>> {
   await connection.run(`CREATE OR REPLACE TABLE ${table} (${TABLE_COLUMNS_SQL})`);
   return async (path) => {
-    await connection.run(`COPY ${table} TO ${sqlString(path)} ${PARQUET_OPTIONS_SQL}`);
+    await connection.run(`COPY ${table} TO ${sqlStringLiteral(path)} ${PARQUET_OPTIONS_SQL}`);
     await connection.run(`TRUNCATE ${table}`);
   };
 }
@@ -239,7 +236,7 @@ function duckdbTableFunction(connection: DuckDBConnection): ParquetWriterCandida
       const batchId = nextBatchId++;
       batches.set(batchId, rows);
       try {
-        await connection.run(`COPY (FROM scan_rows(${batchId})) TO ${sqlString(path)} ${PARQUET_OPTIONS_SQL}`);
+        await connection.run(`COPY (FROM scan_rows(${batchId})) TO ${sqlStringLiteral(path)} ${PARQUET_OPTIONS_SQL}`);
       } finally {
         batches.delete(batchId);
       }
@@ -259,8 +256,8 @@ function duckdbNdjson(connection: DuckDBConnection, scratchDir: string): Parquet
       writeFileSync(jsonPath, text);
       try {
         await connection.run(
-          `COPY (FROM read_json(${sqlString(jsonPath)}, format = 'newline_delimited', columns = ${JSON_COLUMNS_SQL})) ` +
-            `TO ${sqlString(path)} ${PARQUET_OPTIONS_SQL}`,
+          `COPY (FROM read_json(${sqlStringLiteral(jsonPath)}, format = 'newline_delimited', columns = ${JSON_COLUMNS_SQL})) ` +
+            `TO ${sqlStringLiteral(path)} ${PARQUET_OPTIONS_SQL}`,
         );
       } finally {
         unlinkSync(jsonPath);
@@ -356,7 +353,7 @@ function arrowDuckdb(connection: DuckDBConnection): ParquetWriterCandidate {
       const batchId = nextBatchId++;
       batches.set(batchId, table);
       try {
-        await connection.run(`COPY (FROM scan_arrow(${batchId})) TO ${sqlString(path)} ${PARQUET_OPTIONS_SQL}`);
+        await connection.run(`COPY (FROM scan_arrow(${batchId})) TO ${sqlStringLiteral(path)} ${PARQUET_OPTIONS_SQL}`);
       } finally {
         batches.delete(batchId);
       }
@@ -382,7 +379,7 @@ const SUMMARY_SQL = (dir: string): string => `
     sum(kafka_offset)::VARCHAR AS offset_sum,
     sum(length(user_id) + length(session_id) + length(url) + length(country) + length(device))::VARCHAR AS text_chars,
     sum(revenue)::DOUBLE AS revenue_sum
-  FROM read_parquet(${sqlString(join(dir, '*.parquet'))})`;
+  FROM read_parquet(${sqlStringLiteral(join(dir, '*.parquet'))})`;
 
 function summarise(rows: readonly ArchiveRow[]): ArchiveSummary {
   const users = new Set<string>();
@@ -426,7 +423,7 @@ function summarise(rows: readonly ArchiveRow[]): ArchiveSummary {
 /** Reads the files back with DuckDB (as the batch layer will) and lists every mismatch with the in-memory truth. */
 async function checkArchive(reader: DuckDBConnection, dir: string, truth: ArchiveSummary): Promise<string[]> {
   const problems: string[] = [];
-  const described = await reader.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(join(dir, '*.parquet'))})`);
+  const described = await reader.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlStringLiteral(join(dir, '*.parquet'))})`);
   const types = described.getRowObjectsJS().map((row) => `${String(row.column_name)} ${String(row.column_type)}`);
   const expectedTypes = COLUMN_NAMES.map((column, index) => `${column} ${EXPECTED_PARQUET_TYPES[index]}`);
   if (types.join(', ') !== expectedTypes.join(', ')) problems.push(`schema [${types.join(', ')}], expected [${expectedTypes.join(', ')}]`);

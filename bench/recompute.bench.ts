@@ -6,6 +6,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { filesToRead, listMasterFiles, readBatchView, recomputeView, sourceRoot } from '../batch/index.ts';
 import { dayFolder, dayOf, FIELDS_METADATA_KEY, fieldsMetadata, masterFileName } from '../batch/master-dataset.ts';
 import { getSource } from '../shared/sources/index.ts';
+import { sqlStringLiteral } from '../shared/sql/index.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import { loadConfig } from '../shared/config/index.ts';
 import { demoViews, pageViews, type View } from '../shared/views/index.ts';
@@ -41,7 +42,6 @@ const STAGE_LABELS: Record<string, string> = {
 
 const COUNTRIES = ['US', 'IN', 'GB', 'DE', 'BR', 'FR', 'JP', 'CA', 'ES', 'IT', 'MX', 'AU', 'NL', 'PL', 'SE', 'KR', 'NG', 'ZA', 'AR', 'IE'];
 
-const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 const seconds = (startedNs: bigint): number => Number(process.hrtime.bigint() - startedNs) / 1e9;
 const round = (value: number, digits = 0): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -66,7 +66,7 @@ function eventsSql(first: number, end: number, hourEndMs: number): string {
       SELECT least(${START_MS} + (i * ${SPAN_MS}) // ${EVENTS} + hash(i + ${7 * EVENTS}) % ${JITTER_MS}, ${hourEndMs - 1})::BIGINT AS ts,
              'u' || lpad(${zipfRank(USERS, 1)}::VARCHAR, 5, '0') AS user_id,
              ${zipfRank(URLS, 2)} AS url_rank,
-             [${COUNTRIES.map(sqlString).join(', ')}][floor(pow(${COUNTRIES.length + 1}, ${uniform(3)}))::INTEGER] AS country,
+             [${COUNTRIES.map(sqlStringLiteral).join(', ')}][floor(pow(${COUNTRIES.length + 1}, ${uniform(3)}))::INTEGER] AS country,
              CASE WHEN ${uniform(4)} < 0.55 THEN 'mobile' WHEN ${uniform(4)} < 0.93 THEN 'desktop' ELSE 'tablet' END AS device,
              CASE WHEN ${uniform(5)} < ${REVENUE_FRACTION} THEN round(5 + 195 * pow(${uniform(6)}, 2), 2) END AS revenue,
              (i % ${PARTITIONS})::INTEGER AS _kafka_partition,
@@ -81,7 +81,7 @@ function eventsSql(first: number, end: number, hourEndMs: number): string {
  */
 export async function buildMasterDataset(connection: DuckDBConnection, dataDir: string): Promise<number> {
   let files = 0;
-  const metadata = `KV_METADATA {${sqlString(FIELDS_METADATA_KEY)}: ${sqlString(fieldsMetadata(getSource('clickstream')))}}`;
+  const metadata = `KV_METADATA {${sqlStringLiteral(FIELDS_METADATA_KEY)}: ${sqlStringLiteral(fieldsMetadata(getSource('clickstream')))}}`;
   for (let hour = 0; hour < HOURS; hour++) {
     // Row i has event hour floor(i · 24 / EVENTS) before jitter, and jitter is clamped to the hour.
     const low = Math.ceil((hour * EVENTS) / HOURS);
@@ -94,8 +94,8 @@ export async function buildMasterDataset(connection: DuckDBConnection, dataDir: 
       if (first >= high) continue;
       const last = first + Math.floor((high - 1 - first) / PARTITIONS) * PARTITIONS;
       const written = join(folder, `${TOPIC}-p${partition}.parquet.tmp`);
-      await connection.run(`COPY (${eventsSql(first, high, hourStartMs + HOUR_MS)}) TO ${sqlString(written)} (FORMAT parquet, COMPRESSION zstd, ${metadata})`);
-      const [range] = (await connection.runAndReadAll(`SELECT min(ts) AS lo, max(ts) AS hi FROM read_parquet(${sqlString(written)})`)).getRowObjectsJS();
+      await connection.run(`COPY (${eventsSql(first, high, hourStartMs + HOUR_MS)}) TO ${sqlStringLiteral(written)} (FORMAT parquet, COMPRESSION zstd, ${metadata})`);
+      const [range] = (await connection.runAndReadAll(`SELECT min(ts) AS lo, max(ts) AS hi FROM read_parquet(${sqlStringLiteral(written)})`)).getRowObjectsJS();
       const name = masterFileName({
         topic: TOPIC,
         partition,
@@ -184,8 +184,8 @@ async function compareResults(view: View, braidFile: string, handFile: string): 
     ...sums.map((name) => `state_${name}::DOUBLE AS ${name}`),
   ];
   const sql = `
-    WITH braid AS (SELECT window_start, window_end, ${key.join(', ')}, ${braidColumns.join(', ')} FROM read_parquet(${sqlString(braidFile)})),
-         hand AS (SELECT * FROM read_parquet(${sqlString(handFile)}))
+    WITH braid AS (SELECT window_start, window_end, ${key.join(', ')}, ${braidColumns.join(', ')} FROM read_parquet(${sqlStringLiteral(braidFile)})),
+         hand AS (SELECT * FROM read_parquet(${sqlStringLiteral(handFile)}))
     SELECT count(*) FILTER (WHERE braid.window_start IS NULL) AS only_handwritten,
            count(*) FILTER (WHERE hand.window_start IS NULL) AS only_braid,
            count(*) FILTER (WHERE braid.window_end <> hand.window_end) AS window_end_differs,
@@ -265,7 +265,7 @@ export default defineBenchmark({
       });
       const files = filesToRead(listMasterFiles(dataDir, 'clickstream').files);
       if (files.length !== fileCount) throw new Error(`filesToRead() accepts ${files.length} of the ${fileCount} files written`);
-      const source = `read_parquet([${files.map((file) => sqlString(file.path)).join(', ')}])`;
+      const source = `read_parquet([${files.map((file) => sqlStringLiteral(file.path)).join(', ')}])`;
       const shape = await withConnection(async (connection) =>
         (
           await connection.runAndReadAll(
@@ -298,7 +298,7 @@ export default defineBenchmark({
           withConnection(async (connection) => {
             const started = process.hrtime.bigint();
             await connection.run(
-              `COPY (${handwrittenSql(view, source, END_MS, exactDistinct)}) TO ${sqlString(handFile)} (FORMAT parquet, COMPRESSION zstd)`,
+              `COPY (${handwrittenSql(view, source, END_MS, exactDistinct)}) TO ${sqlStringLiteral(handFile)} (FORMAT parquet, COMPRESSION zstd)`,
             );
             return seconds(started);
           });

@@ -4,8 +4,6 @@ import {
   DuckDBInstance,
   DuckDBTimestampTZValue,
   LIST,
-  quotedIdentifier,
-  quotedString,
   STRUCT,
   structValue,
   VARCHAR,
@@ -14,6 +12,7 @@ import {
 } from '@duckdb/node-api';
 import { assertNever } from '../../shared/errors/index.ts';
 import type { EntryShape, OutputScalar } from '../../shared/measures/index.ts';
+import { sqlIdentifier, sqlStringLiteral } from '../../shared/sql/index.ts';
 import type { View } from '../../shared/views/index.ts';
 import type { ViewAnswer } from '../view-reader.ts';
 import { answerColumns, type AnswerColumn, type ColumnEntry, type ColumnValue } from './answer-columns.ts';
@@ -89,7 +88,7 @@ export async function writeAnswerParquet(view: View, answer: ViewAnswer, file: s
   const connection = await instance.connect();
   try {
     await connection.run(
-      `CREATE TEMP TABLE answer (${columns.map((column) => `${quotedIdentifier(column.name)} ${duckDbType(column)}${column.nullable ? '' : ' NOT NULL'}`).join(', ')})`,
+      `CREATE TEMP TABLE answer (${columns.map((column) => `${sqlIdentifier(column.name)} ${duckDbType(column)}${column.nullable ? '' : ' NOT NULL'}`).join(', ')})`,
     );
     const appender = await connection.createAppender('answer');
     for (const row of answer.rows) {
@@ -97,8 +96,8 @@ export async function writeAnswerParquet(view: View, answer: ViewAnswer, file: s
       appender.endRow();
     }
     appender.closeSync();
-    const metadata = Object.entries(freshnessHeaders(answer.meta)).map(([key, value]) => `${quotedIdentifier(key)}: ${quotedString(value)}`);
-    await connection.run(`COPY answer TO ${quotedString(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${metadata.join(', ')}})`);
+    const metadata = Object.entries(freshnessHeaders(answer.meta)).map(([key, value]) => `${sqlIdentifier(key)}: ${sqlStringLiteral(value)}`);
+    await connection.run(`COPY answer TO ${sqlStringLiteral(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${metadata.join(', ')}})`);
   } finally {
     connection.closeSync();
     instance.closeSync();

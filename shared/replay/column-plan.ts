@@ -1,6 +1,6 @@
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { FieldSpec, FieldType, Source } from '../sources/index.ts';
-import { quotedIdentifier as sqlName, quotedString as sqlText } from '@duckdb/node-api';
+import { sqlIdentifier, sqlStringLiteral } from '../sql/index.ts';
 
 /** A column of a CSV or Parquet file, as DuckDB reads it. */
 export interface FileColumn {
@@ -70,12 +70,12 @@ function inFieldUnit(epochMs: string, spec: FieldSpec): string {
 /** DuckDB's reading of a text timestamp as epoch ms (null when it is none): the sniffed format first, then ISO-8601 (UTC unless an offset is given). */
 function parsedTextTimestamp(column: string, format: string | undefined): string {
   const iso = `epoch_ms(TRY_CAST(${column} AS TIMESTAMPTZ))`;
-  return format ? `coalesce(epoch_ms(try_strptime(${column}, ${sqlText(format)})), ${iso})` : iso;
+  return format ? `coalesce(epoch_ms(try_strptime(${column}, ${sqlStringLiteral(format)})), ${iso})` : iso;
 }
 
 /** The SQL selecting a column for a field of `type`, or undefined when the column's type cannot fill it. */
 function selectsFor(spec: FieldSpec, column: FileColumn): string[] | undefined {
-  const name = sqlName(column.name);
+  const name = sqlIdentifier(column.name);
   const kind = kindOf(column.type);
   const type = spec.type;
   switch (type) {

@@ -1,6 +1,7 @@
-import { DuckDBInstance, quotedString as sqlText, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Source } from '../sources/index.ts';
+import { sqlStringLiteral } from '../sql/index.ts';
 import { planColumns, type FileColumn } from './column-plan.ts';
 import { mapFieldValue, type FileValue } from './map-field-value.ts';
 import type { ReplayFile } from './replay-file.ts';
@@ -31,7 +32,7 @@ const CSV_OPTIONS = "quote='\"', escape='\"', header=true, null_padding=true, st
  */
 async function sniffCsv(connection: DuckDBConnection, file: string): Promise<SniffedCsv> {
   const reader = await connection.runAndReadAll(
-    `SELECT Delimiter AS delimiter, SkipRows AS skip_rows, Columns AS columns, DateFormat AS date_format, TimestampFormat AS timestamp_format FROM sniff_csv(${sqlText(file)}, ${CSV_OPTIONS})`,
+    `SELECT Delimiter AS delimiter, SkipRows AS skip_rows, Columns AS columns, DateFormat AS date_format, TimestampFormat AS timestamp_format FROM sniff_csv(${sqlStringLiteral(file)}, ${CSV_OPTIONS})`,
   );
   const sniffed = reader.getRowObjectsJS()[0] as {
     delimiter: string;
@@ -94,10 +95,10 @@ export async function openTabularFile(file: string, format: 'csv' | 'parquet', s
     await connection.run("SET TimeZone = 'UTC'");
     if (format === 'csv') {
       const sniffed = await sniffCsv(connection, file);
-      relation = `read_csv(${sqlText(file)}, all_varchar=true, ${CSV_OPTIONS}, delim=${sqlText(sniffed.delimiter)}, skip=${sniffed.skipRows})`;
+      relation = `read_csv(${sqlStringLiteral(file)}, all_varchar=true, ${CSV_OPTIONS}, delim=${sqlStringLiteral(sniffed.delimiter)}, skip=${sniffed.skipRows})`;
       columns = sniffed.columns;
     } else {
-      relation = `read_parquet(${sqlText(file)})`;
+      relation = `read_parquet(${sqlStringLiteral(file)})`;
       columns = await parquetColumns(connection, relation);
       totalRows = Number((await connection.runAndReadAll(`SELECT count(*) FROM ${relation}`)).getRows()[0]![0]);
     }

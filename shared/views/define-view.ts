@@ -3,7 +3,7 @@ import { BraidError, ErrorCode } from '../errors/index.ts';
 import type { Measure } from '../measures/index.ts';
 import { getSource, isSource, type Source } from '../sources/index.ts';
 import { canonicalTimeZone, formatDurationMs, parseDurationMs } from '../time/index.ts';
-import { exprToString, field as fieldRef, isExpr, typeOf, type Expr, type ExprNode, type ValueType } from './expr.ts';
+import { exprToString, field as fieldRef, isExpr, typeOf, type Expr, type ExprNode, type ValueType } from './expr/index.ts';
 import { describeWindow, isCalendarWindow, windowSpanMs, type WindowSpec } from './windows.ts';
 
 /** A group-by dimension: a source field, or a named derived expression. */

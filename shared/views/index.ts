@@ -1,4 +1,4 @@
-export * from './expr.ts';
+export * from './expr/index.ts';
 export {
   alignDown,
   describeWindow,

@@ -1,7 +1,7 @@
 import { measureFromData, measureToData, type MeasureData } from '../measures/index.ts';
 import { defineSource, type FieldSpec, type Source } from '../sources/index.ts';
 import type { Dimension, View } from './define-view.ts';
-import type { ExprNode } from './expr.ts';
+import type { ExprNode } from './expr/index.ts';
 import type { WindowSpec } from './windows.ts';
 
 /**

@@ -39,7 +39,7 @@ import {
   upper,
   type Expr,
   type ExprNode,
-} from '../../shared/views/expr.ts';
+} from '../../shared/views/expr/index.ts';
 
 // The contract between the two faces: every expression below is evaluated by
 // the compiled JS function over ROWS and by DuckDB over the same rows in a

@@ -1,26 +1,19 @@
-import { BraidError, ErrorCode } from '../errors/index.ts';
-
 /**
- * The SQL face's quoting: how names and literals are written into DuckDB SQL
- * so that no field name or literal can change a statement's structure.
+ * DuckDB SQL quoting for the whole of Braid: how names and literals are
+ * written into a statement so that no name, path or value can change its
+ * structure. Plain text functions with no DuckDB import, so code that only
+ * builds SQL text (the view expressions' SQL face) does not load DuckDB.
  */
 
-/** Field (column) names Braid accepts, as for sources' fields. */
-export const FIELD_NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
-
 /**
- * A column reference, double-quoted so reserved words (`"order"`) work. The
- * name is checked rather than escaped: a name that needs escaping is a bug.
+ * An identifier (column, table, view), double-quoted so reserved words
+ * (`"order"`) and any other name work: a `"` inside is doubled, as DuckDB's
+ * own `quotedIdentifier` does.
  *
- * @example quoteIdentifier('url') // '"url"'
+ * @example sqlIdentifier('url') // '"url"'
  */
-export function quoteIdentifier(name: string): string {
-  if (typeof name !== 'string' || !FIELD_NAME_PATTERN.test(name)) {
-    throw new BraidError(ErrorCode.CONFIG_INVALID, `field name ${JSON.stringify(name)} must match [a-z][a-z0-9_]*`, {
-      fields: { field: name },
-    });
-  }
-  return `"${name}"`;
+export function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /**

@@ -1,0 +1,1 @@
+export { sqlIdentifier, sqlNumberLiteral, sqlStringLiteral } from './quoting.ts';
