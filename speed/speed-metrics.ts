@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
+import type { ThreadCounts } from './threads/pipeline-protocol.ts';
 
 /** The speed worker's Prometheus metrics. */
 export function createSpeedMetrics(registry: Registry) {
@@ -35,3 +36,13 @@ export function createSpeedMetrics(registry: Registry) {
 }
 
 export type SpeedMetrics = ReturnType<typeof createSpeedMetrics>;
+
+/** Adds a pipeline thread's counts (events since its previous reply) of `source` and its `views` (in the thread's order) to the metrics. */
+export function addThreadCounts(metrics: SpeedMetrics, source: string, views: readonly { readonly name: string }[], counts: ThreadCounts): void {
+  if (counts.eventsIn > 0) metrics.eventsIn.inc({ source }, counts.eventsIn);
+  if (counts.deadLettered > 0) metrics.deadLettered.inc({ source }, counts.deadLettered);
+  views.forEach((view, index) => {
+    if (counts.eventsPerView[index]! > 0) metrics.eventsPerView.inc({ view: view.name }, counts.eventsPerView[index]!);
+    if (counts.latePerView[index]! > 0) metrics.late.inc({ view: view.name }, counts.latePerView[index]!);
+  });
+}

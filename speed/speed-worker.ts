@@ -8,7 +8,8 @@ import type { Registry } from '../shared/metrics/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import { createSpeedMetrics } from './speed-metrics.ts';
-import { SourceConsumer } from './source-consumer.ts';
+import { deadLetterTopic, lateTopic } from './consumer/dead-letter-and-late.ts';
+import { SourceConsumer } from './consumer/source-consumer.ts';
 
 export interface SpeedWorkerOptions {
   config: Config;
@@ -82,8 +83,8 @@ export class SpeedWorker {
         const topic = settings.topic ?? source.topic;
         await ensureTopics(admin, [
           { topic, partitions: settings.partitions },
-          { topic: `${topic}.dlq`, partitions: settings.partitions },
-          { topic: `${topic}.late`, partitions: settings.partitions },
+          { topic: deadLetterTopic(topic), partitions: settings.partitions },
+          { topic: lateTopic(topic), partitions: settings.partitions },
         ]);
         const group = speedGroupId(config.kafka.clientId, sourceName, views, options.allViewsOfSource?.(sourceName) ?? views);
         consumers.push(

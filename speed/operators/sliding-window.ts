@@ -1,4 +1,4 @@
-import { FixedWindowOperator } from './fixed-window-operator.ts';
+import { FixedWindowOperator } from './fixed-window.ts';
 import type { OperatorContext } from './operator.ts';
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { approxDistinct, avg, count, max, min, sum, topK } from '../../shared/measures/index.ts';
 import { clickstream } from '../../shared/sources/index.ts';
 import { and, compileJsPredicate, defineView, demoViews, field, lit, tumbling, viewsFromData, viewToData, type View } from '../../shared/views/index.ts';
-import { packBatch } from '../../speed/pipeline-host.ts';
+import { packBatch } from '../../speed/threads/pipeline-host.ts';
 import { compileGroupKey } from '../../speed/group-key.ts';
 
 const everyMeasure = defineView({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clickstream as clickstreamSource, defineSource, type Source } from '../../shared/sources/index.ts';
 import { PartitionSketch, redisHllPosition } from '../../shared/measures/index.ts';
-import { syntheticEvent, WARM_UP_BATCH_SIZE, warmUpBatches, warmUpSchedule } from '../../speed/warm-up.ts';
+import { syntheticEvent, WARM_UP_BATCH_SIZE, warmUpBatches, warmUpSchedule } from '../../speed/threads/warm-up.ts';
 
 const BASE_MS = Date.parse('2026-12-01T00:00:00Z');
 

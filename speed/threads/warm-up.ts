@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import type { FieldSpec, Source } from '../shared/sources/index.ts';
+import type { FieldSpec, Source } from '../../shared/sources/index.ts';
 import { packBatch } from './pipeline-host.ts';
 import type { PackedBatch } from './pipeline-protocol.ts';
 

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Message } from 'kafkajs';
-import { createRedisClient } from '../shared/clients/index.ts';
-import { viewsFromData } from '../shared/views/index.ts';
-import { FlushProgram } from './flush-program.ts';
-import { SketchTtls } from './operators/index.ts';
-import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineCounts } from './partition-pipeline.ts';
+import { createRedisClient } from '../../shared/clients/index.ts';
+import { viewsFromData } from '../../shared/views/index.ts';
+import { FlushProgram } from '../flush-program.ts';
+import { SketchTtls } from '../operators/index.ts';
+import { PartitionPipeline, pipelineCounts, type IncomingMessage, type PipelineCounts } from '../partition-pipeline.ts';
 import {
   batchBuffers,
   type BatchResult,
@@ -19,7 +19,7 @@ import {
   type RestoreResult,
   type ThreadCounts,
 } from './pipeline-protocol.ts';
-import { SpeedKeys } from '../shared/speed-contract/index.ts';
+import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { WARM_UP_PARTITIONS, warmUpSchedule } from './warm-up.ts';
 
 /**
@@ -222,7 +222,7 @@ port.on('message', ({ id, request }: PipelineEnvelope) => {
 const WARM_UP_CHECKPOINT_EVERY = 2;
 
 /**
- * Runs `events` synthetic events (speed/warm-up.ts) through throwaway pipelines of this thread's views, with
+ * Runs `events` synthetic events (warm-up.ts) through throwaway pipelines of this thread's views, with
  * checkpoints built and packed but never sent, so the JIT has compiled the hot code before the first real batch.
  * A fresh thread otherwise compiles it while processing, which costs a freshly started worker 3–24 % more CPU per
  * event over its first million events (alternating runs on the 2-core benchmark box). The warm-up must look like

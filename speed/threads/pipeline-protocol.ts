@@ -1,5 +1,5 @@
-import type { ViewData } from '../shared/views/index.ts';
-import type { FlushHeader } from './scripts.ts';
+import type { ViewData } from '../../shared/views/index.ts';
+import type { FlushHeader } from '../scripts.ts';
 
 /**
  * The messages between a source consumer (main thread: Kafka, Redis flushes,

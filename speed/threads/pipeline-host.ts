@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { KafkaMessage } from 'kafkajs';
-import { BraidError, ErrorCode } from '../shared/errors/index.ts';
+import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import {
   batchBuffers,
   type BatchResult,
