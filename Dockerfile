@@ -3,7 +3,8 @@
 # There is no build step: the TypeScript sources run through tsx, which is a
 # production dependency (see bin/braid.js), so the image is just "production
 # node_modules + the repository".
-FROM node:20-bookworm-slim
+# Node 24, an LTS line Braid supports (package.json "engines").
+FROM node:24-bookworm-slim
 
 # NODE_ENV=production also makes npm (and the `npx` of the compose commands)
 # leave devDependencies alone. The NPM_CONFIG_* settings stop `npx braid` from
