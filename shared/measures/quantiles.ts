@@ -110,7 +110,8 @@ export function quantiles(field: string, fractions: readonly number[] = [0.5, 0.
     throw new RangeError(`quantiles(${field}, fractions): fractions must be a non-empty list of numbers from 0 to 1`);
   }
   const list = [...fractions];
-  const sqlBucket = (magnitude: string) => `CAST(ceil(ln(${magnitude}) / ${LN_GAMMA_SQL}) AS INTEGER)`;
+  // DuckDB evaluates an aggregate's argument on rows its FILTER leaves out: ln() sees only positive, finite magnitudes.
+  const sqlBucket = (magnitude: string) => `CAST(ceil(ln(CASE WHEN ${magnitude} > 0 AND isfinite(${magnitude}::DOUBLE) THEN ${magnitude} END) / ${LN_GAMMA_SQL}) AS INTEGER)`;
   return {
     kind: 'quantiles',
     field,
@@ -140,7 +141,7 @@ export function quantiles(field: string, fractions: readonly number[] = [0.5, 0.
         const finite = `isfinite(${input}::DOUBLE)`;
         return [
           ['.p', `histogram(${sqlBucket(input)}) FILTER (WHERE ${input} > 0 AND ${finite})`],
-          ['.n', `histogram(${sqlBucket(`-${input}`)}) FILTER (WHERE ${input} < 0 AND ${finite})`],
+          ['.n', `histogram(${sqlBucket(`(-${input})`)}) FILTER (WHERE ${input} < 0 AND ${finite})`],
           ['.z', `count(*) FILTER (WHERE ${input} = 0)`],
         ];
       },

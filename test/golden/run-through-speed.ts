@@ -1,4 +1,6 @@
+import { expect } from 'vitest';
 import { createProducer } from '../../shared/clients/index.ts';
+import { QUANTILE_RELATIVE_ERROR, type QuantileEntry } from '../../shared/measures/index.ts';
 
 import type { Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
@@ -58,6 +60,43 @@ export async function readGoldenViews(redis: Redis, config: Config): Promise<Spe
     watermarkS = result.watermarkMs === null ? null : (result.watermarkMs - SCENARIO_EPOCH_MS) / 1000;
   }
   return { rows, watermarkS, finalStarts };
+}
+
+/**
+ * Measures compared to their expected values with a tolerance: a stddev to float rounding (its state merges in
+ * another order in each layer), quantiles within their stated relative error of the exact value of their rank.
+ */
+const TOLERANT: Record<string, (actual: unknown, expected: unknown) => boolean> = {
+  spread: (actual, expected) =>
+    actual === expected || (typeof actual === 'number' && typeof expected === 'number' && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected))),
+  revenue_q: (actual, expected) => {
+    const [got, want] = [actual as QuantileEntry[], expected as QuantileEntry[]];
+    return (
+      Array.isArray(got) &&
+      got.length === want.length &&
+      got.every((entry, index) => entry.quantile === want[index]!.quantile && Math.abs(entry.value - want[index]!.value) <= QUANTILE_RELATIVE_ERROR * Math.abs(want[index]!.value))
+    );
+  },
+};
+
+/**
+ * Asserts a view's rows are the expected ones: the same windows and groups, and for each, the values of the
+ * measures the expected row names (a scenario leaves out measures it does not check); {@link TOLERANT} ones
+ * within their tolerance.
+ */
+export function expectGoldenRows(actual: ExpectedRow[], expected: ExpectedRow[], dimension: string, label: string): void {
+  const want = sortRows(expected, dimension);
+  const got = sortRows(actual, dimension).map((row, index) => {
+    const wanted = want[index];
+    if (wanted === undefined) return row;
+    return Object.fromEntries(
+      Object.keys(wanted).map((key) => {
+        const close = TOLERANT[key];
+        return [key, close !== undefined && close(row[key], wanted[key]) ? wanted[key] : row[key]];
+      }),
+    );
+  });
+  expect(got, label).toEqual(want);
 }
 
 /** Sorts rows the way expected.json lists them: by window start, then dimension values. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Archiver, readBatchView, recomputeView } from '../../batch/index.ts';
 import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { getSource } from '../../shared/sources/index.ts';
-import { sendScenarioMessages, sortRows } from '../golden/run-through-speed.ts';
+import { expectGoldenRows, sendScenarioMessages } from '../golden/run-through-speed.ts';
 import { loadScenarios, SCENARIO_EPOCH_MS, SCENARIO_RANGE } from '../golden/scenarios.ts';
 import { goldenViews } from '../golden/views.ts';
 import { createTopic, tempDir, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
@@ -51,7 +51,7 @@ describe.each(loadScenarios())('golden scenario $name through the batch layer (a
         ...row.measures,
       }));
       const dimension = view.dimensions[0]!.name;
-      expect(sortRows(actual, dimension), `${scenario.name}: ${view.name}`).toEqual(sortRows(expected[view.name]!, dimension));
+      expectGoldenRows(actual, expected[view.name]!, dimension, `${scenario.name}: ${view.name}`);
     }
   });
 });

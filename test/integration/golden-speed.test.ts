@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadScenarios, SCENARIO_EPOCH_MS } from '../golden/scenarios.ts';
-import { lateAndDeadLetterCounts, readGoldenViews, runThroughSpeed, sortRows } from '../golden/run-through-speed.ts';
+import { expectGoldenRows, lateAndDeadLetterCounts, readGoldenViews, runThroughSpeed } from '../golden/run-through-speed.ts';
 import { goldenViews } from '../golden/views.ts';
 import { createTopic, deleteTopics, testConfig, testKafka, testRedis, uniqueName, waitFor, waitForMessages } from '../harness/index.ts';
 
@@ -28,7 +28,7 @@ describe.each(scenarios)('golden scenario $name through the speed layer', (scena
       const outcome = await runThroughSpeed({ scenario, kafka, redis, config, topic: topic.topic, ...(restartAfter ? { restartAfter } : {}) });
       for (const view of goldenViews) {
         const dimension = view.dimensions[0]!.name;
-        expect(sortRows(outcome.rows[view.name]!, dimension), `${scenario.name}: ${view.name}`).toEqual(sortRows(scenario.expected.views[view.name]!, dimension));
+        expectGoldenRows(outcome.rows[view.name]!, scenario.expected.views[view.name]!, dimension, `${scenario.name}: ${view.name}`);
       }
 
       const counts = await lateAndDeadLetterCounts(kafka, topic.topic);
