@@ -10,8 +10,8 @@
  * - `<p>view:<view>:w:<start>` hash — `<group-key>\x1f#` row count and
  *   `<group-key>\x1f<measure>[.s|.c]` numeric measure state.
  * - `<p>view:<view>:w:<start>:h:<measure>` hash — `<topic>:<partition>\x1f<group-key>`
- *   approxDistinct sketch of one partition's elements (speed/partition-sketch.ts);
- *   readers merge a cell's partitions.
+ *   one partition's whole state of a cell, for measures stored by partition
+ *   (approxDistinct's sketch, stddev, quantiles); readers merge a cell's partitions.
  * - `<p>view:<view>:w:<start>:t:<measure>:<group-key>` zset — topK counts.
  * - `<p>view:<view>:sessions` hash — session id → JSON state; `:sessidx` zset
  *   by session start; `:open:<topic>:<partition>` hash — ids of sessions still
