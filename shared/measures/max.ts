@@ -1,7 +1,21 @@
-import type { Measure } from './measure.ts';
+import { isAbsent, type Measure } from './measure.ts';
 import { nullableNumber } from './nullable-number.ts';
+import { cellField, type DeltaOps } from './speed-face.ts';
 
-/** Largest value of a numeric or timestamp field; null when the window has none. Kept in Redis by the flush script's keep-max. */
+/** A pending maximum, kept in the cell's field by the flush script's keep-max. */
+const deltas: DeltaOps = {
+  zero: () => null,
+  add: (delta, value) => (isAbsent(value) ? delta : delta === null ? Number(value) : Math.max(delta as number, Number(value))),
+  merge: (into, from) => (from === null ? into : into === null ? from : Math.max(into as number, from as number)),
+  emitCells: (program, target, cells, measureIndex) => {
+    for (const [groupKey, { deltas }] of cells) {
+      const delta = deltas[measureIndex] as number | null;
+      if (delta !== null) program.keepMax(target.hashKey, cellField(groupKey, target.measureName), delta);
+    }
+  },
+};
+
+/** Largest value of a numeric or timestamp field; null when the window has none. */
 export function max(field: string): Measure<number | null, number | null> {
-  return nullableNumber('max', field, Math.max, (program, key, cell, value) => program.keepMax(key, cell, value), 'numericOrTimestamp');
+  return nullableNumber('max', field, Math.max, deltas, 'numericOrTimestamp');
 }

@@ -1,32 +1,20 @@
 import { isAbsent, type Measure } from './measure.ts';
-import { cellField, type CellWrites, type DeltaOps } from './speed-face.ts';
-
-/** How a pending number is written into a cell's field (the merge carried out by the flush script). */
-type WriteNumber = (program: CellWrites, hashKey: string, field: string, value: number) => void;
+import type { DeltaOps } from './speed-face.ts';
 
 /**
  * A measure whose state is one number, null until a value comes (sum, min and max): kept in the cell's own
- * field of the window hash (speed) and as a DOUBLE (batch), combined by `combine` in every layer. `sql` is the
- * DuckDB aggregate that is `combine` over rows.
+ * field of the window hash (speed) and as a DOUBLE (batch), combined by `combine` in every layer; `kind` is
+ * also the DuckDB aggregate that is `combine` over rows. `deltas` is the measure's own: its `add` runs for every
+ * event, with the arithmetic written inline (one `add` shared by sum, min and max would call `combine` from one
+ * polymorphic site).
  */
 export function nullableNumber(
   kind: 'sum' | 'min' | 'max',
   field: string,
   combine: (a: number, b: number) => number,
-  write: WriteNumber,
+  deltas: DeltaOps,
   fieldTypes: Measure['fieldTypes'],
 ): Measure<number | null, number | null> {
-  const deltas: DeltaOps = {
-    zero: () => null,
-    add: (delta, value) => (isAbsent(value) ? delta : delta === null ? Number(value) : combine(delta as number, Number(value))),
-    merge: (into, from) => (from === null ? into : into === null ? from : combine(into as number, from as number)),
-    emitCells: (program, target, cells, measureIndex) => {
-      for (const [groupKey, { deltas }] of cells) {
-        const delta = deltas[measureIndex] as number | null;
-        if (delta !== null) write(program, target.hashKey, cellField(groupKey, target.measureName), delta);
-      }
-    },
-  };
   return {
     kind,
     field,

@@ -293,7 +293,7 @@ export class FixedWindowOperator implements Operator {
         heldState: () => this.heldStateOf(start, measureIndex, target.groupKey),
       };
       // Field by field over the cells, so the flush script sees long runs of one kind of op on one key.
-      for (const [groupKey, { rows }] of byKey) program.incrBy(hashKey, cellField(groupKey, ROW_COUNT), rows);
+      emitRowCounts(program, hashKey, byKey);
       for (measureIndex = 0; measureIndex < measures.length; measureIndex++) {
         target.measureName = measures[measureIndex]!.name;
         if (measures[measureIndex]!.measure.speed.storage.type === 'partitions') target.partitionsKey = keys.sketches(view.name, start, target.measureName);
@@ -318,4 +318,9 @@ export class FixedWindowOperator implements Operator {
     if (this.context.sketchTtls === undefined) this.sketchTtls.clear();
     this.cells = 0;
   }
+}
+
+/** Emits the row count (the `#` field every cell has) of each of a window's cells: a loop of its own, as each measure's. */
+function emitRowCounts(program: FlushProgram, hashKey: string, cells: ReadonlyMap<string, { readonly rows: number }>): void {
+  for (const [groupKey, { rows }] of cells) program.incrBy(hashKey, cellField(groupKey, ROW_COUNT), rows);
 }
