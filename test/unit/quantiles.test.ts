@@ -5,6 +5,7 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUANTILE_RELATIVE_ERROR, quantiles, type QuantilesState } from '../../shared/measures/index.ts';
+import { batchStateOf } from './helpers/measure-faces.ts';
 
 const FRACTIONS = [0, 0.25, 0.5, 0.95, 0.99, 1];
 const measure = quantiles('latency', FRACTIONS);
@@ -111,20 +112,7 @@ describe('quantiles', () => {
         const list = [...values(rng, 400), 1, -1, 1.0201, 0.5];
         for (const type of ['DOUBLE', 'BIGINT'] as const) {
           const typed = type === 'BIGINT' ? list.map((value) => (value === null ? null : Math.round(value))) : list;
-          await connection.run(`CREATE OR REPLACE TABLE t (latency ${type})`);
-          const appender = await connection.createAppender('t');
-          for (const value of typed) {
-            if (value === null) appender.appendNull();
-            else if (type === 'BIGINT') appender.appendBigInt(BigInt(value));
-            else appender.appendDouble(value);
-            appender.endRow();
-          }
-          appender.closeSync();
-          const face = measure.batch;
-          const raw = (suffix: string) => `"r${suffix}"`;
-          const aggregates = face.aggregates('"latency"').map(([suffix, sql]) => `${sql} AS ${raw(suffix)}`);
-          const reader = await connection.runAndReadAll(`SELECT ${face.state(raw)} AS state FROM (SELECT ${aggregates.join(', ')} FROM t)`);
-          const stored = face.fromStored(reader.getRowObjectsJS()[0]!.state);
+          const stored = await batchStateOf(connection, measure, type, typed);
           expect(measure.serialize(stored), `${type} trial ${trial}`).toBe(measure.serialize(stateOf(typed)));
         }
       }

@@ -5,6 +5,7 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stddev, type StddevState } from '../../shared/measures/index.ts';
+import { batchStateOf } from './helpers/measure-faces.ts';
 
 const measure = stddev('latency');
 const TRIALS = 150;
@@ -89,19 +90,7 @@ describe('stddev', () => {
       const rng = xoroshiro128plus(24);
       for (let trial = 0; trial < 20; trial++) {
         const list = values(rng, 200);
-        await connection.run('CREATE OR REPLACE TABLE t (latency DOUBLE)');
-        const appender = await connection.createAppender('t');
-        for (const value of list) {
-          if (value === null) appender.appendNull();
-          else appender.appendDouble(value);
-          appender.endRow();
-        }
-        appender.closeSync();
-        const face = measure.batch;
-        const raw = (suffix: string) => `"r${suffix}"`;
-        const aggregates = face.aggregates('"latency"').map(([suffix, sql]) => `${sql} AS ${raw(suffix)}`);
-        const reader = await connection.runAndReadAll(`SELECT ${face.state(raw)} AS state FROM (SELECT ${aggregates.join(', ')} FROM t)`);
-        const stored = face.fromStored(reader.getRowObjectsJS()[0]!.state);
+        const stored = await batchStateOf(connection, measure, 'DOUBLE', list);
         const expected = stateOf(list);
         expect(stored.count).toBe(expected.count);
         expectClose(stored.mean, expected.mean, 1e-9);
