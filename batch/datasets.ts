@@ -6,7 +6,7 @@ import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Source } from '../shared/sources/index.ts';
 import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import type { View } from '../shared/views/index.ts';
-import { viewRoot } from './batch-views.ts';
+import { viewRoot } from './view-versions.ts';
 import { completeFiles, listMasterFiles } from './master-dataset.ts';
 import { checkMasterSchema, readMaster } from './master-schema.ts';
 import { withLock, type StillHeld } from './batch-lock.ts';
