@@ -27,6 +27,7 @@ import { httpStatusOf, publicError, toGraphQLError } from './errors.ts';
 import { withTimeout } from './with-timeout.ts';
 import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
 import { CallerRateLimiter } from './rate-limit.ts';
+import { ReadLimits } from './read-limits.ts';
 import { createServingMetrics } from './serving-metrics.ts';
 import { ViewReader, type ViewAnswer } from './view-reader.ts';
 import { ViewService, type RequestContext } from './view-service.ts';
@@ -123,7 +124,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
   const reader = await ViewReader.open({ config, redis, updates });
   const authenticator = new Authenticator(config, redis);
   const rateLimiter = new CallerRateLimiter(config, redis);
-  const service = new ViewService({ config, views, reader, authenticator, updates, metrics, logger });
+  const readLimits = new ReadLimits(config, redis);
+  const service = new ViewService({ config, views, reader, authenticator, updates, metrics, logger, readLimits });
   const { limits } = config.serving;
 
   const armor = new EnvelopArmor({

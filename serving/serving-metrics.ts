@@ -14,6 +14,8 @@ export function createServingMetrics(registry: Registry) {
     }),
     cacheHits: new Counter({ name: 'braid_serving_cache_hits_total', help: 'Answers served from the response cache, per view.', labelNames: ['view'], registers }),
     partialAnswers: new Counter({ name: 'braid_serving_partial_answers_total', help: 'Answers flagged partial (a range neither layer could serve), per view.', labelNames: ['view'], registers }),
+    readCells: new Counter({ name: 'braid_serving_read_cells_total', help: 'Cells (window × group rows) read from the batch and speed layers, per view.', labelNames: ['view'], registers }),
+    readsRefused: new Counter({ name: 'braid_serving_reads_refused_total', help: 'Reads refused by a read limit, per limit.', labelNames: ['limit'], registers }),
     subscriptions: new Gauge({ name: 'braid_serving_subscriptions', help: 'Open GraphQL subscriptions, per view.', labelNames: ['view'], registers }),
   };
 }

@@ -7,6 +7,7 @@ import type { Granularity } from '../shared/time/index.ts';
 import { windowSpanMs, type View } from '../shared/views/index.ts';
 import { readSpeedView, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
 import { SpeedKeys } from '../shared/speed-contract/index.ts';
+import type { ReadBudget } from './read-limits.ts';
 import { orderAndLimit, rollUp, type ResultRow, type StateRow } from './roll-up.ts';
 import { queryKey, type ViewQuery } from './view-query.ts';
 import { withTimeout } from './with-timeout.ts';
@@ -88,6 +89,9 @@ export function retentionGap(view: View, watermarkMs: number | null, speedFromMs
   return speedFromMs < horizonMs ? [{ fromMs: speedFromMs, toMs: Math.min(horizonMs, toMs) }] : [];
 }
 
+const timeoutError = (query: ViewQuery, timeoutMs: number) =>
+  new BraidError(ErrorCode.TIMEOUT, `${query.view.name}: the query took longer than ${timeoutMs} ms`, { fields: { view: query.view.name } });
+
 /**
  * Answers view queries by braiding the layers: one batch version is pinned per
  * request; windows ending at or before its cutoff come from it, later windows
@@ -148,29 +152,32 @@ export class ViewReader {
     return read;
   }
 
-  /** Answers a query within the configured request timeout. */
-  async query(query: ViewQuery): Promise<ViewAnswer> {
+  /**
+   * Answers a query within the configured request timeout; a read that times out stops its work at its next step.
+   * `budget` (the caller's) admits the read when it has work to do and is charged the cells it reads.
+   */
+  async query(query: ViewQuery, budget?: ReadBudget): Promise<ViewAnswer> {
     const timeoutMs = this.options.config.serving.limits.requestTimeoutMs;
-    return withTimeout(
-      this.answer(query),
-      timeoutMs,
-      () => new BraidError(ErrorCode.TIMEOUT, `${query.view.name}: the query took longer than ${timeoutMs} ms`, { fields: { view: query.view.name } }),
-    );
+    const timedOut = new AbortController();
+    return withTimeout(this.answer(query, budget, timedOut.signal), timeoutMs, () => {
+      timedOut.abort();
+      return timeoutError(query, timeoutMs);
+    });
   }
 
-  private async answer(query: ViewQuery): Promise<ViewAnswer> {
+  private async answer(query: ViewQuery, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
     // A publish between pinning the version and reading speed may expire speed windows the pinned
     // version does not cover; the pointer is swapped before that, so re-checking it detects the race.
     for (let attempt = 0; ; attempt++) {
       const manifest = query.layer === 'speed' ? null : this.batch.current(query.view);
-      const answer = await this.answerPinned(query, manifest);
+      const answer = await this.answerPinned(query, manifest, budget, signal);
       if (query.layer !== 'merged' || attempt >= 3) return answer;
       const now = this.batch.current(query.view);
       if ((now?.version ?? null) === (manifest?.version ?? null)) return answer;
     }
   }
 
-  private async answerPinned(query: ViewQuery, manifest: BatchManifest | null): Promise<ViewAnswer> {
+  private async answerPinned(query: ViewQuery, manifest: BatchManifest | null, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
     const { view, layer } = query;
     const progress = layer === 'batch' ? null : await this.speedProgress(view);
     const cacheKey = `${queryKey(query)}|${manifest?.version ?? '-'}|${progress?.signature ?? '-'}|${progress?.watermarkMs ?? '-'}`;
@@ -178,7 +185,8 @@ export class ViewReader {
     if (hit) return { rows: hit.rows, meta: { ...hit.meta, cached: true } };
     const running = this.inFlight.get(cacheKey);
     if (running) return running;
-    const computing = this.compute(query, manifest, progress);
+    const release = budget?.admit();
+    const computing = this.compute(query, manifest, progress, budget, signal).finally(release);
     this.inFlight.set(cacheKey, computing);
     try {
       const answer = await computing;
@@ -189,8 +197,13 @@ export class ViewReader {
     }
   }
 
-  private async compute(query: ViewQuery, manifest: BatchManifest | null, progress: SpeedProgress | null): Promise<ViewAnswer> {
+  private async compute(query: ViewQuery, manifest: BatchManifest | null, progress: SpeedProgress | null, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
     const { view, layer } = query;
+    /** Between steps: a timed-out read stops; the cells read so far are charged. */
+    const step = (cells: number) => {
+      if (signal.aborted) throw timeoutError(query, this.options.config.serving.limits.requestTimeoutMs);
+      budget?.charge(cells);
+    };
 
     const cutoffMs = manifest?.cutoffMs ?? null;
     const rows: StateRow[] = [];
@@ -203,6 +216,7 @@ export class ViewReader {
       const batchToMs = layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
       if (query.fromMs < batchToMs) {
         const { rows: batchRows } = await this.batch.read(view, { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, includeState: true, ...(where ? { where } : {}) });
+        step(batchRows.length);
         for (const row of batchRows) if (row.windowEnd <= cutoffMs) rows.push(row as StateRow);
         if (batchRows.length > 0) layers.push('batch');
       }
@@ -222,6 +236,7 @@ export class ViewReader {
           watermarkMs: progress?.watermarkMs ?? null,
           ...(where ? { where } : {}),
         });
+        step(speed.rows.length);
         let any = false;
         for (const row of speed.rows) {
           if (speedOnly || row.windowEnd > cutoffMs) {

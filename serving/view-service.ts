@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logging/index.ts';
 import type { View, ViewRegistry } from '../shared/views/index.ts';
 import { canRead, type Authenticator, type Principal } from './auth/authenticator.ts';
 import type { ViewResolvers } from './graphql/schema.ts';
+import type { ReadLimits } from './read-limits.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 import { parseViewQuery, queryLimits, type QueryLimits, type ViewQueryInput } from './view-query.ts';
 import type { ViewAnswer, ViewReader } from './view-reader.ts';
@@ -23,6 +24,8 @@ export interface ViewServiceOptions {
   readonly updates: ViewUpdates;
   readonly metrics: ServingMetrics;
   readonly logger: Logger;
+  /** The bounds on what reads cost (per request, per caller per second, concurrency, subscriptions); none when absent. */
+  readonly readLimits?: ReadLimits;
 }
 
 /**
@@ -52,14 +55,31 @@ export class ViewService implements ViewResolvers<RequestContext> {
 
   async answer(view: View, input: ViewQueryInput, context: RequestContext): Promise<ViewAnswer> {
     this.options.authenticator.assertCanRead(context.principal, view);
+    const query = parseViewQuery(view, input, this.limits);
+    const { readLimits } = this.options;
+    try {
+      readLimits?.checkCaller(context.principal);
+    } catch (thrown) {
+      const { limit } = toBraidError(thrown).fields;
+      if (typeof limit === 'string') this.options.metrics.readsRefused.inc({ limit });
+      throw thrown;
+    }
+    const budget = readLimits?.forRequest(context.principal);
     let answer: ViewAnswer;
     try {
-      answer = await this.options.reader.query(parseViewQuery(view, input, this.limits));
+      answer = await this.options.reader.query(query, budget);
     } catch (thrown) {
       const error = toBraidError(thrown);
       // Clients see only "internal error"; the server log keeps what happened.
       if (error.code === ErrorCode.INTERNAL) this.options.logger.error({ err: error.cause ?? error, view: view.name }, 'query failed');
+      if (typeof error.fields.limit === 'string') this.options.metrics.readsRefused.inc({ limit: error.fields.limit });
       throw error;
+    } finally {
+      // What was read is charged, whether or not the read finished.
+      if (budget) {
+        this.options.metrics.readCells.inc({ view: view.name }, budget.work.cells);
+        readLimits!.chargeCaller(context.principal, budget.work.cells).catch((thrown: unknown) => this.options.logger.warn({ err: thrown }, 'read budget not charged'));
+      }
     }
     const { metrics } = this.options;
     if (answer.meta.cached) metrics.cacheHits.inc({ view: view.name });
@@ -73,15 +93,18 @@ export class ViewService implements ViewResolvers<RequestContext> {
     const ticks = this.options.updates.listen(view.name);
     const { metrics, logger } = this.options;
     return new Repeater<ViewAnswer>(async (push, stop) => {
+      let close: (() => void) | undefined;
       metrics.subscriptions.inc({ view: view.name });
       stop.then(() => ticks.return());
       try {
+        close = this.options.readLimits?.openSubscription(context.principal);
         await push(await this.answer(view, input, context));
         for await (const _tick of ticks) await push(await this.answer(view, input, context));
       } catch (thrown) {
         logger.warn({ err: thrown, view: view.name }, 'subscription ended by an error');
         stop(thrown);
       } finally {
+        close?.();
         metrics.subscriptions.dec({ view: view.name });
       }
     });

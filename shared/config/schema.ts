@@ -136,6 +136,15 @@ export const ConfigSchema = z.strictObject({
           maxAliases: z.number().int().min(0).default(10),
           /** Requests per second per API key / JWT subject / anonymous client address; 0 turns the limit off. */
           requestsPerSecond: z.number().int().min(0).default(200),
+          /** Cells (window × group rows read from the layers) one request may read. */
+          maxCellsPerRequest: z.number().int().min(1).default(2_000_000),
+          /** Cells per second per caller, counted in Redis; 0 turns the budget off. */
+          cellsPerSecond: z.number().int().min(0).default(5_000_000),
+          /** Reads doing work (not answered from the cache) at once, per caller and in all (per server). */
+          maxConcurrentReadsPerCaller: z.number().int().min(1).default(4),
+          maxConcurrentReads: z.number().int().min(1).default(16),
+          /** Open GraphQL subscriptions per caller (per server). */
+          maxSubscriptionsPerCaller: z.number().int().min(1).default(20),
         })
         .prefault({}),
       /** Responses cached (keyed by query, batch version and speed progress, so never stale). 0 turns the cache off. */
