@@ -66,17 +66,17 @@ class BucketFinder {
   }
 }
 
-/**
- * Merges rows that fall in the same bucket and group with each measure's
- * monoid `merge`, then finishes the measures. With `granularity` null every
- * window is its own bucket (rows of the two layers for the same window and
- * group, should there be any, still merge). A number is a fixed step in ms.
- * Inputs are left as they were.
- *
- * @example rollUp(pageViews, rows, { kind: 'calendar', unit: 'week', timeZone: 'America/New_York' })
- */
-export function rollUp(view: View, rows: Iterable<StateRow>, granularity: Granularity | number | null): ResultRow[] {
-  const buckets = new Map<string, { windowStart: number; windowEnd: number; dimensions: StateRow['dimensions']; state: Record<string, unknown> }>();
+/** A bucket and group of a roll-up: its window bounds, dimensions and merged measure states. */
+interface Bucket {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly dimensions: StateRow['dimensions'];
+  readonly state: Record<string, unknown>;
+}
+
+/** Rows merged by bucket and group (see {@link rollUp}); states are merged, not finished. */
+function mergeBuckets(view: View, rows: Iterable<StateRow>, granularity: Granularity | number | null): Bucket[] {
+  const buckets = new Map<string, Bucket>();
   const list = Array.isArray(rows) ? (rows as readonly StateRow[]) : [...rows];
   const finder = granularity === null ? null : new BucketFinder(typeof granularity === 'number' ? fixedGranularity(granularity) : granularity, list);
   for (const row of list) {
@@ -95,13 +95,52 @@ export function rollUp(view: View, rows: Iterable<StateRow>, granularity: Granul
     }
     for (const { name, measure } of view.measures) bucket.state[name] = measure.merge(bucket.state[name], row.state[name]);
   }
-  const result: ResultRow[] = [];
-  for (const bucket of buckets.values()) {
-    const measures: Record<string, unknown> = {};
-    for (const { name, measure } of view.measures) measures[name] = measure.finish(bucket.state[name]);
-    result.push({ windowStart: bucket.windowStart, windowEnd: bucket.windowEnd, dimensions: bucket.dimensions, measures });
-  }
-  return result;
+  return [...buckets.values()];
+}
+
+/** A bucket as an answer row, every measure finished. */
+function finishBucket(view: View, bucket: Bucket): ResultRow {
+  const measures: Record<string, unknown> = {};
+  for (const { name, measure } of view.measures) measures[name] = measure.finish(bucket.state[name]);
+  return { windowStart: bucket.windowStart, windowEnd: bucket.windowEnd, dimensions: bucket.dimensions, measures };
+}
+
+/**
+ * Merges rows that fall in the same bucket and group with each measure's
+ * monoid `merge`, then finishes the measures. With `granularity` null every
+ * window is its own bucket (rows of the two layers for the same window and
+ * group, should there be any, still merge). A number is a fixed step in ms.
+ * Inputs are left as they were.
+ *
+ * @example rollUp(pageViews, rows, { kind: 'calendar', unit: 'week', timeZone: 'America/New_York' })
+ */
+export function rollUp(view: View, rows: Iterable<StateRow>, granularity: Granularity | number | null): ResultRow[] {
+  return mergeBuckets(view, rows, granularity).map((bucket) => finishBucket(view, bucket));
+}
+
+/**
+ * {@link rollUp}, then {@link orderAndLimit}, with the same rows as the answer, finishing only what is returned:
+ * the measure the order needs for every bucket, every measure for the rows kept. A distinct count or quantiles
+ * of a top 20 out of thousands of cells are finished 20 times, not thousands.
+ */
+export function rollUpOrderAndLimit(
+  view: View,
+  rows: Iterable<StateRow>,
+  granularity: Granularity | number | null,
+  orderBy: OrderBy,
+  limit: number,
+): { rows: ResultRow[]; truncated: boolean } {
+  const buckets = mergeBuckets(view, rows, granularity);
+  const order = view.measures.find(({ name }) => name === orderBy.field);
+  const ranked = buckets.map((bucket) => ({
+    windowStart: bucket.windowStart,
+    windowEnd: bucket.windowEnd,
+    dimensions: bucket.dimensions,
+    measures: order ? { [order.name]: order.measure.finish(bucket.state[order.name]) } : {},
+    bucket,
+  }));
+  const kept = orderAndLimit(view, ranked, orderBy, limit);
+  return { rows: (kept.rows as typeof ranked).map((row) => finishBucket(view, row.bucket)), truncated: kept.truncated };
 }
 
 function compareValues(a: unknown, b: unknown): number {

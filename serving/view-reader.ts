@@ -8,7 +8,7 @@ import { windowSpanMs, type View } from '../shared/views/index.ts';
 import { readSpeedView, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
 import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import type { ReadBudget } from './read-limits.ts';
-import { orderAndLimit, rollUp, type ResultRow, type StateRow } from './roll-up.ts';
+import { rollUpOrderAndLimit, type ResultRow, type StateRow } from './roll-up.ts';
 import { queryKey, type ViewQuery } from './view-query.ts';
 import { withTimeout } from './with-timeout.ts';
 
@@ -233,6 +233,8 @@ export class ViewReader {
           fromMs: speedFromMs,
           toMs: query.toMs,
           includeState: true,
+          // The roll-up finishes what the answer returns.
+          finish: false,
           watermarkMs: progress?.watermarkMs ?? null,
           ...(where ? { where } : {}),
         });
@@ -252,7 +254,7 @@ export class ViewReader {
     }
 
     const gaps = coalesceRanges(missing, query.fromMs, query.toMs);
-    const limited = orderAndLimit(view, rollUp(view, rows, query.rollUp ? query.granularity : null), query.orderBy, query.limit);
+    const limited = rollUpOrderAndLimit(view, rows, query.rollUp ? query.granularity : null, query.orderBy, query.limit);
     const answer: ViewAnswer = {
       rows: limited.rows,
       meta: {

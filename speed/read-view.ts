@@ -37,6 +37,8 @@ export interface SpeedReadQuery {
   readonly where?: Readonly<Record<string, ReadonlyArray<DimensionValue>>>;
   /** Also return each measure's mergeable state. */
   readonly includeState?: boolean;
+  /** Finish each measure (the default); false, with `includeState`, when the caller merges and finishes the states itself. */
+  readonly finish?: boolean;
   /** The watermark, when the caller has just read it (saves reading it again). */
   readonly watermarkMs?: number | null;
 }
@@ -199,6 +201,7 @@ async function readFixedWindows(
   });
 
   const rows: SpeedRow[] = [];
+  const finish = query.finish !== false || !query.includeState;
   const sketches = redis.pipeline();
   const countsTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; measure: Measure; storage: CountsStorage<unknown> }> = [];
   const partitionTargets: PartitionTarget[] = [];
@@ -221,7 +224,7 @@ async function readFixedWindows(
         switch (storage.type) {
           case 'cell':
             state[name] = storage.fromCell(cell, name);
-            measures[name] = measure.finish(state[name]);
+            if (finish) measures[name] = measure.finish(state[name]);
             break;
           case 'counts':
             sketches.zrange(keys.topK(view.name, start, name, groupKey), '0', '-1', 'WITHSCORES');
@@ -250,14 +253,14 @@ async function readFixedWindows(
       const [error, reply] = replies[index]!;
       if (error) throw error;
       state[name] = storage.fromCounts(reply as string[]);
-      measures[name] = measure.finish(state[name]);
+      if (finish) measures[name] = measure.finish(state[name]);
     });
   }
   if (partitionTargets.length > 0) {
     const parts = await readPartitionStates(target, view, partitionTargets, pinned);
     for (const { start, groupKey, state, measures, name, measure, storage } of partitionTargets) {
       state[name] = storage.fromPartitions(parts.get(partitionCell(start, name, groupKey)) ?? []);
-      measures[name] = measure.finish(state[name]);
+      if (finish) measures[name] = measure.finish(state[name]);
     }
   }
   return rows;
@@ -333,6 +336,7 @@ async function readSessions(target: SpeedViewSource, view: View, query: SpeedRea
   const ids = await redis.zrangebyscore(keys.sessionIndex(view.name), String(query.fromMs), `(${query.toMs}`);
   if (ids.length === 0) return [];
   const stored = await redis.hmget(keys.sessions(view.name), ...ids);
+  const finish = query.finish !== false || !query.includeState;
   const rows: SpeedRow[] = [];
   for (let index = 0; index < ids.length; index++) {
     const text = stored[index];
@@ -344,7 +348,7 @@ async function readSessions(target: SpeedViewSource, view: View, query: SpeedRea
     const state: Record<string, unknown> = {};
     view.measures.forEach(({ name, measure }, index) => {
       state[name] = measure.deserialize(session.m[index]!);
-      measures[name] = measure.finish(state[name]);
+      if (finish) measures[name] = measure.finish(state[name]);
     });
     rows.push({
       windowStart: session.s,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { orderAndLimit, rollUp, type ResultRow, type StateRow } from '../../serving/roll-up.ts';
+import { orderAndLimit, rollUp, rollUpOrderAndLimit, type ResultRow, type StateRow } from '../../serving/roll-up.ts';
+import type { OrderBy } from '../../serving/view-query.ts';
 import { avg, count, RedisHll, topK } from '../../shared/measures/index.ts';
 import { defineView, pageViews, sliding, tumbling, userSessions } from '../../shared/views/index.ts';
 
@@ -220,5 +221,35 @@ describe('orderAndLimit', () => {
     const limited = orderAndLimit(pageViews, rows, { field: 'views', direction: 'asc' }, 2);
     expect(limited).toMatchObject({ truncated: false });
     expect(limited.rows).toHaveLength(2);
+  });
+});
+
+describe('rollUpOrderAndLimit', () => {
+  const rows = Array.from({ length: 300 }, (_, i) => pageRow(i % 120, `/u${i % 17}`, 1 + ((i * 7) % 13), users(i, i + (i % 5)), i % 3 ? i : null));
+
+  it('answers as rollUp then orderAndLimit do, for any granularity, order and limit', () => {
+    const cases: Array<[number | null, OrderBy, number]> = [
+      [null, { field: 'views', direction: 'desc' }, 20],
+      [HOUR_MS, { field: 'revenue', direction: 'asc' }, 5],
+      [null, { field: 'windowStart', direction: 'asc' }, 1_000],
+      [10 * MINUTE_MS, { field: 'visitors', direction: 'desc' }, 3],
+    ];
+    for (const [granularity, orderBy, limit] of cases) {
+      expect(rollUpOrderAndLimit(pageViews, rows, granularity, orderBy, limit)).toEqual(orderAndLimit(pageViews, rollUp(pageViews, rows, granularity), orderBy, limit));
+    }
+  });
+
+  it('finishes a measure the order does not need only for the rows it returns', () => {
+    let finished = 0;
+    const counted = {
+      ...pageViews,
+      measures: pageViews.measures.map(({ name, measure }) =>
+        name === 'visitors' ? { name, measure: { ...measure, finish: (state: unknown) => (finished++, measure.finish(state)) } } : { name, measure },
+      ),
+    };
+    const { rows: top, truncated } = rollUpOrderAndLimit(counted, rows, null, { field: 'views', direction: 'desc' }, 20);
+    expect(top).toHaveLength(20);
+    expect(truncated).toBe(true);
+    expect(finished).toBe(20);
   });
 });
