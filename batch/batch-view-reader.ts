@@ -8,6 +8,8 @@ export interface BatchReadQuery {
   readonly toMs: number;
   readonly where?: Readonly<Record<string, ReadonlyArray<string | number | boolean | null>>>;
   readonly includeState?: boolean;
+  /** Finish each measure (the default); false, with `includeState`, when the caller merges and finishes the states itself. */
+  readonly finish?: boolean;
   /** Pin a version; default: the current one, read once for the whole request. */
   readonly version?: number;
 }
@@ -73,6 +75,7 @@ export class BatchViewReader {
       )
     ).getRowObjectsJS() as Array<Record<string, unknown>>;
     const rows: BatchRow[] = [];
+    const finish = query.finish !== false || !query.includeState;
     for (const row of stored) {
       const dimensions: Record<string, string | number | boolean | null> = {};
       for (const dimension of view.dimensions) {
@@ -84,7 +87,7 @@ export class BatchViewReader {
       const state: Record<string, unknown> = {};
       for (const { name, measure } of view.measures) {
         state[name] = measure.batch.fromStored(row[`state_${name}`]);
-        measures[name] = measure.finish(state[name]);
+        if (finish) measures[name] = measure.finish(state[name]);
       }
       rows.push({
         windowStart: Number(row.window_start),

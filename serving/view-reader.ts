@@ -215,7 +215,7 @@ export class ViewReader {
       // Batch windows all end at or before the cutoff, so they start before it.
       const batchToMs = layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
       if (query.fromMs < batchToMs) {
-        const { rows: batchRows } = await this.batch.read(view, { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, includeState: true, ...(where ? { where } : {}) });
+        const { rows: batchRows } = await this.batch.read(view, { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, includeState: true, finish: false, ...(where ? { where } : {}) });
         step(batchRows.length);
         for (const row of batchRows) if (row.windowEnd <= cutoffMs) rows.push(row as StateRow);
         if (batchRows.length > 0) layers.push('batch');
