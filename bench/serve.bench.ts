@@ -47,6 +47,7 @@ import { RedisHll, REDIS_HLL_REGISTER_COUNT } from '../shared/measures/index.ts'
 import { defineBenchmark } from './lib/benchmark.ts';
 import { LoadGenerator, type LoadResult, type LoadTarget } from './lib/load-generator.ts';
 import { deleteKeysWithPrefix } from './lib/redis-cleanup.ts';
+import { waitUntilCaughtUp } from './lib/speed-catch-up.ts';
 
 // The data: a clickstream over the last ~70 minutes up to now, so "the last hour" is all there.
 const EVENTS = 80_000;
@@ -54,7 +55,6 @@ const SPAN_MS = 70 * 60_000;
 const URLS = 300;
 const PARTITIONS = 4;
 const CATCH_UP_TIMEOUT_MS = 120_000;
-const OFFSET_POLL_MS = 50;
 
 // The dashboard query: page_views, last hour, per-minute rows, one URL.
 const VIEW = pageViews.name;
@@ -187,26 +187,6 @@ function baselineApp(redis: Redis, keys: SpeedKeys, topic: string): Hono {
   return app;
 }
 
-/** Polls the speed layer's stored offsets until they reach the topic's end offsets. */
-async function waitUntilCaughtUp(redis: Redis, keys: SpeedKeys, group: string, topic: string, ends: ReadonlyArray<{ partition: number; high: string }>, worker: SpeedWorker) {
-  const fields = ends.map(({ partition }) => SpeedKeys.offsetField(topic, partition));
-  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
-  let failure: unknown;
-  worker.done.catch((error: unknown) => (failure = error));
-  for (;;) {
-    if (failure) throw failure;
-    const stored = await redis.hmget(keys.partitions(group), ...fields);
-    if (ends.every(({ high }, index) => high === '0' || (stored[index] !== null && Number(stored[index]) >= Number(high)))) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `the speed worker did not reach the end offsets in ${CATCH_UP_TIMEOUT_MS / 1000} s: ` +
-          ends.map(({ partition, high }, index) => `p${partition} ${stored[index] ?? 'none'}/${high}`).join(', '),
-      );
-    }
-    await sleep(OFFSET_POLL_MS);
-  }
-}
-
 /** A load run is only worth its numbers if every answer was a 2xx with the expected body (unanswered requests of an overloaded server are latency, not errors). */
 function assertClean(label: string, result: LoadResult): LoadResult {
   const bad = result.non2xx + result.errors + result.timeouts + result.mismatches;
@@ -318,7 +298,7 @@ export default defineBenchmark({
       progress(`speed worker over ${VIEW}…`);
       const consumeStarted = performance.now();
       worker = await SpeedWorker.start({ config, views: [pageViews], logger, registry: createMetricsRegistry('bench-serve-speed') });
-      await waitUntilCaughtUp(redis, keys, group, topic, ends, worker);
+      await waitUntilCaughtUp(redis, keys, group, topic, ends, worker, CATCH_UP_TIMEOUT_MS);
       // Stopped before measuring: the numbers are the serving layer's alone, and the cache's key (speed progress) holds still.
       await worker.stop();
       worker = undefined;
