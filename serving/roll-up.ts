@@ -72,6 +72,8 @@ interface Bucket {
   readonly windowEnd: number;
   readonly dimensions: StateRow['dimensions'];
   readonly state: Record<string, unknown>;
+  /** The states are the bucket's own (made by a merge), not its first row's: later merges may update them in place. */
+  owned: boolean;
 }
 
 /** Rows merged by bucket and group (see {@link rollUp}); states are merged, not finished. */
@@ -90,10 +92,14 @@ function mergeBuckets(view: View, rows: Iterable<StateRow>, granularity: Granula
     const key = `${windowStart}|${windowEnd}|${JSON.stringify(view.dimensions.map((d) => row.dimensions[d.name] ?? null))}`;
     const bucket = buckets.get(key);
     if (!bucket) {
-      buckets.set(key, { windowStart, windowEnd, dimensions: row.dimensions, state: { ...row.state } });
+      buckets.set(key, { windowStart, windowEnd, dimensions: row.dimensions, state: { ...row.state }, owned: false });
       continue;
     }
-    for (const { name, measure } of view.measures) bucket.state[name] = measure.merge(bucket.state[name], row.state[name]);
+    for (const { name, measure } of view.measures) {
+      const into = bucket.state[name];
+      bucket.state[name] = bucket.owned && measure.mergeInto ? measure.mergeInto(into, row.state[name]) : measure.merge(into, row.state[name]);
+    }
+    bucket.owned = true;
   }
   return [...buckets.values()];
 }

@@ -1,6 +1,6 @@
 import { isAbsent, type Measure } from './measure.ts';
 import { PartitionSketch } from './partition-sketch.ts';
-import { RedisHll, redisHllPosition, REDIS_HLL_REGISTER_COUNT } from './redis-hll.ts';
+import { RedisHll, redisHllPosition } from './redis-hll.ts';
 import { loggedDistinct } from './sketch-log.ts';
 import { writeHeldState, type DeltaOps } from './speed-face.ts';
 
@@ -55,9 +55,13 @@ export function approxDistinct(field: string): Measure<RedisHll, number> {
       return state;
     },
     merge: (a, b) => {
-      const merged = RedisHll.fromRegisters(a.registers());
+      const merged = a.clone();
       merged.merge(b);
       return merged;
+    },
+    mergeInto: (into, from) => {
+      into.merge(from);
+      return into;
     },
     finish: (state) => state.count(),
     serialize: (state) => state.serialize(),
@@ -70,11 +74,7 @@ export function approxDistinct(field: string): Measure<RedisHll, number> {
         type: 'partitions',
         empty: () => new PartitionSketch(),
         restore: (bytes) => PartitionSketch.fromBytes(bytes),
-        fromPartitions: (parts) => {
-          const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
-          for (const bytes of parts) PartitionSketch.mergeInto(registers, bytes);
-          return RedisHll.fromRegisters(registers);
-        },
+        fromPartitions: (parts) => PartitionSketch.union(parts),
       },
     },
     batch: {

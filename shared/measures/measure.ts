@@ -41,6 +41,8 @@ export interface Measure<State = unknown, Out = unknown> {
   add(state: State, value: unknown): State;
   /** Combines two states into a new one; the inputs are left as they were. */
   merge(a: State, b: State): State;
+  /** `into` with `from` merged in, `into` updated in place where that is cheaper (a sketch); `from` is left as it was. Absent: {@link merge}. */
+  mergeInto?(into: State, from: State): State;
   finish(state: State): Out;
   serialize(state: State): string;
   deserialize(text: string): State;

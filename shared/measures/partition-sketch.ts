@@ -1,5 +1,5 @@
 import { BraidError, ErrorCode } from '../errors/index.ts';
-import { REDIS_HLL_REGISTER_COUNT } from './redis-hll.ts';
+import { RedisHll, REDIS_HLL_REGISTER_COUNT } from './redis-hll.ts';
 
 /** Leading byte of a stored sketch holding its non-zero registers as 3-byte positions. */
 const POSITIONS = 0x50; // 'P'
@@ -183,6 +183,27 @@ export class PartitionSketch {
     checkPositions(bytes);
     for (let at = 1; at < bytes.length; at += 3) sketch.add(positionAt(bytes, at));
     return sketch;
+  }
+
+  /**
+   * The union of stored sketches (a cell's partitions) as a Redis HyperLogLog: sparse while all of them are
+   * (the usual cell), so reading one costs the registers it holds, not 16 KB.
+   */
+  static union(parts: readonly Uint8Array[]): RedisHll {
+    if (parts.some((bytes) => bytes[0] === DENSE)) {
+      const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+      for (const bytes of parts) PartitionSketch.mergeInto(registers, bytes);
+      return RedisHll.fromRegisters(registers);
+    }
+    let count = 0;
+    for (const bytes of parts) {
+      checkPositions(bytes);
+      count += (bytes.length - 1) / 3;
+    }
+    const positions = new Int32Array(count);
+    let index = 0;
+    for (const bytes of parts) for (let at = 1; at < bytes.length; at += 3) positions[index++] = positionAt(bytes, at);
+    return RedisHll.fromPositions(positions);
   }
 
   /** Raises each of `registers` (16384 values) to the stored sketch's value for it: the union of the two. */

@@ -45,17 +45,23 @@ function add(state: QuantilesState, value: unknown): QuantilesState {
   return state;
 }
 
-function mergeCounts(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): Map<number, number> {
-  const merged = new Map(a);
-  for (const [bucket, n] of b) merged.set(bucket, (merged.get(bucket) ?? 0) + n);
-  return merged;
+function addCounts(into: Map<number, number>, from: ReadonlyMap<number, number>): Map<number, number> {
+  for (const [bucket, n] of from) into.set(bucket, (into.get(bucket) ?? 0) + n);
+  return into;
 }
 
 const merge = (a: QuantilesState, b: QuantilesState): QuantilesState => ({
-  positive: mergeCounts(a.positive, b.positive),
-  negative: mergeCounts(a.negative, b.negative),
+  positive: addCounts(new Map(a.positive), b.positive),
+  negative: addCounts(new Map(a.negative), b.negative),
   zeros: a.zeros + b.zeros,
 });
+
+const mergeInto = (into: QuantilesState, from: QuantilesState): QuantilesState => {
+  addCounts(into.positive, from.positive);
+  addCounts(into.negative, from.negative);
+  into.zeros += from.zeros;
+  return into;
+};
 
 const isEmpty = (state: QuantilesState): boolean => state.zeros === 0 && state.positive.size === 0 && state.negative.size === 0;
 
@@ -130,6 +136,7 @@ export function quantiles(field: string, fractions: readonly number[] = [0.5, 0.
     zero,
     add,
     merge,
+    mergeInto,
     finish: (state) => finish(state, list),
     serialize,
     deserialize,

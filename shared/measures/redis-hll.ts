@@ -36,6 +36,8 @@ const SPARSE_ZERO_MAX_RUN = 64;
 const SPARSE_XZERO_MAX_RUN = REDIS_HLL_REGISTER_COUNT;
 const SPARSE_VAL_MAX_VALUE = 32;
 const SPARSE_VAL_MAX_RUN = 4;
+/** Non-zero registers past which a sketch holds all 16384 (16 KB) instead of a sorted list of positions (4 KB at most). */
+const SPARSE_MAX_REGISTERS = 1024;
 
 // MurmurHash64A's multiplier 0xc6a4a7935bd1e995 as 32-bit halves (and the low
 // half as 16-bit quarters): the hash works on (hi, lo) int32 pairs with
@@ -208,8 +210,12 @@ function invalidInput(message: string, fields: Record<string, unknown> = {}): Br
  * built with PFADD and a RedisHll fed the same elements have the same
  * registers, and {@link RedisHll.count} equals PFCOUNT.
  *
- * Registers are held one byte each (not 6-bit packed) so add and merge are
- * plain array operations; packing happens only in {@link RedisHll.toRedisBytes}.
+ * A sketch with few non-zero registers (most cells of a window and group)
+ * holds just those, as a sorted list of positions (register × 64 + value), so
+ * building, copying, merging and counting it cost what it holds, not 16 KB.
+ * Past {@link SPARSE_MAX_REGISTERS} it holds every register, one byte each
+ * (not 6-bit packed), so add and merge are plain array operations; packing
+ * happens only in {@link RedisHll.toRedisBytes}.
  *
  * @example
  * const today = RedisHll.empty();
@@ -219,19 +225,25 @@ function invalidInput(message: string, fields: Record<string, unknown> = {}): Br
  * today.merge(speed); // union, not a sum
  */
 export class RedisHll {
-  readonly #registers: Uint8Array;
+  /** Every register, one byte each; null while the sketch is sparse. */
+  #dense: Uint8Array | null;
+  /** While sparse: the non-zero registers' positions in ascending order, in the first `#size` slots. */
+  #positions: Int32Array;
+  #size: number;
   /** The estimate, kept until a register changes; undefined when stale. */
   #cachedCount: number | undefined;
 
-  /** `registers` becomes the sketch's own: every caller passes a fresh array of its own buffer (count() reads it as words). */
-  private constructor(registers: Uint8Array) {
-    this.#registers = registers;
+  /** Takes `dense` (or `positions`) as its own: every caller passes a fresh array. */
+  private constructor(dense: Uint8Array | null, positions: Int32Array = NO_POSITIONS, size = 0) {
+    this.#dense = dense;
+    this.#positions = positions;
+    this.#size = size;
     this.#cachedCount = undefined;
   }
 
   /** A sketch of nothing: every register zero, count() 0. */
   static empty(): RedisHll {
-    const sketch = new RedisHll(new Uint8Array(REDIS_HLL_REGISTER_COUNT));
+    const sketch = new RedisHll(null);
     sketch.#cachedCount = 0;
     return sketch;
   }
@@ -290,25 +302,33 @@ export class RedisHll {
 
   /**
    * The sketch whose registers are the largest values among `positions`, each
-   * a {@link redisHllPosition} (register × 64 + value): how the batch layer
-   * stores sketches, since DuckDB can gather positions but not hash. Throws a
-   * BAD_ARGUMENT BraidError for a position outside the registers or a value
-   * outside 1–63.
+   * a {@link redisHllPosition} (register × 64 + value), in any order, repeats
+   * allowed: how the batch layer stores sketches, since DuckDB can gather
+   * positions but not hash. Throws a BAD_ARGUMENT BraidError for a position
+   * outside the registers or a value outside 1–63.
    *
    * @example
    * RedisHll.fromPositions(['a', 'b'].map(redisHllPosition)).count(); // 2
    */
-  static fromPositions(positions: readonly number[]): RedisHll {
-    const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
-    for (const position of positions) {
-      const index = position >> 6;
-      const value = position & 63;
-      if (!Number.isInteger(position) || position < 0 || index >= REDIS_HLL_REGISTER_COUNT || value === 0) {
+  static fromPositions(positions: ArrayLike<number>): RedisHll {
+    const count = positions.length;
+    const sorted = new Int32Array(count);
+    for (let index = 0; index < count; index++) {
+      const position = positions[index]!;
+      if (!Number.isInteger(position) || position < 0 || position >> 6 >= REDIS_HLL_REGISTER_COUNT || (position & 63) === 0) {
         throw invalidInput(`${position} is not a HyperLogLog position (register 0–${REDIS_HLL_REGISTER_COUNT - 1} × 64 + value 1–63)`, { position });
       }
-      if (value > registers[index]!) registers[index] = value;
+      sorted[index] = position;
     }
-    return new RedisHll(registers);
+    sorted.sort();
+    // Ascending, so the last position of a register carries its largest value.
+    let size = 0;
+    for (let index = 0; index < count; index++) {
+      const position = sorted[index]!;
+      if (size > 0 && sorted[size - 1]! >> 6 === position >> 6) sorted[size - 1] = position;
+      else sorted[size++] = position;
+    }
+    return size > SPARSE_MAX_REGISTERS ? new RedisHll(toRegisters(sorted, size)) : new RedisHll(null, sorted, size);
   }
 
   /**
@@ -343,32 +363,135 @@ export class RedisHll {
    */
   add(value: string): void {
     const position = redisHllPosition(value);
-    const index = position >> 6;
-    const value6 = position & 63;
-    if (value6 > this.#registers[index]!) {
-      this.#registers[index] = value6;
-      this.#cachedCount = undefined;
+    const dense = this.#dense;
+    if (dense !== null) {
+      const index = position >> 6;
+      const value6 = position & 63;
+      if (value6 > dense[index]!) {
+        dense[index] = value6;
+        this.#cachedCount = undefined;
+      }
+      return;
     }
+    const register = position >> 6;
+    let positions = this.#positions;
+    const size = this.#size;
+    const at = lowerBound(positions, size, register << 6);
+    if (at < size && positions[at]! >> 6 === register) {
+      if (positions[at]! >= position) return;
+      positions[at] = position;
+      this.#cachedCount = undefined;
+      return;
+    }
+    if (size === positions.length) {
+      const grown = new Int32Array(Math.max(8, size * 2));
+      grown.set(positions);
+      this.#positions = positions = grown;
+    }
+    positions.copyWithin(at + 1, at, size);
+    positions[at] = position;
+    this.#size = size + 1;
+    this.#cachedCount = undefined;
+    if (this.#size > SPARSE_MAX_REGISTERS) this.#toDense();
   }
 
   /** Makes this sketch the union of itself and `other` (register-wise max). */
   merge(other: RedisHll): void {
-    const mine = this.#registers;
-    const theirs = other.#registers;
+    const theirs = other.#dense;
+    const mine = this.#dense;
     let changed = false;
-    for (let i = 0; i < REDIS_HLL_REGISTER_COUNT; i++) {
-      const value = theirs[i]!;
-      if (value > mine[i]!) {
-        mine[i] = value;
-        changed = true;
+    if (theirs === null) {
+      if (other.#size === 0) return;
+      if (mine === null) {
+        this.#mergeSparse(other.#positions, other.#size);
+        return;
+      }
+      const positions = other.#positions;
+      for (let index = 0; index < other.#size; index++) {
+        const register = positions[index]! >> 6;
+        const value = positions[index]! & 63;
+        if (value > mine[register]!) {
+          mine[register] = value;
+          changed = true;
+        }
+      }
+    } else if (mine === null) {
+      // Their registers, raised by ours.
+      const registers = theirs.slice();
+      for (let index = 0; index < this.#size; index++) {
+        const register = this.#positions[index]! >> 6;
+        const value = this.#positions[index]! & 63;
+        if (value > registers[register]!) registers[register] = value;
+      }
+      this.#dense = registers;
+      this.#positions = NO_POSITIONS;
+      this.#size = 0;
+      changed = true;
+    } else {
+      for (let i = 0; i < REDIS_HLL_REGISTER_COUNT; i++) {
+        const value = theirs[i]!;
+        if (value > mine[i]!) {
+          mine[i] = value;
+          changed = true;
+        }
       }
     }
     if (changed) this.#cachedCount = undefined;
   }
 
+  /** Both sparse: the sorted union of the two position lists, each register at its larger value. */
+  #mergeSparse(theirs: Int32Array, theirSize: number): void {
+    const mine = this.#positions;
+    const mySize = this.#size;
+    const merged = new Int32Array(mySize + theirSize);
+    let size = 0;
+    let i = 0;
+    let j = 0;
+    let changed = false;
+    while (i < mySize && j < theirSize) {
+      const a = mine[i]!;
+      const b = theirs[j]!;
+      const registerA = a >> 6;
+      const registerB = b >> 6;
+      if (registerA < registerB) {
+        merged[size++] = a;
+        i++;
+      } else if (registerB < registerA) {
+        merged[size++] = b;
+        j++;
+        changed = true;
+      } else {
+        // Same register: the larger position holds the larger value.
+        if (b > a) changed = true;
+        merged[size++] = b > a ? b : a;
+        i++;
+        j++;
+      }
+    }
+    while (i < mySize) merged[size++] = mine[i++]!;
+    if (j < theirSize) changed = true;
+    while (j < theirSize) merged[size++] = theirs[j++]!;
+    if (!changed) return;
+    this.#cachedCount = undefined;
+    if (size > SPARSE_MAX_REGISTERS) {
+      this.#dense = toRegisters(merged, size);
+      this.#positions = NO_POSITIONS;
+      this.#size = 0;
+    } else {
+      this.#positions = merged;
+      this.#size = size;
+    }
+  }
+
+  #toDense(): void {
+    this.#dense = toRegisters(this.#positions, this.#size);
+    this.#positions = NO_POSITIONS;
+    this.#size = 0;
+  }
+
   /** An independent copy, so a roll-up can merge into it without touching the source. */
   clone(): RedisHll {
-    const copy = new RedisHll(this.#registers.slice());
+    const copy = this.#dense !== null ? new RedisHll(this.#dense.slice()) : new RedisHll(null, this.#positions.slice(0, this.#size), this.#size);
     copy.#cachedCount = this.#cachedCount;
     return copy;
   }
@@ -383,19 +506,24 @@ export class RedisHll {
     // 64 slots as Redis: values above 51 can only come from a hand-made dense
     // string, and Redis's formula ignores them — so must we, to agree.
     const histogram = new Int32Array(64);
-    const registers = this.#registers;
-    // Four registers at a time, skipping zero words: most sketches of a window and group are nearly empty.
-    const words = new Uint32Array(registers.buffer, registers.byteOffset, REDIS_HLL_REGISTER_COUNT / 4);
-    for (let w = 0; w < words.length; w++) {
-      if (words[w] === 0) {
-        histogram[0]! += 4;
-        continue;
+    const registers = this.#dense;
+    if (registers === null) {
+      histogram[0] = REDIS_HLL_REGISTER_COUNT - this.#size;
+      for (let index = 0; index < this.#size; index++) histogram[this.#positions[index]! & 63]!++;
+    } else {
+      // Four registers at a time, skipping zero words.
+      const words = new Uint32Array(registers.buffer, registers.byteOffset, REDIS_HLL_REGISTER_COUNT / 4);
+      for (let w = 0; w < words.length; w++) {
+        if (words[w] === 0) {
+          histogram[0]! += 4;
+          continue;
+        }
+        const i = w * 4;
+        histogram[registers[i]!]!++;
+        histogram[registers[i + 1]!]!++;
+        histogram[registers[i + 2]!]!++;
+        histogram[registers[i + 3]!]!++;
       }
-      const i = w * 4;
-      histogram[registers[i]!]!++;
-      histogram[registers[i + 1]!]!++;
-      histogram[registers[i + 2]!]!++;
-      histogram[registers[i + 3]!]!++;
     }
     const m = REDIS_HLL_REGISTER_COUNT;
     // The order of these floating-point steps is Redis's; reordering them can
@@ -413,7 +541,7 @@ export class RedisHll {
 
   /** A copy of the 16384 register values (0–63, one per byte). */
   registers(): Uint8Array {
-    return this.#registers.slice();
+    return this.#dense !== null ? this.#dense.slice() : toRegisters(this.#positions, this.#size);
   }
 
   /**
@@ -426,20 +554,7 @@ export class RedisHll {
    * await redis.pfcount(key); // === sketch.count()
    */
   toRedisBytes(): Buffer {
-    const bytes = Buffer.alloc(DENSE_BYTES);
-    writeHeader(bytes, ENCODING_DENSE);
-    const registers = this.#registers;
-    // Four 6-bit registers fill three bytes, least significant bits first.
-    for (let r = 0, b = HEADER_BYTES; r < REDIS_HLL_REGISTER_COUNT; r += 4, b += 3) {
-      const r0 = registers[r]!;
-      const r1 = registers[r + 1]!;
-      const r2 = registers[r + 2]!;
-      const r3 = registers[r + 3]!;
-      bytes[b] = r0 | ((r1 & 0x03) << 6);
-      bytes[b + 1] = (r1 >> 2) | ((r2 & 0x0f) << 4);
-      bytes[b + 2] = (r2 >> 4) | (r3 << 2);
-    }
-    return bytes;
+    return encodeDense(this.#dense ?? toRegisters(this.#positions, this.#size));
   }
 
   /**
@@ -452,8 +567,48 @@ export class RedisHll {
    * RedisHll.deserialize(sketch.serialize()).count() === sketch.count(); // true
    */
   serialize(): string {
-    return (encodeSparse(this.#registers) ?? this.toRedisBytes()).toString('base64');
+    const registers = this.#dense ?? toRegisters(this.#positions, this.#size);
+    return (encodeSparse(registers) ?? encodeDense(registers)).toString('base64');
   }
+}
+
+/** The shared empty position list of dense and empty sketches (never written: a sparse sketch grows into a new array). */
+const NO_POSITIONS = new Int32Array(0);
+
+/** The first index in `positions[0, size)` whose position is at least `from`. */
+function lowerBound(positions: Int32Array, size: number, from: number): number {
+  let low = 0;
+  let high = size;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (positions[middle]! < from) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The 16384 registers of sorted, one-per-register positions. */
+function toRegisters(positions: Int32Array, size: number): Uint8Array {
+  const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+  for (let index = 0; index < size; index++) registers[positions[index]! >> 6] = positions[index]! & 63;
+  return registers;
+}
+
+/** The dense Redis encoding of `registers` (see {@link RedisHll.toRedisBytes}). */
+function encodeDense(registers: Uint8Array): Buffer {
+  const bytes = Buffer.alloc(DENSE_BYTES);
+  writeHeader(bytes, ENCODING_DENSE);
+  // Four 6-bit registers fill three bytes, least significant bits first.
+  for (let r = 0, b = HEADER_BYTES; r < REDIS_HLL_REGISTER_COUNT; r += 4, b += 3) {
+    const r0 = registers[r]!;
+    const r1 = registers[r + 1]!;
+    const r2 = registers[r + 2]!;
+    const r3 = registers[r + 3]!;
+    bytes[b] = r0 | ((r1 & 0x03) << 6);
+    bytes[b + 1] = (r1 >> 2) | ((r2 & 0x0f) << 4);
+    bytes[b + 2] = (r2 >> 4) | (r3 << 2);
+  }
+  return bytes;
 }
 
 /** "HYLL", the encoding, three zero bytes, and a zero cardinality flagged stale. */

@@ -172,6 +172,19 @@ describe.each(CASES)('$name monoid laws', (testCase) => {
     }
   });
 
+  it('mergeInto, where a measure has it, gives merge\'s state and leaves its second input as it was', () => {
+    const rng = xoroshiro128plus(6);
+    const mergeInto = measure.mergeInto?.bind(measure) ?? ((into: unknown, from: unknown) => measure.merge(into, from));
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const states = [0, 1, 2, 3].map(() => stateOf(measure, valuesOf(rng, testCase)));
+      const before = states.map((state) => measure.serialize(state));
+      const merged = states.slice(1).reduce((acc, state) => measure.merge(acc, state), states[0]);
+      const into = states.slice(1).reduce((acc, state) => mergeInto(acc, state), measure.merge(measure.zero(), states[0]));
+      expectSameState(testCase, into, merged, false);
+      expect(states.map((state) => measure.serialize(state))).toEqual(before);
+    }
+  });
+
   it('serialize/deserialize round-trips', () => {
     const rng = xoroshiro128plus(6);
     for (let trial = 0; trial < TRIALS; trial++) {

@@ -219,6 +219,72 @@ describe('RedisHll.merge', () => {
   });
 });
 
+describe('RedisHll held as a sorted list of positions while it has few registers, and as all 16384 past that', () => {
+  /** Registers computed from the reference hash, one value at a time: the sketch every form must equal. */
+  function referenceRegisters(values: readonly string[]): Uint8Array {
+    const registers = new Uint8Array(REDIS_HLL_REGISTER_COUNT);
+    for (const value of values) {
+      const { index, value: run } = referencePattern(referenceMurmur(encoder.encode(value)));
+      if (run > registers[index]!) registers[index] = run;
+    }
+    return registers;
+  }
+
+  // Element counts around the point (1024 non-zero registers) where a sketch changes form.
+  const sizes = [0, 1, 7, 300, 1000, 1040, 1100, 2500];
+
+  it.each(sizes)('built from %i elements by add, by positions (shuffled, repeated) and by fromRegisters, it is one sketch', (size) => {
+    const values = range(size, `s${size}-`);
+    const expected = referenceRegisters(values);
+    const next = random(size + 1);
+    const positions = [...values, ...values.slice(0, size >> 1)].map(redisHllPosition).sort(() => next() - 0.5);
+    const reference = RedisHll.fromRegisters(expected);
+    for (const sketch of [sketchOf(values), RedisHll.fromPositions(positions), RedisHll.deserialize(reference.serialize())]) {
+      expect(sketch.registers()).toEqual(expected);
+      expect(sketch.count()).toBe(reference.count());
+      expect(sketch.serialize()).toBe(reference.serialize());
+      expect(sketch.toRedisBytes()).toEqual(reference.toRedisBytes());
+    }
+  });
+
+  it.each([
+    [5, 9],
+    [600, 500],
+    [1000, 3],
+    [3, 2000],
+    [2000, 700],
+    [0, 1500],
+  ])('a union of %i and %i elements is the same whichever forms meet, and leaves its input as it was', (left, right) => {
+    const leftValues = range(left, 'l-');
+    const rightValues = [...range(right >> 1, 'l-'), ...range(right - (right >> 1), 'r-')];
+    const expected = referenceRegisters([...leftValues, ...rightValues]);
+    const rightSketch = sketchOf(rightValues);
+    const rightBefore = rightSketch.registers();
+    const byMerge = sketchOf(leftValues);
+    const cachedBefore = byMerge.count();
+    byMerge.merge(rightSketch);
+    expect(byMerge.registers()).toEqual(expected);
+    expect(byMerge.count()).toBe(RedisHll.fromRegisters(expected).count());
+    expect(rightSketch.registers()).toEqual(rightBefore);
+    expect(cachedBefore).toBe(RedisHll.fromRegisters(referenceRegisters(leftValues)).count());
+    // Adding the other side's elements one by one gives the same registers as the merge.
+    const byAdd = sketchOf(leftValues);
+    for (const value of rightValues) byAdd.add(value);
+    expect(byAdd.registers()).toEqual(expected);
+  });
+
+  it('a clone is independent of its source in either form', () => {
+    for (const size of [10, 3000]) {
+      const source = sketchOf(range(size, 'c-'));
+      const before = source.registers();
+      const copy = source.clone();
+      copy.merge(sketchOf(range(50, 'other-')));
+      expect(source.registers()).toEqual(before);
+      expect(copy.count()).toBeGreaterThan(source.count());
+    }
+  });
+});
+
 describe('Redis encodings', () => {
   it('writes a dense Redis string with a stale cached cardinality', () => {
     const bytes = sketchOf(range(100, 'h-')).toRedisBytes();
