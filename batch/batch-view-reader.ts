@@ -1,5 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
+import { timeGrid, type Granularity } from '../shared/time/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { currentVersion, viewDataFile, viewManifest, type BatchManifest } from './view-versions.ts';
 
@@ -12,6 +13,25 @@ export interface BatchReadQuery {
   readonly finish?: boolean;
   /** Pin a version; default: the current one, read once for the whole request. */
   readonly version?: number;
+}
+
+/** A roll-up of a batch view's windows into buckets, merged in DuckDB (see {@link BatchViewReader.readRollUp}). */
+export interface BatchRollUpQuery {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Only windows ending at or before this (the cutoff a merged read braids at). */
+  readonly endsByMs: number;
+  readonly granularity: Granularity;
+  readonly where?: Readonly<Record<string, ReadonlyArray<string | number | boolean | null>>>;
+  readonly version: number;
+}
+
+/** A bucket's row of a roll-up: its bounds, dimension values and each measure's merged state. */
+export interface BatchRollUpRow {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly dimensions: Record<string, string | number | boolean | null>;
+  readonly state: Record<string, unknown>;
 }
 
 /** A window's row of a batch view: its dimension values, finished measures and, on request, their mergeable state. */
@@ -77,11 +97,7 @@ export class BatchViewReader {
     const rows: BatchRow[] = [];
     const finish = query.finish !== false || !query.includeState;
     for (const row of stored) {
-      const dimensions: Record<string, string | number | boolean | null> = {};
-      for (const dimension of view.dimensions) {
-        const value = row[dimension.name];
-        dimensions[dimension.name] = typeof value === 'bigint' ? Number(value) : ((value as string | number | boolean | null) ?? null);
-      }
+      const dimensions = dimensionsOf(view, row);
       if (query.where && !Object.entries(query.where).every(([name, accepted]) => accepted.includes(dimensions[name] ?? null))) continue;
       const measures: Record<string, unknown> = {};
       const state: Record<string, unknown> = {};
@@ -98,6 +114,59 @@ export class BatchViewReader {
       });
     }
     return { manifest, rows };
+  }
+
+  /**
+   * The windows of one version starting in [fromMs, toMs) and ending by `endsByMs`, rolled up into the buckets
+   * of `granularity` by DuckDB, each measure merged by its batch face's `rollUp`: a month of minutes reaches
+   * JavaScript as one row per day and group. `scanned` is the number of windows merged. Undefined when a
+   * measure has no SQL roll-up or a filter value has no SQL literal here: the caller rolls up {@link read}'s rows.
+   */
+  async readRollUp(view: View, query: BatchRollUpQuery): Promise<{ rows: BatchRollUpRow[]; scanned: number } | undefined> {
+    if (!view.measures.every(({ measure }) => measure.batch.rollUp)) return undefined;
+    const filters: string[] = [];
+    for (const [name, accepted] of Object.entries(query.where ?? {})) {
+      const literals = accepted.filter((value) => value !== null).map(sqlLiteral);
+      if (literals.some((literal) => literal === undefined)) return undefined;
+      const column = sqlIdentifier(name);
+      const tests = [...(literals.length > 0 ? [`${column} IN (${literals.join(', ')})`] : []), ...(accepted.includes(null) ? [`${column} IS NULL`] : [])];
+      filters.push(tests.length > 0 ? `(${tests.join(' OR ')})` : 'FALSE');
+    }
+    const file = viewDataFile(this.dataDir, view.name, query.version);
+    const { granularity } = query;
+    // Fixed steps by arithmetic (epoch-aligned, as the JavaScript roll-up); calendar units by a join to their boundaries.
+    let buckets = '';
+    let bucketColumns: string;
+    if (granularity.kind === 'fixed') {
+      const step = Math.trunc(granularity.stepMs);
+      bucketColumns = `window_start - ((window_start % ${step}) + ${step}) % ${step} AS bucket_start, bucket_start + ${step} AS bucket_end`;
+    } else {
+      const boundaries = timeGrid(granularity).boundaries(query.fromMs, query.toMs);
+      buckets = ` JOIN (SELECT unnest([${boundaries.slice(0, -1).join(', ')}]::BIGINT[]) AS b_start, unnest([${boundaries.slice(1).join(', ')}]::BIGINT[]) AS b_end) ON window_start >= b_start AND window_start < b_end`;
+      bucketColumns = 'b_start AS bucket_start, b_end AS bucket_end';
+    }
+    const dimensions = view.dimensions.map((d) => sqlIdentifier(d.name));
+    const merged = view.measures.map(({ name, measure }) => `${measure.batch.rollUp!.aggregate(sqlIdentifier(`state_${name}`))} AS ${sqlIdentifier(`state_${name}`)}`);
+    const tidied = view.measures.map(({ name, measure }) => {
+      const column = sqlIdentifier(`state_${name}`);
+      const tidy = measure.batch.rollUp!.tidy;
+      return tidy ? `${tidy(column)} AS ${column}` : column;
+    });
+    const windows =
+      `SELECT ${bucketColumns}, * FROM read_parquet(${sqlStringLiteral(file)})${buckets} ` +
+      `WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} AND window_end <= ${Math.trunc(query.endsByMs)}` +
+      filters.map((filter) => ` AND ${filter}`).join('');
+    const grouped = `SELECT bucket_start, bucket_end, ${[...dimensions, 'count(*) AS scanned', ...merged].join(', ')} FROM (${windows}) GROUP BY ${['bucket_start', 'bucket_end', ...dimensions].join(', ')}`;
+    const sql = `SELECT bucket_start, bucket_end, ${[...dimensions, 'scanned', ...tidied].join(', ')} FROM (${grouped})`;
+    const stored = (await this.connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
+    let scanned = 0;
+    const rows = stored.map((row) => {
+      scanned += Number(row.scanned);
+      const state: Record<string, unknown> = {};
+      for (const { name, measure } of view.measures) state[name] = measure.batch.fromStored(row[`state_${name}`]);
+      return { windowStart: Number(row.bucket_start), windowEnd: Number(row.bucket_end), dimensions: dimensionsOf(view, row), state };
+    });
+    return { rows, scanned };
   }
 
   close(): void {
@@ -118,4 +187,21 @@ export async function readBatchView(dataDir: string, view: View, query: BatchRea
   } finally {
     reader.close();
   }
+}
+
+/** A stored row's dimension values (DuckDB's BIGINTs as numbers). */
+function dimensionsOf(view: View, row: Record<string, unknown>): Record<string, string | number | boolean | null> {
+  const dimensions: Record<string, string | number | boolean | null> = {};
+  for (const dimension of view.dimensions) {
+    const value = row[dimension.name];
+    dimensions[dimension.name] = typeof value === 'bigint' ? Number(value) : ((value as string | number | boolean | null) ?? null);
+  }
+  return dimensions;
+}
+
+/** A filter value as a DuckDB literal; undefined for a value a literal cannot stand for exactly (not a finite number). */
+function sqlLiteral(value: string | number | boolean): string | undefined {
+  if (typeof value === 'string') return sqlStringLiteral(value);
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  return Number.isFinite(value) ? String(value) : undefined;
 }

@@ -215,10 +215,19 @@ export class ViewReader {
       // Batch windows all end at or before the cutoff, so they start before it.
       const batchToMs = layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
       if (query.fromMs < batchToMs) {
-        const { rows: batchRows } = await this.batch.read(view, { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, includeState: true, finish: false, ...(where ? { where } : {}) });
-        step(batchRows.length);
-        for (const row of batchRows) if (row.windowEnd <= cutoffMs) rows.push(row as StateRow);
-        if (batchRows.length > 0) layers.push('batch');
+        const range = { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, ...(where ? { where } : {}) };
+        // A roll-up's batch side is merged into buckets by DuckDB where every measure can be.
+        const rolled = query.rollUp ? await this.batch.readRollUp(view, { ...range, endsByMs: cutoffMs, granularity: query.granularity }) : undefined;
+        if (rolled) {
+          step(rolled.scanned);
+          for (const row of rolled.rows) rows.push(row);
+          if (rolled.scanned > 0) layers.push('batch');
+        } else {
+          const { rows: batchRows } = await this.batch.read(view, { ...range, includeState: true, finish: false });
+          step(batchRows.length);
+          for (const row of batchRows) if (row.windowEnd <= cutoffMs) rows.push(row as StateRow);
+          if (batchRows.length > 0) layers.push('batch');
+        }
       }
     }
     if (layer === 'batch') {

@@ -7,6 +7,9 @@ import { writeHeldState, type DeltaOps } from './speed-face.ts';
 /** A stored sketch whose position list is longer than this keeps only each register's largest value. */
 const POSITIONS_KEPT_WHOLE = 256;
 
+/** SQL: of a position list sorted in descending order, the first (largest) position of each register. */
+const onePerRegister = (sorted: string): string => `list_filter(${sorted}, lambda x, i: i = 1 OR (${sorted}[i - 1] >> 6) <> (x >> 6))`;
+
 /**
  * Sliding panes: the HyperLogLog positions (register × 64 + value, as PFADD would hash them) of the elements
  * seen, repeats included; folded into the partition's sketch of each window at the checkpoint, which is
@@ -85,9 +88,12 @@ export function approxDistinct(field: string): Measure<RedisHll, number> {
       input: 'hllPosition',
       aggregates: (input) => [['', `list(${input})`]],
       prepare: (raw) => `CASE WHEN len(${raw}) <= ${POSITIONS_KEPT_WHOLE} THEN ${raw} ELSE list_reverse_sort(list_filter(${raw}, lambda x: x IS NOT NULL)) END`,
-      state: (raw) =>
-        `CASE WHEN len(${raw('')}) <= ${POSITIONS_KEPT_WHOLE} THEN ${raw('')} ` +
-        `ELSE list_filter(${raw('')}, lambda x, i: i = 1 OR (${raw('')}[i - 1] >> 6) <> (x >> 6)) END`,
+      state: (raw) => `CASE WHEN len(${raw('')}) <= ${POSITIONS_KEPT_WHOLE} THEN ${raw('')} ELSE ${onePerRegister(raw(''))} END`,
+      // A bucket's positions, largest first, then one per register.
+      rollUp: {
+        aggregate: (stored) => `list_reverse_sort(list_filter(flatten(list(${stored})), lambda x: x IS NOT NULL))`,
+        tidy: onePerRegister,
+      },
       fromStored: (value) => RedisHll.fromPositions(((value as Array<number | null> | null) ?? []).filter((position): position is number => position !== null)),
     },
   };

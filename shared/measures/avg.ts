@@ -77,6 +77,7 @@ export function avg(field: string): Measure<AvgState, number | null> {
         ['.s', `sum(${pane('.s')})::DOUBLE`],
         ['.c', `sum(${pane('.c')})::BIGINT`],
       ],
+      rollUp: { aggregate: (stored) => `{'sum': sum(${stored}.sum)::DOUBLE, 'count': sum(${stored}.count)::BIGINT}` },
       fromStored: (value) => {
         const { sum, count } = value as { sum: number; count: bigint | number };
         return { sum: Number(sum), count: Number(count) };

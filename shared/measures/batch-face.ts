@@ -24,6 +24,12 @@ export interface BatchFace<State> {
    * suffixes as {@link aggregates}). Absent: a sliding window aggregates each of its events.
    */
   combinePanes?(pane: (suffix: string) => string): readonly SqlAggregate[];
+  /**
+   * Roll-ups in DuckDB: `aggregate` merges the stored states (`stored`, a state column) of a bucket's windows
+   * into one value of the state column's type, after which `tidy`, if given, rewrites it (approxDistinct keeps
+   * one position per register). Absent: a reader rolls this measure's rows up with the monoid in JavaScript.
+   */
+  readonly rollUp?: { aggregate(stored: string): string; tidy?(merged: string): string };
   /** The state from the stored column's value, as @duckdb/node-api returns it. */
   fromStored(value: unknown): State;
 }

@@ -32,6 +32,7 @@ export function count(): Measure<number, number> {
       aggregates: () => [['', 'count(*)']],
       state: (raw) => `${raw('')}::BIGINT`,
       combinePanes: (pane) => [['', `sum(${pane('')})::BIGINT`]],
+      rollUp: { aggregate: (stored) => `sum(${stored})::BIGINT` },
       fromStored: (value) => Number(value),
     },
   };

@@ -41,6 +41,7 @@ export function nullableNumber(
       aggregates: (input) => [['', `${kind}(${input})::DOUBLE`]],
       state: (raw) => raw(''),
       combinePanes: (pane) => [['', `${kind}(${pane('')})::DOUBLE`]],
+      rollUp: { aggregate: (stored) => `${kind}(${stored})::DOUBLE` },
       fromStored: (value) => (isAbsent(value) ? null : Number(value)),
     },
   };
