@@ -1,4 +1,5 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, JSDuckDBValueConverter } from '@duckdb/node-api';
+import type { Pacer } from '../shared/pacing/index.ts';
 import { sqlIdentifier, sqlStringLiteral } from '../shared/sql/index.ts';
 import { timeGrid, type Granularity } from '../shared/time/index.ts';
 import type { View } from '../shared/views/index.ts';
@@ -13,6 +14,8 @@ export interface BatchReadQuery {
   readonly finish?: boolean;
   /** Pin a version; default: the current one, read once for the whole request. */
   readonly version?: number;
+  /** Shares the event loop while rows are converted (and stops the read when its signal aborts). */
+  readonly pacer?: Pacer;
 }
 
 /** A roll-up of a batch view's windows into buckets, merged in DuckDB (see {@link BatchViewReader.readRollUp}). */
@@ -24,6 +27,7 @@ export interface BatchRollUpQuery {
   readonly granularity: Granularity;
   readonly where?: Readonly<Record<string, ReadonlyArray<string | number | boolean | null>>>;
   readonly version: number;
+  readonly pacer?: Pacer;
 }
 
 /** A bucket's row of a roll-up: its bounds, dimension values and each measure's merged state. */
@@ -89,16 +93,12 @@ export class BatchViewReader {
     if (version === null) return { manifest: null, rows: [] };
     const manifest = this.manifest(view, version);
     const file = viewDataFile(this.dataDir, view.name, version);
-    const stored = (
-      await this.connection.runAndReadAll(
-        `SELECT * FROM read_parquet(${sqlStringLiteral(file)}) WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, ${sqlIdentifier(d.name)}`).join('')}`,
-      )
-    ).getRowObjectsJS() as Array<Record<string, unknown>>;
+    const sql = `SELECT * FROM read_parquet(${sqlStringLiteral(file)}) WHERE window_start >= ${Math.trunc(query.fromMs)} AND window_start < ${Math.trunc(query.toMs)} ORDER BY window_start, window_end${view.dimensions.map((d) => `, ${sqlIdentifier(d.name)}`).join('')}`;
     const rows: BatchRow[] = [];
     const finish = query.finish !== false || !query.includeState;
-    for (const row of stored) {
+    await this.eachRow(sql, query.pacer, (row) => {
       const dimensions = dimensionsOf(view, row);
-      if (query.where && !Object.entries(query.where).every(([name, accepted]) => accepted.includes(dimensions[name] ?? null))) continue;
+      if (query.where && !Object.entries(query.where).every(([name, accepted]) => accepted.includes(dimensions[name] ?? null))) return;
       const measures: Record<string, unknown> = {};
       const state: Record<string, unknown> = {};
       for (const { name, measure } of view.measures) {
@@ -112,7 +112,7 @@ export class BatchViewReader {
         measures,
         ...(query.includeState ? { state } : {}),
       });
-    }
+    });
     return { manifest, rows };
   }
 
@@ -158,15 +158,30 @@ export class BatchViewReader {
       filters.map((filter) => ` AND ${filter}`).join('');
     const grouped = `SELECT bucket_start, bucket_end, ${[...dimensions, 'count(*) AS scanned', ...merged].join(', ')} FROM (${windows}) GROUP BY ${['bucket_start', 'bucket_end', ...dimensions].join(', ')}`;
     const sql = `SELECT bucket_start, bucket_end, ${[...dimensions, 'scanned', ...tidied].join(', ')} FROM (${grouped})`;
-    const stored = (await this.connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
     let scanned = 0;
-    const rows = stored.map((row) => {
+    const rows: BatchRollUpRow[] = [];
+    await this.eachRow(sql, query.pacer, (row) => {
       scanned += Number(row.scanned);
       const state: Record<string, unknown> = {};
       for (const { name, measure } of view.measures) state[name] = measure.batch.fromStored(row[`state_${name}`]);
-      return { windowStart: Number(row.bucket_start), windowEnd: Number(row.bucket_end), dimensions: dimensionsOf(view, row), state };
+      rows.push({ windowStart: Number(row.bucket_start), windowEnd: Number(row.bucket_end), dimensions: dimensionsOf(view, row), state });
     });
     return { rows, scanned };
+  }
+
+  /** Runs `sql` and hands `each` its rows as plain JavaScript values, a chunk (2,048 rows) converted at a time, sharing the event loop by `pacer`. */
+  private async eachRow(sql: string, pacer: Pacer | undefined, each: (row: Record<string, unknown>) => void): Promise<void> {
+    const result = await this.connection.run(sql);
+    const names = result.columnNames();
+    for (let index = 0; index < result.chunkCount; index++) {
+      for (const values of result.getChunk(index).convertRows(JSDuckDBValueConverter)) {
+        const row: Record<string, unknown> = {};
+        for (let column = 0; column < names.length; column++) row[names[column]!] = values[column];
+        each(row);
+        const turn = pacer?.pace();
+        if (turn) await turn;
+      }
+    }
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 import { fixedGranularity, timeGrid, type Granularity } from '../shared/time/index.ts';
 import type { View } from '../shared/views/index.ts';
 import type { DimensionValue } from '../speed/index.ts';
+import type { Pacer } from '../shared/pacing/index.ts';
 import type { OrderBy } from './view-query.ts';
 
 /** A row as either layer returns it, with each measure's mergeable state. */
@@ -76,12 +77,21 @@ interface Bucket {
   owned: boolean;
 }
 
-/** Rows merged by bucket and group (see {@link rollUp}); states are merged, not finished. */
-function mergeBuckets(view: View, rows: Iterable<StateRow>, granularity: Granularity | number | null): Bucket[] {
-  const buckets = new Map<string, Bucket>();
-  const list = Array.isArray(rows) ? (rows as readonly StateRow[]) : [...rows];
-  const finder = granularity === null ? null : new BucketFinder(typeof granularity === 'number' ? fixedGranularity(granularity) : granularity, list);
-  for (const row of list) {
+/** Rows merged by bucket and group (see {@link rollUp}), one {@link add} at a time; states are merged, not finished. */
+class BucketMerger {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly finder: BucketFinder | null;
+
+  constructor(
+    private readonly view: View,
+    rows: readonly StateRow[],
+    granularity: Granularity | number | null,
+  ) {
+    this.finder = granularity === null ? null : new BucketFinder(typeof granularity === 'number' ? fixedGranularity(granularity) : granularity, rows);
+  }
+
+  add(row: StateRow): void {
+    const { view, finder } = this;
     let windowStart = row.windowStart;
     let windowEnd = row.windowEnd;
     if (finder !== null) {
@@ -90,10 +100,10 @@ function mergeBuckets(view: View, rows: Iterable<StateRow>, granularity: Granula
       windowEnd = finder.end;
     }
     const key = `${windowStart}|${windowEnd}|${JSON.stringify(view.dimensions.map((d) => row.dimensions[d.name] ?? null))}`;
-    const bucket = buckets.get(key);
+    const bucket = this.buckets.get(key);
     if (!bucket) {
-      buckets.set(key, { windowStart, windowEnd, dimensions: row.dimensions, state: { ...row.state }, owned: false });
-      continue;
+      this.buckets.set(key, { windowStart, windowEnd, dimensions: row.dimensions, state: { ...row.state }, owned: false });
+      return;
     }
     for (const { name, measure } of view.measures) {
       const into = bucket.state[name];
@@ -101,7 +111,10 @@ function mergeBuckets(view: View, rows: Iterable<StateRow>, granularity: Granula
     }
     bucket.owned = true;
   }
-  return [...buckets.values()];
+
+  result(): Bucket[] {
+    return [...this.buckets.values()];
+  }
 }
 
 /** A bucket as an answer row, every measure finished. */
@@ -121,7 +134,10 @@ function finishBucket(view: View, bucket: Bucket): ResultRow {
  * @example rollUp(pageViews, rows, { kind: 'calendar', unit: 'week', timeZone: 'America/New_York' })
  */
 export function rollUp(view: View, rows: Iterable<StateRow>, granularity: Granularity | number | null): ResultRow[] {
-  return mergeBuckets(view, rows, granularity).map((bucket) => finishBucket(view, bucket));
+  const list = Array.isArray(rows) ? (rows as readonly StateRow[]) : [...rows];
+  const merger = new BucketMerger(view, list, granularity);
+  for (const row of list) merger.add(row);
+  return merger.result().map((bucket) => finishBucket(view, bucket));
 }
 
 /**
@@ -129,22 +145,28 @@ export function rollUp(view: View, rows: Iterable<StateRow>, granularity: Granul
  * the measure the order needs for every bucket, every measure for the rows kept. A distinct count or quantiles
  * of a top 20 out of thousands of cells are finished 20 times, not thousands.
  */
-export function rollUpOrderAndLimit(
+export async function rollUpOrderAndLimit(
   view: View,
-  rows: Iterable<StateRow>,
+  rows: readonly StateRow[],
   granularity: Granularity | number | null,
   orderBy: OrderBy,
   limit: number,
-): { rows: ResultRow[]; truncated: boolean } {
-  const buckets = mergeBuckets(view, rows, granularity);
+  pacer?: Pacer,
+): Promise<{ rows: ResultRow[]; truncated: boolean }> {
+  const merger = new BucketMerger(view, rows, granularity);
+  for (const row of rows) {
+    merger.add(row);
+    const turn = pacer?.pace();
+    if (turn) await turn;
+  }
   const order = view.measures.find(({ name }) => name === orderBy.field);
-  const ranked = buckets.map((bucket) => ({
-    windowStart: bucket.windowStart,
-    windowEnd: bucket.windowEnd,
-    dimensions: bucket.dimensions,
-    measures: order ? { [order.name]: order.measure.finish(bucket.state[order.name]) } : {},
-    bucket,
-  }));
+  const ranked: Array<ResultRow & { bucket: Bucket }> = [];
+  for (const bucket of merger.result()) {
+    const measures = order ? { [order.name]: order.measure.finish(bucket.state[order.name]) } : {};
+    ranked.push({ windowStart: bucket.windowStart, windowEnd: bucket.windowEnd, dimensions: bucket.dimensions, measures, bucket });
+    const turn = pacer?.pace();
+    if (turn) await turn;
+  }
   const kept = orderAndLimit(view, ranked, orderBy, limit);
   return { rows: (kept.rows as typeof ranked).map((row) => finishBucket(view, row.bucket)), truncated: kept.truncated };
 }

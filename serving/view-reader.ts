@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { BatchViewReader, type BatchManifest } from '../batch/index.ts';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
+import { Pacer } from '../shared/pacing/index.ts';
 import type { Granularity } from '../shared/time/index.ts';
 import { windowSpanMs, type View } from '../shared/views/index.ts';
 import { readSpeedView, speedProgress, type SpeedProgress, type SpeedViewSource } from '../speed/index.ts';
@@ -200,10 +201,13 @@ export class ViewReader {
   private async compute(query: ViewQuery, manifest: BatchManifest | null, progress: SpeedProgress | null, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
     const { view, layer } = query;
     /** Between steps: a timed-out read stops; the cells read so far are charged. */
+    const onAbort = () => timeoutError(query, this.options.config.serving.limits.requestTimeoutMs);
     const step = (cells: number) => {
-      if (signal.aborted) throw timeoutError(query, this.options.config.serving.limits.requestTimeoutMs);
+      if (signal.aborted) throw onAbort();
       budget?.charge(cells);
     };
+    // Decoding and merging share the event loop a few milliseconds at a time: a heavy read never stalls the others.
+    const pacer = new Pacer({ signal, onAbort });
 
     const cutoffMs = manifest?.cutoffMs ?? null;
     const rows: StateRow[] = [];
@@ -215,7 +219,7 @@ export class ViewReader {
       // Batch windows all end at or before the cutoff, so they start before it.
       const batchToMs = layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
       if (query.fromMs < batchToMs) {
-        const range = { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, ...(where ? { where } : {}) };
+        const range = { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, pacer, ...(where ? { where } : {}) };
         // A roll-up's batch side is merged into buckets by DuckDB where every measure can be.
         const rolled = query.rollUp ? await this.batch.readRollUp(view, { ...range, endsByMs: cutoffMs, granularity: query.granularity }) : undefined;
         if (rolled) {
@@ -245,6 +249,7 @@ export class ViewReader {
           // The roll-up finishes what the answer returns.
           finish: false,
           watermarkMs: progress?.watermarkMs ?? null,
+          pacer,
           ...(where ? { where } : {}),
         });
         step(speed.rows.length);
@@ -263,7 +268,7 @@ export class ViewReader {
     }
 
     const gaps = coalesceRanges(missing, query.fromMs, query.toMs);
-    const limited = rollUpOrderAndLimit(view, rows, query.rollUp ? query.granularity : null, query.orderBy, query.limit);
+    const limited = await rollUpOrderAndLimit(view, rows, query.rollUp ? query.granularity : null, query.orderBy, query.limit, pacer);
     const answer: ViewAnswer = {
       rows: limited.rows,
       meta: {

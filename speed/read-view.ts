@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { assertNever } from '../shared/errors/index.ts';
 import type { CountsStorage, Measure, PartitionStorage } from '../shared/measures/index.ts';
+import type { Pacer } from '../shared/pacing/index.ts';
 import { windowEndFor, type View } from '../shared/views/index.ts';
 import { decodeGroupKey, encodeGroupKey, type DimensionValue } from './group-key.ts';
 import { decodeStoredSession } from './operators/index.ts';
@@ -41,6 +42,8 @@ export interface SpeedReadQuery {
   readonly finish?: boolean;
   /** The watermark, when the caller has just read it (saves reading it again). */
   readonly watermarkMs?: number | null;
+  /** Shares the event loop while cells are decoded (and stops the read when its signal aborts). */
+  readonly pacer?: Pacer;
 }
 
 export interface SpeedViewSource {
@@ -205,15 +208,19 @@ async function readFixedWindows(
   const sketches = redis.pipeline();
   const countsTargets: Array<{ state: Record<string, unknown>; measures: Record<string, unknown>; name: string; measure: Measure; storage: CountsStorage<unknown> }> = [];
   const partitionTargets: PartitionTarget[] = [];
-  starts.forEach((start, index) => {
+  const pacer = query.pacer;
+  for (let index = 0; index < starts.length; index++) {
+    const start = starts[index]!;
     const hash = hashes[index];
     const windowEnd = windowEndFor(window, start);
     // Still indexed, no longer stored: the window's retention ran out before the batch layer took it over.
     if (hash === null) {
       expired.push({ fromMs: start, toMs: windowEnd });
-      return;
+      continue;
     }
     for (const [groupKey, cell] of cellsByGroup(hash!)) {
+      const turn = pacer?.pace();
+      if (turn) await turn;
       if (cell[ROW_COUNT] === undefined) continue;
       const dimensions = decodeGroupKey(view.dimensions, groupKey);
       if (!matches(dimensions, query.where)) continue;
@@ -246,7 +253,7 @@ async function readFixedWindows(
         final: watermarkMs !== null && windowEnd <= watermarkMs,
       });
     }
-  });
+  }
   if (countsTargets.length > 0) {
     const replies = (await sketches.exec())!;
     countsTargets.forEach(({ state, measures, name, measure, storage }, index) => {
@@ -261,6 +268,8 @@ async function readFixedWindows(
     for (const { start, groupKey, state, measures, name, measure, storage } of partitionTargets) {
       state[name] = storage.fromPartitions(parts.get(partitionCell(start, name, groupKey)) ?? []);
       if (finish) measures[name] = measure.finish(state[name]);
+      const turn = pacer?.pace();
+      if (turn) await turn;
     }
   }
   return rows;

@@ -239,7 +239,7 @@ describe('rollUpOrderAndLimit', () => {
     }
   });
 
-  it('finishes a measure the order does not need only for the rows it returns', () => {
+  it('finishes a measure the order does not need only for the rows it returns', async () => {
     let finished = 0;
     const counted = {
       ...pageViews,
@@ -247,7 +247,7 @@ describe('rollUpOrderAndLimit', () => {
         name === 'visitors' ? { name, measure: { ...measure, finish: (state: unknown) => (finished++, measure.finish(state)) } } : { name, measure },
       ),
     };
-    const { rows: top, truncated } = rollUpOrderAndLimit(counted, rows, null, { field: 'views', direction: 'desc' }, 20);
+    const { rows: top, truncated } = await rollUpOrderAndLimit(counted, rows, null, { field: 'views', direction: 'desc' }, 20);
     expect(top).toHaveLength(20);
     expect(truncated).toBe(true);
     expect(finished).toBe(20);
