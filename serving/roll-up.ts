@@ -77,6 +77,13 @@ interface Bucket {
   owned: boolean;
 }
 
+/** A dimension value's part of a bucket key: typed (the text "1" is not the number 1) and length-prefixed, so no two groups share a key. */
+function dimensionKey(value: DimensionValue | undefined): string {
+  if (value === null || value === undefined) return '|n';
+  if (typeof value === 'string') return `|s${value.length}:${value}`;
+  return typeof value === 'number' ? `|d${value}` : value ? '|t' : '|f';
+}
+
 /** Rows merged by bucket and group (see {@link rollUp}), one {@link add} at a time; states are merged, not finished. */
 class BucketMerger {
   private readonly buckets = new Map<string, Bucket>();
@@ -99,7 +106,8 @@ class BucketMerger {
       windowStart = finder.start;
       windowEnd = finder.end;
     }
-    const key = `${windowStart}|${windowEnd}|${JSON.stringify(view.dimensions.map((d) => row.dimensions[d.name] ?? null))}`;
+    let key = `${windowStart}|${windowEnd}`;
+    for (const dimension of view.dimensions) key += dimensionKey(row.dimensions[dimension.name]);
     const bucket = this.buckets.get(key);
     if (!bucket) {
       this.buckets.set(key, { windowStart, windowEnd, dimensions: row.dimensions, state: { ...row.state }, owned: false });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { orderAndLimit, rollUp, rollUpOrderAndLimit, type ResultRow, type StateRow } from '../../serving/roll-up.ts';
 import type { OrderBy } from '../../serving/view-query.ts';
 import { avg, count, RedisHll, topK } from '../../shared/measures/index.ts';
+import { Pacer } from '../../shared/pacing/index.ts';
 import { defineView, pageViews, sliding, tumbling, userSessions } from '../../shared/views/index.ts';
 
 const MINUTE_MS = 60_000;
@@ -227,7 +228,7 @@ describe('orderAndLimit', () => {
 describe('rollUpOrderAndLimit', () => {
   const rows = Array.from({ length: 300 }, (_, i) => pageRow(i % 120, `/u${i % 17}`, 1 + ((i * 7) % 13), users(i, i + (i % 5)), i % 3 ? i : null));
 
-  it('answers as rollUp then orderAndLimit do, for any granularity, order and limit', () => {
+  it('answers as rollUp then orderAndLimit do, for any granularity, order and limit', async () => {
     const cases: Array<[number | null, OrderBy, number]> = [
       [null, { field: 'views', direction: 'desc' }, 20],
       [HOUR_MS, { field: 'revenue', direction: 'asc' }, 5],
@@ -235,7 +236,7 @@ describe('rollUpOrderAndLimit', () => {
       [10 * MINUTE_MS, { field: 'visitors', direction: 'desc' }, 3],
     ];
     for (const [granularity, orderBy, limit] of cases) {
-      expect(rollUpOrderAndLimit(pageViews, rows, granularity, orderBy, limit)).toEqual(orderAndLimit(pageViews, rollUp(pageViews, rows, granularity), orderBy, limit));
+      expect(await rollUpOrderAndLimit(pageViews, rows, granularity, orderBy, limit, new Pacer({ sliceMs: 0 }))).toEqual(orderAndLimit(pageViews, rollUp(pageViews, rows, granularity), orderBy, limit));
     }
   });
 
