@@ -3,13 +3,30 @@ const DEFAULT_SLICE_MS = 3;
 /** Items between two readings of the clock. */
 const CHECK_EVERY = 128;
 
+/** Paced work waiting for its next slice, first come first served. */
+const waiting: Array<() => void> = [];
+let granting = false;
+
+/** One waiting slice per turn of the event loop: between two slices, Node polls for I/O and runs timers. */
+function grantNext(): void {
+  granting = false;
+  waiting.shift()?.();
+  if (waiting.length > 0) scheduleGrant();
+}
+
+function scheduleGrant(): void {
+  if (granting) return;
+  granting = true;
+  setImmediate(grantNext);
+}
+
 /**
  * Shares the event loop during long synchronous work, such as decoding and merging the rows of a large read:
  * called once per item of a loop, {@link Pacer.pace} returns undefined while the current stretch of work is
- * shorter than its slice, and past it a promise that resolves after a turn of the event loop (waiting I/O,
- * timers and other requests run). One heavy read then delays a health check or a small read by about a slice,
- * not by the whole read. With a `signal`, the promise rejects with `onAbort()` once the signal is aborted, so
- * a read that timed out stops at its next slice.
+ * shorter than its slice, and past it a promise that resolves when the work's next slice is due. Slices of all
+ * pacers in the process take turns, one per turn of the event loop, so however many heavy reads run, a health
+ * check or a small read waits for about one slice, not for whole reads. With a `signal`, the promise rejects
+ * with `onAbort()` once the signal is aborted, so a read that timed out stops at its next slice.
  *
  * @example
  * const pacer = new Pacer({ signal });
@@ -28,16 +45,19 @@ export class Pacer {
     this.sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
   }
 
-  /** Undefined while the slice lasts (no promise, no microtask: cheap in a hot loop); past it, a turn of the event loop. */
+  /** Undefined while the slice lasts (no promise, no microtask: cheap in a hot loop); past it, the wait for the next slice. */
   pace(): Promise<void> | undefined {
     if (++this.calls % CHECK_EVERY !== 0) return undefined;
     if (performance.now() - this.sliceStartMs < this.sliceMs) return undefined;
     return this.turn();
   }
 
-  /** A turn of the event loop now, whatever the slice; rejects if the signal was aborted meanwhile. */
+  /** Waits for this work's next slice, whatever the current one's length; rejects if the signal was aborted meanwhile. */
   async turn(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      scheduleGrant();
+    });
     this.sliceStartMs = performance.now();
     const { signal, onAbort } = this.options;
     if (signal?.aborted) throw onAbort ? onAbort() : new Error('aborted');
