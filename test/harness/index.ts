@@ -12,7 +12,7 @@ import { createKafkaClient, createProducer, createRedisClient, ensureTopics } fr
 import { loadConfig, type Config } from '../../shared/config/index.ts';
 import { demoViews, viewRegistryOf, type View } from '../../shared/views/index.ts';
 import { createServingApp, type ServingApp } from '../../serving/index.ts';
-import { speedGroupId } from '../../speed/index.ts';
+import { SpeedWorker, speedGroupId } from '../../speed/index.ts';
 import { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { Archiver } from '../../batch/index.ts';
 import { ClickstreamGenerator, produceDemo, type ClickstreamGeneratorOptions, type DemoProgress } from '../../shared/demo/index.ts';
@@ -256,6 +256,48 @@ export function produceClickstream(
     spanMs: options.spanMs,
     ...(options.teeFile ? { teeFile: options.teeFile } : {}),
   });
+}
+
+/**
+ * Demo clickstream events produced to a topic of their own and run through a speed worker for the demo views
+ * until it has them all, then stopped: Redis holds the speed layer's windows of them. `config` holds the
+ * overrides that reach them (key prefix, client id, topic); the topic and the keys go on dispose.
+ */
+export async function clickstreamInSpeedLayer(options: {
+  prefix: string;
+  partitions: number;
+  count: number;
+  startMs: number;
+  spanMs: number;
+  generator: ClickstreamGeneratorOptions;
+}): Promise<AsyncDisposable & { config: Record<string, unknown> }> {
+  const kafka = testKafka();
+  const topic = await createTopic(kafka, { prefix: options.prefix, partitions: options.partitions });
+  const redis = testRedis();
+  const dispose = async () => {
+    await topic[Symbol.asyncDispose]();
+    await redis[Symbol.asyncDispose]();
+  };
+  const config = {
+    'redis.keyPrefix': redis.prefix,
+    'kafka.clientId': uniqueName(options.prefix),
+    'sources.clickstream.topic': topic.topic,
+    'sources.clickstream.partitions': options.partitions,
+    'speed.flushIntervalMs': 200,
+  };
+  try {
+    await produceClickstream(kafka, topic.topic, options);
+    const worker = await SpeedWorker.start({ config: testConfig(config), views: demoViews, logger: testLogger, registry: createMetricsRegistry('speed') });
+    try {
+      await waitUntilSpeedCaughtUp(kafka, redis, testConfig(config), topic.topic, demoViews);
+    } finally {
+      await worker.stop();
+    }
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return { config, [Symbol.asyncDispose]: dispose };
 }
 
 /** The serving app of `config`, in-process (requests through `app.request()`), with its own Redis clients; closed on dispose. */

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
 import { demoViews, viewRegistryOf } from '../../shared/views/index.ts';
-import { SpeedWorker } from '../../speed/index.ts';
 import { startServer } from '../../serving/index.ts';
-import { createTopic, produceClickstream, testConfig, testKafka, testLogger, testRedis, uniqueName, waitUntilSpeedCaughtUp } from '../harness/index.ts';
+import { clickstreamInSpeedLayer, testConfig, testLogger } from '../harness/index.ts';
 
 const MINUTE = 60_000;
 /** How long the heavy callers keep sending. */
@@ -17,30 +15,14 @@ function percentile(sorted: readonly number[], fraction: number): number {
 
 describe('serving under heavy readers', () => {
   it('answers /healthz promptly while 8 callers send 10-alias GraphQL reads and 20 REST reads run at once, every read answered or refused with a code', async () => {
-    const kafka = testKafka();
-    await using topic = await createTopic(kafka, { prefix: 'heavy-load', partitions: 2 });
-    await using redis = testRedis();
-    const base = {
-      'redis.keyPrefix': redis.prefix,
-      'kafka.clientId': uniqueName('heavy-load'),
-      'sources.clickstream.topic': topic.topic,
-      'sources.clickstream.partitions': 2,
-      'speed.flushIntervalMs': 200,
-    };
     // 30,000 events over two hours on 300 URLs: a read of the range by minute and URL merges some 15,000 cells.
     const now = Date.now();
-    await produceClickstream(kafka, topic.topic, { partitions: 2, generator: { seed: 11, users: 3_000, urls: 300 }, count: 30_000, startMs: now - 125 * MINUTE, spanMs: 120 * MINUTE });
-    const worker = await SpeedWorker.start({ config: testConfig(base), views: demoViews, logger: testLogger, registry: createMetricsRegistry('speed') });
-    try {
-      await waitUntilSpeedCaughtUp(kafka, redis, testConfig(base), topic.topic, demoViews);
-    } finally {
-      await worker.stop();
-    }
+    await using events = await clickstreamInSpeedLayer({ prefix: 'heavy-load', partitions: 2, generator: { seed: 11, users: 3_000, urls: 300 }, count: 30_000, startMs: now - 125 * MINUTE, spanMs: 120 * MINUTE });
 
     // Every read admitted and computed afresh: no response cache, no request rate limit, budgets lifted.
     const server = await startServer({
       config: testConfig({
-        ...base,
+        ...events.config,
         'serving.port': 0,
         'serving.development': true,
         'serving.cacheEntries': 0,

@@ -1,34 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { createMetricsRegistry } from '../../shared/metrics/index.ts';
-import { demoViews } from '../../shared/views/index.ts';
-import { SpeedWorker } from '../../speed/index.ts';
-import { createTopic, produceClickstream, testConfig, testKafka, testLogger, testRedis, testServingApp, uniqueName, waitUntilSpeedCaughtUp } from '../harness/index.ts';
+import { clickstreamInSpeedLayer, testConfig, testServingApp } from '../harness/index.ts';
 
 const MINUTE = 60_000;
 type Body = { rows?: unknown[]; error?: { code: string; limit?: string; message: string } };
 
 describe('serving: reads are bounded and charged to their caller', () => {
   it('an honest dashboard stays inside the defaults; a read past its budget, a caller past its cells per second or its concurrent reads is refused naming the limit', async () => {
-    const kafka = testKafka();
-    await using topic = await createTopic(kafka, { prefix: 'read-limits', partitions: 2 });
-    await using redis = testRedis();
-    const base = {
-      'redis.keyPrefix': redis.prefix,
-      'kafka.clientId': uniqueName('read-limits'),
-      'sources.clickstream.topic': topic.topic,
-      'sources.clickstream.partitions': 2,
-      'speed.flushIntervalMs': 200,
-      'serving.development': true,
-      'serving.limits.requestsPerSecond': 0,
-    };
     const now = Date.now();
-    await produceClickstream(kafka, topic.topic, { partitions: 2, generator: { seed: 3, users: 200, urls: 30 }, count: 3_000, startMs: now - 100 * MINUTE, spanMs: 95 * MINUTE });
-    const worker = await SpeedWorker.start({ config: testConfig(base), views: demoViews, logger: testLogger, registry: createMetricsRegistry('speed') });
-    try {
-      await waitUntilSpeedCaughtUp(kafka, redis, testConfig(base), topic.topic, demoViews);
-    } finally {
-      await worker.stop();
-    }
+    await using events = await clickstreamInSpeedLayer({ prefix: 'read-limits', partitions: 2, generator: { seed: 3, users: 200, urls: 30 }, count: 3_000, startMs: now - 100 * MINUTE, spanMs: 95 * MINUTE });
+    const base = { ...events.config, 'serving.development': true, 'serving.limits.requestsPerSecond': 0 };
     const from = new Date(now - 2 * 60 * MINUTE).toISOString();
     const get = async (serving: { app: { request(path: string, init?: RequestInit): Response | Promise<Response> } }, path: string, caller = 'a') => {
       const response = await serving.app.request(path, { headers: { 'x-forwarded-for': `10.0.0.${caller === 'a' ? 1 : 2}` } });
