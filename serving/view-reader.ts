@@ -90,6 +90,51 @@ export function retentionGap(view: View, watermarkMs: number | null, speedFromMs
   return speedFromMs < horizonMs ? [{ fromMs: speedFromMs, toMs: Math.min(horizonMs, toMs) }] : [];
 }
 
+/**
+ * A subscription's memory between its reads: what its last read kept that the next may reuse. Made empty by the
+ * subscription, filled by each read.
+ */
+export interface ReadMemo {
+  kept?: {
+    readonly batchVersion: number | null;
+    /** The batch side of that version and range. */
+    readonly batch: BatchSide | undefined;
+    /** The speed side's settled windows. */
+    readonly speed: SettledSpeed | undefined;
+  };
+}
+
+/** A read's batch side: its range (`from|to`), rows and whether the version had any there. */
+interface BatchSide {
+  readonly range: string;
+  readonly rows: readonly StateRow[];
+  readonly any: boolean;
+}
+
+/** The speed rows (and expired ranges) of windows starting in [fromMs, settledBeforeMs), which no flush changes. */
+interface SettledSpeed {
+  readonly fromMs: number;
+  readonly settledBeforeMs: number;
+  readonly rows: readonly StateRow[];
+  readonly expired: readonly TimeRange[];
+}
+
+interface SpeedSide {
+  readonly rows: StateRow[];
+  readonly any: boolean;
+  readonly missing: TimeRange[];
+  readonly settled: SettledSpeed;
+}
+
+/** What reading either side of one request needs. */
+interface SideRead {
+  readonly query: ViewQuery;
+  readonly step: (cells: number) => void;
+  readonly pacer: Pacer;
+  readonly where: ViewQuery['where'] | undefined;
+  readonly kept: ReadMemo['kept'];
+}
+
 const timeoutError = (query: ViewQuery, timeoutMs: number) =>
   new BraidError(ErrorCode.TIMEOUT, `${query.view.name}: the query took longer than ${timeoutMs} ms`, { fields: { view: query.view.name } });
 
@@ -155,39 +200,45 @@ export class ViewReader {
 
   /**
    * Answers a query within the configured request timeout; a read that times out stops its work at its next step.
-   * `budget` (the caller's) admits the read when it has work to do and is charged the cells it reads.
+   * `budget` (the caller's) admits the read when it has work to do and is charged the cells it reads. A
+   * subscription passes its {@link ReadMemo}: its reads skip the response cache and reuse what the one before
+   * read that cannot have changed.
    */
-  async query(query: ViewQuery, budget?: ReadBudget): Promise<ViewAnswer> {
+  async query(query: ViewQuery, budget?: ReadBudget, memo?: ReadMemo): Promise<ViewAnswer> {
     const timeoutMs = this.options.config.serving.limits.requestTimeoutMs;
     const timedOut = new AbortController();
-    return withTimeout(this.answer(query, budget, timedOut.signal), timeoutMs, () => {
+    return withTimeout(this.answer(query, budget, timedOut.signal, memo), timeoutMs, () => {
       timedOut.abort();
       return timeoutError(query, timeoutMs);
     });
   }
 
-  private async answer(query: ViewQuery, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
+  private async answer(query: ViewQuery, budget: ReadBudget | undefined, signal: AbortSignal, memo: ReadMemo | undefined): Promise<ViewAnswer> {
     // A publish between pinning the version and reading speed may expire speed windows the pinned
     // version does not cover; the pointer is swapped before that, so re-checking it detects the race.
     for (let attempt = 0; ; attempt++) {
       const manifest = query.layer === 'speed' ? null : this.batch.current(query.view);
-      const answer = await this.answerPinned(query, manifest, budget, signal);
+      const answer = await this.answerPinned(query, manifest, budget, signal, memo);
       if (query.layer !== 'merged' || attempt >= 3) return answer;
       const now = this.batch.current(query.view);
       if ((now?.version ?? null) === (manifest?.version ?? null)) return answer;
     }
   }
 
-  private async answerPinned(query: ViewQuery, manifest: BatchManifest | null, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
+  private async answerPinned(query: ViewQuery, manifest: BatchManifest | null, budget: ReadBudget | undefined, signal: AbortSignal, memo: ReadMemo | undefined): Promise<ViewAnswer> {
     const { view, layer } = query;
     const progress = layer === 'batch' ? null : await this.speedProgress(view);
+    if (memo) {
+      const release = budget?.admit();
+      return this.compute(query, manifest, progress, budget, signal, memo).finally(release);
+    }
     const cacheKey = `${queryKey(query)}|${manifest?.version ?? '-'}|${progress?.signature ?? '-'}|${progress?.watermarkMs ?? '-'}`;
     const hit = this.cache?.get(cacheKey);
     if (hit) return { rows: hit.rows, meta: { ...hit.meta, cached: true } };
     const running = this.inFlight.get(cacheKey);
     if (running) return running;
     const release = budget?.admit();
-    const computing = this.compute(query, manifest, progress, budget, signal).finally(release);
+    const computing = this.compute(query, manifest, progress, budget, signal, undefined).finally(release);
     this.inFlight.set(cacheKey, computing);
     try {
       const answer = await computing;
@@ -198,78 +249,45 @@ export class ViewReader {
     }
   }
 
-  private async compute(query: ViewQuery, manifest: BatchManifest | null, progress: SpeedProgress | null, budget: ReadBudget | undefined, signal: AbortSignal): Promise<ViewAnswer> {
+  private async compute(
+    query: ViewQuery,
+    manifest: BatchManifest | null,
+    progress: SpeedProgress | null,
+    budget: ReadBudget | undefined,
+    signal: AbortSignal,
+    memo: ReadMemo | undefined,
+  ): Promise<ViewAnswer> {
     const { view, layer } = query;
-    /** Between steps: a timed-out read stops; the cells read so far are charged. */
     const onAbort = () => timeoutError(query, this.options.config.serving.limits.requestTimeoutMs);
-    const step = (cells: number) => {
-      if (signal.aborted) throw onAbort();
-      budget?.charge(cells);
+    const read: SideRead = {
+      query,
+      // Between steps: a timed-out read stops; the cells read so far are charged.
+      step: (cells: number) => {
+        if (signal.aborted) throw onAbort();
+        budget?.charge(cells);
+      },
+      // Decoding and merging share the event loop a few milliseconds at a time: a heavy read never stalls the others.
+      pacer: new Pacer({ signal, onAbort }),
+      where: Object.keys(query.where).length > 0 ? query.where : undefined,
+      // Sessions can grow and merge anywhere in their range: a subscription reads them whole each time.
+      kept: view.window.type === 'session' ? undefined : memo?.kept,
     };
-    // Decoding and merging share the event loop a few milliseconds at a time: a heavy read never stalls the others.
-    const pacer = new Pacer({ signal, onAbort });
-
     const cutoffMs = manifest?.cutoffMs ?? null;
-    const rows: StateRow[] = [];
-    const layers: Array<'batch' | 'speed'> = [];
+    const batch = manifest && cutoffMs !== null ? await this.readBatchSide(read, manifest, cutoffMs) : undefined;
     const missing: TimeRange[] = [];
-    const where = Object.keys(query.where).length > 0 ? query.where : undefined;
-
-    if (manifest && cutoffMs !== null) {
-      // Batch windows all end at or before the cutoff, so they start before it.
-      const batchToMs = layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
-      if (query.fromMs < batchToMs) {
-        const range = { fromMs: query.fromMs, toMs: batchToMs, version: manifest.version, pacer, ...(where ? { where } : {}) };
-        // A roll-up's batch side is merged into buckets by DuckDB where every measure can be.
-        const rolled = query.rollUp ? await this.batch.readRollUp(view, { ...range, endsByMs: cutoffMs, granularity: query.granularity }) : undefined;
-        if (rolled) {
-          step(rolled.scanned);
-          for (const row of rolled.rows) rows.push(row);
-          if (rolled.scanned > 0) layers.push('batch');
-        } else {
-          const { rows: batchRows } = await this.batch.read(view, { ...range, includeState: true, finish: false });
-          step(batchRows.length);
-          for (const row of batchRows) if (row.windowEnd <= cutoffMs) rows.push(row as StateRow);
-          if (batchRows.length > 0) layers.push('batch');
-        }
-      }
-    }
     if (layer === 'batch') {
       const fromMs = cutoffMs === null ? query.fromMs : Math.max(query.fromMs, cutoffMs);
       if (fromMs < query.toMs) missing.push({ fromMs, toMs: query.toMs });
-    } else {
-      const speedOnly = layer === 'speed' || cutoffMs === null;
-      // Fixed windows ending after the cutoff start after cutoff − (longest) size; a session can start any time before.
-      const speedFromMs = speedOnly || view.window.type === 'session' ? query.fromMs : Math.max(query.fromMs, cutoffMs - windowSpanMs(view.window) + 1);
-      if (speedFromMs < query.toMs) {
-        const speed = await readSpeedView(this.speedSource(view), view, {
-          fromMs: speedFromMs,
-          toMs: query.toMs,
-          includeState: true,
-          // The roll-up finishes what the answer returns.
-          finish: false,
-          watermarkMs: progress?.watermarkMs ?? null,
-          pacer,
-          ...(where ? { where } : {}),
-        });
-        step(speed.rows.length);
-        let any = false;
-        for (const row of speed.rows) {
-          if (speedOnly || row.windowEnd > cutoffMs) {
-            rows.push(row as StateRow);
-            any = true;
-          }
-        }
-        if (any) layers.push('speed');
-        const servedFromMs = speedOnly ? query.fromMs : Math.max(query.fromMs, cutoffMs);
-        for (const range of speed.expired) if (speedOnly || range.toMs > cutoffMs) missing.push(range);
-        missing.push(...retentionGap(view, progress?.watermarkMs ?? null, servedFromMs, query.toMs));
-      }
     }
+    const speed = layer === 'batch' ? undefined : await this.readSpeedSide(read, manifest?.version ?? null, cutoffMs, progress);
+    if (speed) missing.push(...speed.missing);
+    if (memo) memo.kept = { batchVersion: manifest?.version ?? null, batch, speed: speed?.settled };
 
+    const rows = [...(batch?.rows ?? []), ...(speed?.rows ?? [])];
+    const layers: Array<'batch' | 'speed'> = [...(batch?.any ? ['batch' as const] : []), ...(speed?.any ? ['speed' as const] : [])];
     const gaps = coalesceRanges(missing, query.fromMs, query.toMs);
-    const limited = await rollUpOrderAndLimit(view, rows, query.rollUp ? query.granularity : null, query.orderBy, query.limit, pacer);
-    const answer: ViewAnswer = {
+    const limited = await rollUpOrderAndLimit(view, rows, query.rollUp ? query.granularity : null, query.orderBy, query.limit, read.pacer);
+    return {
       rows: limited.rows,
       meta: {
         batchVersion: manifest?.version ?? null,
@@ -286,7 +304,83 @@ export class ViewReader {
         cached: false,
       },
     };
-    return answer;
+  }
+
+  /** The pinned version's rows of the query's range (windows ending at or before its cutoff), or a subscription's from its last read. */
+  private async readBatchSide(read: SideRead, manifest: BatchManifest, cutoffMs: number): Promise<BatchSide | undefined> {
+    const { query, step, pacer, where, kept } = read;
+    const { view } = query;
+    // Batch windows all end at or before the cutoff, so they start before it.
+    const toMs = query.layer === 'batch' ? query.toMs : Math.min(query.toMs, cutoffMs);
+    if (query.fromMs >= toMs) return undefined;
+    const range = `${query.fromMs}|${toMs}`;
+    if (kept?.batch && kept.batchVersion === manifest.version && kept.batch.range === range) return kept.batch;
+    const bounds = { fromMs: query.fromMs, toMs, version: manifest.version, pacer, ...(where ? { where } : {}) };
+    // A roll-up's batch side is merged into buckets by DuckDB where every measure can be.
+    const rolled = query.rollUp ? await this.batch.readRollUp(view, { ...bounds, endsByMs: cutoffMs, granularity: query.granularity }) : undefined;
+    if (rolled) {
+      step(rolled.scanned);
+      return { range, rows: rolled.rows, any: rolled.scanned > 0 };
+    }
+    const { rows } = await this.batch.read(view, { ...bounds, includeState: true, finish: false });
+    step(rows.length);
+    return { range, rows: rows.filter((row) => row.windowEnd <= cutoffMs) as StateRow[], any: rows.length > 0 };
+  }
+
+  /**
+   * The speed view's rows that the batch version does not cover, and the ranges it could not serve. A
+   * subscription re-reads only windows starting from where its last read's settled windows end: a window is
+   * settled once its end plus the view's allowed lateness is behind the watermark, and no flush changes it.
+   */
+  private async readSpeedSide(read: SideRead, batchVersion: number | null, cutoffMs: number | null, progress: SpeedProgress | null): Promise<SpeedSide | undefined> {
+    const { query, step, pacer, where } = read;
+    const { view, layer } = query;
+    const speedOnly = layer === 'speed' || cutoffMs === null;
+    // Fixed windows ending after the cutoff start after cutoff − (longest) size; a session can start any time before.
+    const fromMs = speedOnly || view.window.type === 'session' ? query.fromMs : Math.max(query.fromMs, cutoffMs - windowSpanMs(view.window) + 1);
+    if (fromMs >= query.toMs) return undefined;
+    const watermarkMs = progress?.watermarkMs ?? null;
+    const earlier = read.kept?.batchVersion === batchVersion ? read.kept.speed : undefined;
+    // The settled windows of the last read cover [its fromMs, its settledBeforeMs): reused from fromMs on.
+    const readFromMs = earlier && earlier.fromMs <= fromMs ? Math.min(Math.max(fromMs, earlier.settledBeforeMs), query.toMs) : fromMs;
+    const inRange = (start: number) => start >= fromMs && start < readFromMs;
+    const rows: StateRow[] = readFromMs > fromMs ? earlier!.rows.filter((row) => inRange(row.windowStart)) : [];
+    const missing: TimeRange[] = readFromMs > fromMs ? earlier!.expired.filter((range) => inRange(range.fromMs)) : [];
+    let any = rows.length > 0;
+    if (readFromMs < query.toMs) {
+      const speed = await readSpeedView(this.speedSource(view), view, {
+        fromMs: readFromMs,
+        toMs: query.toMs,
+        includeState: true,
+        // The roll-up finishes what the answer returns.
+        finish: false,
+        watermarkMs,
+        pacer,
+        ...(where ? { where } : {}),
+      });
+      step(speed.rows.length);
+      for (const row of speed.rows) {
+        if (speedOnly || row.windowEnd > cutoffMs) {
+          rows.push(row as StateRow);
+          any = true;
+        }
+      }
+      for (const range of speed.expired) if (speedOnly || range.toMs > cutoffMs) missing.push(range);
+    }
+    // Settled: behind the slowest partition's watermark by the window's span and lateness, once every partition of
+    // the source has flushed (a partition that has not could still take events for any window).
+    const { slowest } = progress ?? {};
+    const partitions = sourceSettings(this.options.config, view.source.name).partitions;
+    const settledBeforeMs = slowest && slowest.partitions >= partitions ? Math.max(fromMs, slowest.watermarkMs - windowSpanMs(view.window) - view.allowedLatenessMs) : fromMs;
+    const settled = {
+      fromMs,
+      settledBeforeMs,
+      rows: rows.filter((row) => row.windowStart < settledBeforeMs),
+      expired: missing.filter((range) => range.fromMs < settledBeforeMs),
+    };
+    const servedFromMs = speedOnly ? query.fromMs : Math.max(query.fromMs, cutoffMs);
+    missing.push(...retentionGap(view, watermarkMs, servedFromMs, query.toMs));
+    return { rows, any, missing, settled };
   }
 
   async close(): Promise<void> {

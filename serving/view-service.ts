@@ -8,7 +8,7 @@ import type { ViewResolvers } from './graphql/schema.ts';
 import type { ReadLimits } from './read-limits.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
 import { parseViewQuery, queryLimits, type QueryLimits, type ViewQueryInput } from './view-query.ts';
-import type { ViewAnswer, ViewReader } from './view-reader.ts';
+import type { ReadMemo, ViewAnswer, ViewReader } from './view-reader.ts';
 import type { ViewUpdates } from './view-updates.ts';
 
 /** What every GraphQL and REST request carries inward: the caller. */
@@ -53,7 +53,8 @@ export class ViewService implements ViewResolvers<RequestContext> {
     return [...this.options.views.views.values()].filter((view) => canRead(this.options.config, context.principal, view.name));
   }
 
-  async answer(view: View, input: ViewQueryInput, context: RequestContext): Promise<ViewAnswer> {
+  /** Answers a read; a subscription passes its {@link ReadMemo}, so that each of its reads re-reads only what may have changed. */
+  async answer(view: View, input: ViewQueryInput, context: RequestContext, memo?: ReadMemo): Promise<ViewAnswer> {
     this.options.authenticator.assertCanRead(context.principal, view);
     const query = parseViewQuery(view, input, this.limits);
     const { readLimits } = this.options;
@@ -67,7 +68,7 @@ export class ViewService implements ViewResolvers<RequestContext> {
     const budget = readLimits?.forRequest(context.principal);
     let answer: ViewAnswer;
     try {
-      answer = await this.options.reader.query(query, budget);
+      answer = await this.options.reader.query(query, budget, memo);
     } catch (thrown) {
       const error = toBraidError(thrown);
       // Clients see only "internal error"; the server log keeps what happened.
@@ -98,8 +99,10 @@ export class ViewService implements ViewResolvers<RequestContext> {
       stop.then(() => ticks.return());
       try {
         close = this.options.readLimits?.openSubscription(context.principal);
-        await push(await this.answer(view, input, context));
-        for await (const _tick of ticks) await push(await this.answer(view, input, context));
+        // After a flush only the windows still open are read again; settled ones and the batch side are kept.
+        const memo: ReadMemo = {};
+        await push(await this.answer(view, input, context, memo));
+        for await (const _tick of ticks) await push(await this.answer(view, input, context, memo));
       } catch (thrown) {
         logger.warn({ err: thrown, view: view.name }, 'subscription ended by an error');
         stop(thrown);

@@ -57,6 +57,11 @@ export interface SpeedViewSource {
 /** How far the speed layer has got with a view: its watermark, and a signature that changes with every flush that consumed events. */
 export interface SpeedProgress {
   readonly watermarkMs: number | null;
+  /**
+   * The lowest watermark of every partition that has flushed, idle ones included, and how many those are: a
+   * window whose end plus the view's allowed lateness is behind it takes no more events from any of them.
+   */
+  readonly slowest?: { readonly watermarkMs: number; readonly partitions: number };
   /** The stored offsets of the view's partitions, joined; equal signatures mean equal speed data. */
   readonly signature: string;
 }
@@ -77,17 +82,21 @@ export async function speedProgress(target: SpeedViewSource, view: View, nowMs =
   const { group, fields } = partitions;
   let active = Infinity;
   let any = -Infinity;
+  let lowest = Infinity;
+  let flushed = 0;
   const offsets: string[] = [];
   for (const [field, value] of Object.entries(fields)) {
     if (field.startsWith('o:')) offsets.push(`${field.slice(2)}=${value}`);
     if (!field.startsWith('t:')) continue;
     const watermark = Number(value) - target.maxOutOfOrdernessMs;
     any = Math.max(any, watermark);
+    lowest = Math.min(lowest, watermark);
+    flushed++;
     const seen = Number(fields[`s:${field.slice(2)}`] ?? 0);
     if (nowMs - seen <= target.idleTimeoutMs) active = Math.min(active, watermark);
   }
   const watermarkMs = Number.isFinite(active) ? active : Number.isFinite(any) ? any : null;
-  return { watermarkMs, signature: `${group}|${offsets.sort().join(',')}` };
+  return { watermarkMs, signature: `${group}|${offsets.sort().join(',')}`, ...(flushed > 0 ? { slowest: { watermarkMs: lowest, partitions: flushed } } : {}) };
 }
 
 /** The watermark of the group computing `view`, from what its workers flushed. */
