@@ -116,7 +116,7 @@ export const ConfigSchema = z.strictObject({
               }),
             )
             .default([]),
-          /** Secret of HS256 JWTs (claims: `sub`, `roles`, `exp`). Unset: JWTs are refused. */
+          /** Secret of HS256 JWTs (claims: `sub`, `roles` (an array of strings), `exp` (required), `nbf`). Unset: JWTs are refused. */
           jwtSecret: z.string().min(32, 'use at least 32 characters for an HS256 secret').optional(),
           /** Role → the views it may read (`*` = all). */
           roles: z.record(z.string(), z.array(z.string().min(1))).default({ admin: ['*'] }),
@@ -136,6 +136,8 @@ export const ConfigSchema = z.strictObject({
           maxAliases: z.number().int().min(0).default(10),
           /** Requests per second per API key / JWT subject / anonymous client address; 0 turns the limit off. */
           requestsPerSecond: z.number().int().min(0).default(200),
+          /** Failed authentications per second per client address (per server) before further failing attempts get RATE_LIMITED; 0 turns the limit off. */
+          failedAuthPerSecond: z.number().int().min(0).default(10),
           /** Cells (window × group rows read from the layers) one request may read. */
           maxCellsPerRequest: z.number().int().min(1).default(2_000_000),
           /** Cells per second per caller, counted in Redis; 0 turns the budget off. */

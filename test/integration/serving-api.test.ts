@@ -76,6 +76,24 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect((await graphql(PAGE_QUERY, { authorization: `Bearer ${expired}` })).status).toBe(401);
   });
 
+  it('refuses a client address’s failing attempts past serving.limits.failedAuthPerSecond with 429 and Retry-After; valid credentials still pass', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'), { 'serving.limits.failedAuthPerSecond': 3 });
+    await using _ = serving;
+    const from = (address: string, headers: Record<string, string>) => ({ 'x-forwarded-for': address, ...headers });
+    for (let i = 0; i < 3; i++) expect((await graphql(PAGE_QUERY, from('203.0.113.5', { 'x-api-key': `brd_guess-${i}` }))).status).toBe(401);
+    const limited = await serving.app.request('/v1/views/page_views', { headers: from('203.0.113.5', { 'x-api-key': 'brd_guess-3' }) });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(((await limited.json()) as { error: Record<string, unknown> }).error).toMatchObject({ code: 'RATE_LIMITED', limit: 'failedAuthPerSecond' });
+    const graphqlLimited = await graphql(PAGE_QUERY, from('203.0.113.5', {}));
+    expect(graphqlLimited.status).toBe(429);
+    expect(graphqlLimited.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'failedAuthPerSecond' });
+    expect((await graphql(PAGE_QUERY, from('203.0.113.5', { 'x-api-key': MARKETING_KEY }))).body.errors).toBeUndefined();
+    expect((await graphql(PAGE_QUERY, from('198.51.100.8', { 'x-api-key': 'brd_guess-4' }))).status).toBe(401);
+  });
+
   it('turns every bad argument and every limit into an error with a code that names it, never a 500', async () => {
     await using redis = testRedis();
     using dir = tempDir();
