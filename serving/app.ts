@@ -24,6 +24,7 @@ import { answerToCsv, CSV_MEDIA_TYPE } from './export/answer-csv.ts';
 import { answerFormatFor } from './export/answer-media-type.ts';
 import { freshnessHeaders } from './export/freshness-headers.ts';
 import { httpStatusOf, publicError, toGraphQLError } from './errors.ts';
+import { clientAddress, httpPolicy } from './http-policy.ts';
 import { withTimeout } from './with-timeout.ts';
 import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
 import { CallerRateLimiter } from './rate-limit.ts';
@@ -127,6 +128,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
   const readLimits = new ReadLimits(config, redis);
   const service = new ViewService({ config, views, reader, authenticator, updates, metrics, logger, readLimits });
   const { limits } = config.serving;
+  const policy = await httpPolicy(config);
 
   const armor = new EnvelopArmor({
     maxDepth: { n: limits.maxDepth, exposeLimits: true, onReject: armorRejection('maxDepth') },
@@ -140,11 +142,11 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
   // and names the view. A subscription's stream outlives it: only producing the response is timed.
   const requestDeadlineMs = limits.requestTimeoutMs + 250;
   /** Who is calling, checked against the rate limit: the one gate of REST and GraphQL alike. */
-  const callerOf = async (headers: { get(name: string): string | null | undefined }, clientAddress: string | undefined): Promise<Principal> => {
+  const callerOf = async (headers: { get(name: string): string | null | undefined }, connectionAddress: string | undefined): Promise<Principal> => {
     const principal = await authenticator.authenticate({
       authorization: headers.get('authorization') ?? undefined,
       apiKey: headers.get('x-api-key') ?? undefined,
-      clientAddress: headers.get('x-forwarded-for')?.split(',')[0]?.trim() ?? clientAddress,
+      clientAddress: clientAddress(headers.get('x-forwarded-for'), connectionAddress, config.serving.trustProxy),
     });
     await rateLimiter.consume(principal);
     return principal;
@@ -161,6 +163,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
       }
     },
     graphqlEndpoint: '/graphql',
+    // CORS is the app's (serving.cors), on both ways /graphql is served.
+    cors: false,
     graphiql: config.serving.development ? { title: 'Braid', defaultQuery: sampleGraphQLQuery(views) } : false,
     landingPage: false,
     // graphql-jit compiles each distinct query once into a function: dashboards repeat a handful of queries
@@ -185,11 +189,15 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     metrics.requestSeconds.observe({ route }, (performance.now() - started) / 1000);
   });
 
+  for (const middleware of policy.middleware) app.use('*', middleware);
+
   app.onError((thrown, c) => {
     const error = toBraidError(thrown);
     if (error.code === ErrorCode.INTERNAL) logger.error({ err: error.cause ?? error, path: c.req.path }, 'request failed');
     const body = publicError(error);
     if (error.code === ErrorCode.RATE_LIMITED && typeof error.fields.retryAfterMs === 'number') c.header('Retry-After', String(Math.ceil(error.fields.retryAfterMs / 1000)));
+    // A body refused unread: the connection closes rather than read the rest of it.
+    if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) c.header('Connection', 'close');
     const status = httpStatusOf(error.code) as 400;
     if (c.req.path === '/graphql') {
       const { message, ...extensions } = body;
@@ -292,16 +300,23 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
   const workflowAdmin = options.workflows ? WorkflowAdmin.open(config, options.workflows) : undefined;
   if (workflowAdmin) app.route('/v1/workflows', workflowRoutes(workflowAdmin));
 
+  // yoga is itself a Node request listener; its third argument is the server context.
+  const yogaListener = yoga as unknown as (req: IncomingMessage, res: ServerResponse, context: GraphQLServerContext) => Promise<void>;
   const handleGraphQL = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     response.once('finish', () => {
       metrics.requests.inc({ route: '/graphql', status: String(response.statusCode) });
       metrics.requestSeconds.observe({ route: '/graphql' }, (performance.now() - started) / 1000);
     });
-    // yoga is itself a Node request listener; its third argument is the server context.
-    void (yoga as unknown as (req: IncomingMessage, res: ServerResponse, context: GraphQLServerContext) => Promise<void>)(request, response, {
-      clientAddress: request.socket.remoteAddress,
-    });
+    for (const [name, value] of policy.headersFor(request.headers.origin)) response.setHeader(name, value);
+    policy.checkBody(request).then(
+      (body) => {
+        // A body read here (chunked) is handed to yoga as read: yoga takes a request's `body` as already parsed.
+        if (body !== undefined && body.length > 0) (request as IncomingMessage & { body?: Buffer }).body = body;
+        void yogaListener(request, response, { clientAddress: request.socket.remoteAddress });
+      },
+      (thrown: unknown) => policy.refuseGraphQL(response, toBraidError(thrown)),
+    );
   };
 
   return {

@@ -37,10 +37,11 @@ export async function startServer(options: { config: Config; views: ViewRegistry
   const registry = options.registry ?? createMetricsRegistry('serve');
   const serving = await createServingApp({ config, views, redis, subscriber, kafka, registry, logger, workflows: options.workflows });
   // /graphql goes to yoga on Node's own request (a fetch-API Request in between cost about a third of
-  // GraphQL's throughput); everything else to the hono app.
+  // GraphQL's throughput); everything else, CORS preflights of /graphql included, to the hono app.
   const rest = getRequestListener(serving.app.fetch);
   const server = createServer((request, response) => {
-    if (request.url === '/graphql' || request.url?.startsWith('/graphql?')) serving.handleGraphQL(request, response);
+    const graphql = request.url === '/graphql' || request.url?.startsWith('/graphql?');
+    if (graphql && request.method !== 'OPTIONS') serving.handleGraphQL(request, response);
     else void rest(request, response);
   });
   await new Promise<void>((resolve, reject) => {

@@ -86,6 +86,17 @@ export function queryLimits(config: Config): QueryLimits {
 
 const DEFAULT_RANGE_MS = 3_600_000;
 
+/**
+ * The times a request may name: years 0000 to 9999. Bucket boundaries around them (a granularity is at most
+ * {@link MAX_GRANULARITY_MS}) stay far inside what a JavaScript Date represents, so every time a message or an
+ * answer shows is a date.
+ */
+const EARLIEST_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const MAX_GRANULARITY_MS = 10_000 * 365.25 * 86_400_000;
+
+const isNameableTime = (ms: number) => Number.isFinite(ms) && ms >= EARLIEST_MS && ms <= LATEST_MS;
+
 function badArgument(view: View, argument: string, message: string, hint?: string): BraidError {
   return new BraidError(ErrorCode.BAD_ARGUMENT, `${view.name}: argument \`${argument}\` ${message}`, {
     fields: { view: view.name, argument },
@@ -98,6 +109,7 @@ function timeArgument(view: View, argument: string, value: string | number, nowM
   if (parsed === undefined || !Number.isFinite(parsed)) {
     throw badArgument(view, argument, `must be an ISO-8601 timestamp, epoch milliseconds, \`now\` or \`now-<duration>\`; got ${JSON.stringify(value)}`);
   }
+  if (!isNameableTime(parsed)) throw badArgument(view, argument, `must be a time in the years 0000 to 9999; got ${JSON.stringify(value)}`);
   return parsed;
 }
 
@@ -142,6 +154,7 @@ function requestedGranularity(view: View, value: string | number, timeZone: stri
   if (parsed === undefined || parsed <= 0) {
     throw badArgument(view, 'granularity', `must be a duration such as 1m or 1h, or a calendar unit (1d, 1w, 1mo, 1q, 1y); got ${JSON.stringify(value)}`);
   }
+  if (parsed > MAX_GRANULARITY_MS) throw badArgument(view, 'granularity', `may be at most 10000 years; got ${JSON.stringify(value)}`);
   return fixedGranularity(parsed);
 }
 
@@ -216,7 +229,7 @@ function dimensionValue(view: View, dimension: Dimension, argument: string, valu
     case 'timestamp': {
       // Epoch ms, or text as `from`/`to` take it (ISO-8601, now-1h), as GraphQL's DateTime does.
       const parsed = typeof value === 'number' ? value : typeof value === 'string' ? parseTimeMs(value) : undefined;
-      if (parsed !== undefined && Number.isFinite(parsed)) return parsed;
+      if (parsed !== undefined && isNameableTime(parsed)) return parsed;
       break;
     }
     case 'bool':

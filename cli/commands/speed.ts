@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { redactUrl } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
@@ -25,7 +26,7 @@ export function speedCommand(): Command {
       const logger = createLogger({ level: config.log.level, name: 'speed' });
       const metricsRegistry = createMetricsRegistry('speed');
       const metrics = await startMetricsServer({ registry: metricsRegistry, host: config.metrics.host, port: config.metrics.port });
-      logger.info({ metrics: metrics.url, brokers: config.kafka.brokers, redis: config.redis.url }, 'starting speed worker');
+      logger.info({ metrics: metrics.url, brokers: config.kafka.brokers, redis: redactUrl(config.redis.url) }, 'starting speed worker');
       say(`speed: computing ${views.map((view) => view.name).join(', ')}; metrics on ${metrics.url}`);
       // Listen for signals before starting, so a signal during start-up still ends in a clean stop.
       let signalled = false;

@@ -102,6 +102,23 @@ export const ConfigSchema = z.strictObject({
       port: port.default(8080),
       /** Development mode: GraphiQL on /graphql and, unless auth.anonymous says otherwise, anonymous read access. `braid dev` turns it on. */
       development: z.boolean().default(false),
+      /**
+       * The server stands behind a proxy that sets X-Forwarded-For: the first address of that header is the client's
+       * (anonymous callers are rate-limited by it). Off: the address of the connection, whatever the header says.
+       */
+      trustProxy: z.boolean().default(false),
+      cors: z
+        .strictObject({
+          /**
+           * Origins browsers may call from (`https://dashboards.example.com`), with credentials; `['*']` lets any
+           * origin call, without credentials. Empty: no CORS headers (browsers allow same-origin calls only).
+           */
+          origins: z
+            .array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'expected an origin such as https://dashboards.example.com (scheme and host, no path), or *'))
+            .refine((origins) => !origins.includes('*') || origins.length === 1, '* stands alone (any origin), or list the origins')
+            .default([]),
+        })
+        .prefault({}),
       auth: z
         .strictObject({
           /** Requests without credentials may read every view. Default: on in development mode only. */
@@ -147,6 +164,8 @@ export const ConfigSchema = z.strictObject({
           maxConcurrentReads: z.number().int().min(1).default(16),
           /** Open GraphQL subscriptions per caller (per server). */
           maxSubscriptionsPerCaller: z.number().int().min(1).default(20),
+          /** Bytes a request body may have (GraphQL and REST); a larger one is refused with 413 before it is read further. */
+          maxBodyBytes: z.number().int().min(1).default(1_048_576),
         })
         .prefault({}),
       /** Responses cached (keyed by query, batch version and speed progress, so never stale). 0 turns the cache off. */

@@ -30,6 +30,8 @@ export const ErrorCode = {
   NOT_ACCEPTABLE: 'NOT_ACCEPTABLE',
   /** A request went past a limit (time range, rows, query depth, cost, aliases). */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** A request body is larger than the server accepts; `maxBytes` says how large it may be. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** Too many requests from one caller; retry after the time given. */
   RATE_LIMITED: 'RATE_LIMITED',
   /** A request took longer than its allowed time. */

@@ -118,6 +118,9 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect(sliding.extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'granularity' });
     expect(sliding.message).toMatch(/overlap/);
     expect((await errorOf('{ pageViews(timeZone: "Mars/Base") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'timeZone' });
+    expect((await errorOf('{ pageViews(from: "99999999999999999999") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'from' });
+    expect((await errorOf('{ pageViews(to: "8640000000000001") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'to' });
+    expect((await errorOf('{ pageViews(granularity: "99999999999d") { rows { url } } }')).extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'granularity' });
     const kolkata = await errorOf('{ pageViews(granularity: "1h", timeZone: "Asia/Kolkata") { rows { url } } }');
     expect(kolkata.extensions).toMatchObject({ code: 'BAD_ARGUMENT', argument: 'timeZone' });
     expect(kolkata.message).toMatch(/offset \(\+05:30\) is not a whole number of 1h/);
@@ -144,6 +147,10 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect(await rest('/v1/views/page_views?layer=both')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'layer' } });
     expect(await rest('/v1/views/page_views?timeZone=Mars/Base')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'timeZone' } });
     expect(await rest('/v1/views/page_views?granularity=2w')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'granularity' } });
+    // Times and granularities past what a date can be: named, never an internal error.
+    expect(await rest('/v1/views/page_views?from=99999999999999999999')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'from' } });
+    expect(await rest('/v1/views/page_views?to=8640000000000001')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'to' } });
+    expect(await rest('/v1/views/page_views?granularity=99999999999d')).toMatchObject({ status: 400, error: { code: 'BAD_ARGUMENT', argument: 'granularity' } });
     expect(await rest('/v1/views/nosuch')).toMatchObject({ status: 404, error: { code: 'NOT_FOUND' } });
   });
 
@@ -206,6 +213,36 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     // Another caller has its own budget.
     expect((await serving.app.request('/v1/views', { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(200);
+  });
+
+  it('counts an anonymous caller by its connection, whatever X-Forwarded-For says, unless serving.trustProxy is on', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const anonymousApp = (trustProxy?: boolean) =>
+      testServingApp(
+        testConfig({
+          'redis.keyPrefix': redis.prefix,
+          dataDir: path.join(dir.path, 'data'),
+          'serving.development': true,
+          'serving.limits.requestsPerSecond': 3,
+          ...(trustProxy === undefined ? {} : { 'serving.trustProxy': trustProxy }),
+        }),
+      );
+    const rotating = async (serving: { app: { request(path: string, init?: RequestInit): Response | Promise<Response> } }) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await serving.app.request('/v1/views', { headers: { 'x-forwarded-for': `198.51.100.${i}` } })).status);
+      return statuses;
+    };
+    {
+      // Default: one caller (the connection) however the header rotates; past 3 a second, refused.
+      await using serving = await anonymousApp();
+      expect((await rotating(serving)).filter((status) => status === 429).length).toBeGreaterThanOrEqual(1);
+    }
+    {
+      // Behind a trusted proxy, each forwarded address is a caller of its own.
+      await using serving = await anonymousApp(true);
+      expect(await rotating(serving)).toEqual([200, 200, 200, 200, 200, 200]);
+    }
   });
 
   it('serves /healthz, /readyz with per-dependency status, /metrics, and GraphiQL only in development mode', async () => {

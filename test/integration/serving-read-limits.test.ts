@@ -8,7 +8,8 @@ describe('serving: reads are bounded and charged to their caller', () => {
   it('an honest dashboard stays inside the defaults; a read past its budget, a caller past its cells per second or its concurrent reads is refused naming the limit', async () => {
     const now = Date.now();
     await using events = await clickstreamInSpeedLayer({ prefix: 'read-limits', partitions: 2, generator: { seed: 3, users: 200, urls: 30 }, count: 3_000, startMs: now - 100 * MINUTE, spanMs: 95 * MINUTE });
-    const base = { ...events.config, 'serving.development': true, 'serving.limits.requestsPerSecond': 0 };
+    // Two anonymous callers, told apart by X-Forwarded-For: the server trusts the proxy that would set it.
+    const base = { ...events.config, 'serving.development': true, 'serving.trustProxy': true, 'serving.limits.requestsPerSecond': 0 };
     const from = new Date(now - 2 * 60 * MINUTE).toISOString();
     const get = async (serving: { app: { request(path: string, init?: RequestInit): Response | Promise<Response> } }, path: string, caller = 'a') => {
       const response = await serving.app.request(path, { headers: { 'x-forwarded-for': `10.0.0.${caller === 'a' ? 1 : 2}` } });

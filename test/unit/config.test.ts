@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { loadConfig, sourceSettings } from '../../shared/config/index.ts';
+import { loadConfig, redactedConfig, redactUrl, sourceSettings } from '../../shared/config/index.ts';
 
 function folderWith(files: Record<string, string> = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'braid-config-'));
@@ -98,5 +98,56 @@ describe('loadConfig', () => {
     expect(config.kafka.brokers).toEqual(['127.0.0.1:23456']);
     expect(config.kafka.brokersFrom).toBe('stack');
     expect(config.redis.url).toBe('redis://127.0.0.1:34567');
+  });
+});
+
+describe('serving HTTP settings', () => {
+  it('default to no trusted proxy, no CORS and 1 MiB bodies', () => {
+    const config = loadConfig({ env: {}, cwd: folderWith() });
+    expect(config.serving.trustProxy).toBe(false);
+    expect(config.serving.cors.origins).toEqual([]);
+    expect(config.serving.limits.maxBodyBytes).toBe(1_048_576);
+  });
+
+  it('take origins as scheme and host, or * alone', () => {
+    const cwd = folderWith();
+    expect(loadConfig({ env: {}, cwd, overrides: { 'serving.cors.origins': ['https://dashboards.example', 'http://localhost:5173'] } }).serving.cors.origins).toHaveLength(2);
+    expect(configError(() => loadConfig({ env: {}, cwd, overrides: { 'serving.cors.origins': ['dashboards.example'] } })).message).toMatch(/serving\.cors\.origins.*expected an origin/s);
+    expect(configError(() => loadConfig({ env: {}, cwd, overrides: { 'serving.cors.origins': ['https://a.example/app'] } })).message).toMatch(/expected an origin/);
+    expect(configError(() => loadConfig({ env: {}, cwd, overrides: { 'serving.cors.origins': ['*', 'https://a.example'] } })).message).toMatch(/\* stands alone/);
+  });
+});
+
+describe('redactedConfig', () => {
+  const JWT_SECRET = 'a-jwt-secret-that-is-at-least-32-characters';
+
+  it('shows serving.auth.jwtSecret and the password of redis.url as ***, the rest as it is, and leaves the config alone', () => {
+    const config = loadConfig({ env: { REDIS_URL: 'redis://braid:hunter2@cache.internal:6379/2', BRAID_JWT_SECRET: JWT_SECRET }, cwd: folderWith() });
+    const shown = redactedConfig(config);
+    expect(shown.serving.auth.jwtSecret).toBe('***');
+    expect(shown.redis.url).toBe('redis://braid:***@cache.internal:6379/2');
+    expect(JSON.stringify(shown)).not.toMatch(/hunter2|a-jwt-secret/);
+    expect(shown.kafka).toEqual(config.kafka);
+    expect(shown.serving.limits).toEqual(config.serving.limits);
+    expect(shown.dataDir).toBe(config.dataDir);
+    expect(config.serving.auth.jwtSecret).toBe(JWT_SECRET);
+  });
+
+  it('leaves an unset secret unset', () => {
+    expect(redactedConfig(loadConfig({ env: {}, cwd: folderWith() })).serving.auth.jwtSecret).toBeUndefined();
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    ['redis://:hunter2@cache:6379', 'redis://:***@cache:6379'],
+    ['rediss://user:p%40ss@cache.internal:6380/1', 'rediss://user:***@cache.internal:6380/1'],
+    ['redis://cache:6379?password=hunter2&db=2', 'redis://cache:6379?password=***&db=2'],
+    ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379'],
+    ['redis://user@cache:6379', 'redis://user@cache:6379'],
+    ['127.0.0.1:9092', '127.0.0.1:9092'],
+    ['not a url', 'not a url'],
+  ])('%s → %s', (url, shown) => {
+    expect(redactUrl(url)).toBe(shown);
   });
 });

@@ -517,6 +517,45 @@ describe('DateTime scalar', () => {
       expect(() => DateTimeScalar.parseLiteral(parseGraphQLValue(literal))).toThrow(/DateTime: expected/);
     }
   });
+
+  it('reports what it cannot read as a BAD_ARGUMENT', () => {
+    for (const read of [() => DateTimeScalar.parseValue('garbage'), () => DateTimeScalar.parseLiteral(parseGraphQLValue('true'))]) {
+      let thrown: unknown;
+      try {
+        read();
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as { extensions?: unknown }).extensions).toEqual({ code: 'BAD_ARGUMENT' });
+    }
+  });
+
+  it('leaves times outside the years 0000–9999 to the view’s arguments, which name the argument', async () => {
+    expect(DateTimeScalar.parseLiteral(parseGraphQLValue('"99999999999999999999"'))).toBe(1e20);
+    const schema = buildViewSchema(demoViews, {
+      answer: async (view, input) => {
+        parseViewQuery(view, input, { maxRangeMs: HOUR_MS, maxRangeByView: {}, maxRows: 10 }, T0);
+        return { rows: [], meta: {} as never };
+      },
+      watch: () => {
+        throw new Error('not watched');
+      },
+      readable: () => [],
+    });
+    for (const [argument, source] of [
+      ['from', '{ pageViews(from: "99999999999999999999") { rows { url } } }'],
+      ['from', '{ pageViews(from: 99999999999999999999) { rows { url } } }'],
+      ['to', '{ pageViews(to: "8640000000000001") { rows { url } } }'],
+    ] as const) {
+      const result = await graphql({ schema, source });
+      expect(result.errors?.[0]?.extensions, source).toMatchObject({ code: 'BAD_ARGUMENT', argument });
+    }
+  });
+
+  it('refuses to serialise what is not a point in time with its own message', () => {
+    expect(() => DateTimeScalar.serialize(8_640_000_000_000_001)).toThrow(/DateTime: not a point in time: 8640000000000001/);
+    expect(() => DateTimeScalar.serialize(Number.NaN)).toThrow(/DateTime: not a point in time/);
+  });
 });
 
 describe('Long scalar', () => {

@@ -101,6 +101,22 @@ describe('parseViewQuery time range', () => {
     expectBadArgument(pageViews, input, argument, /ISO-8601.*epoch milliseconds.*now-<duration>/);
   });
 
+  it.each([
+    ['from', { from: '99999999999999999999' }],
+    ['from', { from: 'now-99999999999d' }],
+    ['from', { from: -62_167_219_200_001 }],
+    ['to', { to: '8640000000000001' }],
+    ['to', { to: 8_640_000_000_000_000 }],
+    ['to', { to: '+275760-09-13T00:00:00Z' }],
+  ] as const)('refuses a %s outside the years 0000 to 9999 as a BAD_ARGUMENT naming it (%j)', (argument, input) => {
+    expectBadArgument(pageViews, input, argument, /years 0000 to 9999/);
+  });
+
+  it('reads the first and last milliseconds of the years 0000 to 9999', () => {
+    expect(parse(pageViews, { to: '0000-01-01T00:00:00Z' }).toMs).toBe(Date.parse('0000-01-01T00:00:00Z'));
+    expect(parse(pageViews, { from: '9999-12-31T23:00:00Z', to: '9999-12-31T23:59:59.999Z' }).fromMs).toBe(Date.parse('9999-12-31T23:00:00Z'));
+  });
+
   it('refuses a range wider than maxRangeMs with LIMIT_EXCEEDED naming from', () => {
     const limits = { ...LIMITS, maxRangeMs: 2 * HOUR_MS };
     expect(parse(pageViews, { from: 'now-2h' }, limits).fromMs).toBe(NOW_MS - 2 * HOUR_MS);
@@ -161,6 +177,14 @@ describe('parseViewQuery granularity', () => {
   it('rejects a granularity that is not a multiple of the window', () => {
     expectBadArgument(pageViews, { granularity: '90s' }, 'granularity', /multiple of the view's 1m window/);
     expectBadArgument(pageViews, { granularity: '30s' }, 'granularity', /multiple/);
+  });
+
+  it('refuses a granularity longer than 10000 years as a BAD_ARGUMENT, and keeps LIMIT_EXCEEDED for one wider than the range allowed', () => {
+    expectBadArgument(pageViews, { granularity: '99999999999d' }, 'granularity', /at most 10000 years; got "99999999999d"/);
+    expectBadArgument(pageViews, { granularity: 1e300 }, 'granularity', /at most 10000 years/);
+    const wide = rejection(pageViews, { granularity: '3652425d' });
+    expect(wide.code).toBe(ErrorCode.LIMIT_EXCEEDED);
+    expect(wide.fields.argument).toBe('granularity');
   });
 
   it('refuses any roll-up of a sliding view, saying its windows overlap', () => {
@@ -312,6 +336,8 @@ describe('parseViewQuery where', () => {
     [{ secure: 'yes' }, 'where.secure', /expects true or false/],
     [{ secure: 1 }, 'where.secure', /expects true or false/],
     [{ deployed_at: 'soon' }, 'where.deployed_at', /expects a timestamp/],
+    [{ deployed_at: '99999999999999999999' }, 'where.deployed_at', /expects a timestamp/],
+    [{ deployed_at: { eq: 8_640_000_000_000_001 } }, 'where.deployed_at.eq', /expects a timestamp/],
     [{ url: { eq: { nested: true } } }, 'where.url.eq', /expects a string/],
   ] as const)('rejects %j with a BAD_ARGUMENT naming %s', (where, argument, message) => {
     const view = 'url' in where ? pageViews : probeChecks;
