@@ -264,7 +264,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
 
   const RESERVED_PARAMETERS = new Set(['from', 'to', 'granularity', 'timeZone', 'limit', 'orderBy', 'layer']);
   app.get('/v1/views/:view', async (c) => {
-    const view = service.view(c.req.param('view'));
+    const view = service.view(c.req.param('view'), { principal: c.get('principal') });
     const format = answerFormatFor(c.req.header('accept'));
     const where: Record<string, string[]> = {};
     for (const [name, values] of Object.entries(c.req.queries())) {

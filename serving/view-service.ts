@@ -40,11 +40,12 @@ export class ViewService implements ViewResolvers<RequestContext> {
     this.limits = queryLimits(options.config);
   }
 
-  /** The view called `name`, or NOT_FOUND naming the views there are. */
-  view(name: string): View {
+  /** The view called `name`, or NOT_FOUND naming the views the caller may read (and only those). */
+  view(name: string, context: RequestContext): View {
     const view = this.options.views.views.get(name);
     if (!view) {
-      throw new BraidError(ErrorCode.NOT_FOUND, `no view named ${JSON.stringify(name)}; views: ${[...this.options.views.views.keys()].join(', ')}`, { fields: { view: name } });
+      const readable = this.readable(context).map((known) => known.name);
+      throw new BraidError(ErrorCode.NOT_FOUND, `no view named ${JSON.stringify(name.slice(0, 100))}; views you may read: ${readable.join(', ') || 'none'}`, { fields: { view: name.slice(0, 100) } });
     }
     return view;
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createServingApp, type ServingApp } from '../../serving/app.ts';
+import { hashApiKey } from '../../serving/index.ts';
 import { clientAddress } from '../../serving/http-policy.ts';
 import { loadConfig } from '../../shared/config/index.ts';
 import { createLogger } from '../../shared/logging/index.ts';
@@ -231,5 +232,23 @@ describe('serving app: response headers', () => {
     const answered = await node.send({ headers: { origin: 'https://anywhere.example' }, chunks: [JSON.stringify({ query: '{ views { name } }' })] });
     expect(answered.headers['access-control-allow-origin']).toBe('*');
     expect(answered.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+});
+
+describe('serving app: unknown views', () => {
+  it('names only the views the caller may read, and echoes no more than 100 characters of the name it was given', async () => {
+    const key = 'brd_marketing-key';
+    await using serving = await servingApp({
+      'serving.development': false,
+      'serving.auth.apiKeys': [{ name: 'marketing', sha256: hashApiKey(key), roles: ['marketing'] }],
+      'serving.auth.roles': { marketing: ['page_views'] },
+    });
+    const response = await serving.app.request(`/v1/views/${'x'.repeat(5_000)}`, { headers: { 'x-api-key': key } });
+    expect(response.status).toBe(404);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.message).toContain('views you may read: page_views');
+    expect(error.message).not.toContain('country_minutes');
+    expect(error.message.length).toBeLessThan(300);
   });
 });
