@@ -100,10 +100,16 @@ export class ViewService implements ViewResolvers<RequestContext> {
       stop.then(() => ticks.return());
       try {
         close = this.options.readLimits?.openSubscription(context.principal);
-        // After a flush only the windows still open are read again; settled ones and the batch side are kept.
+        // Listening starts before the first read, so a flush during a read or before the client takes its answer
+        // is not missed. After a flush only the windows still open are read again; settled ones and the batch
+        // side are kept.
         const memo: ReadMemo = {};
+        let tick = ticks.next();
         await push(await this.answer(view, input, context, memo));
-        for await (const _tick of ticks) await push(await this.answer(view, input, context, memo));
+        while (!(await tick).done) {
+          tick = ticks.next();
+          await push(await this.answer(view, input, context, memo));
+        }
       } catch (thrown) {
         logger.warn({ err: thrown, view: view.name }, 'subscription ended by an error');
         stop(thrown);
