@@ -79,7 +79,7 @@ describe('serving API: auth, roles, limits and errors', () => {
   it('refuses a client address’s failing attempts past serving.limits.failedAuthPerSecond with 429 and Retry-After; valid credentials still pass', async () => {
     await using redis = testRedis();
     using dir = tempDir();
-    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'), { 'serving.limits.failedAuthPerSecond': 3 });
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'), { 'serving.limits.failedAuthPerSecond': 3, 'serving.trustProxy': true });
     await using _ = serving;
     const from = (address: string, headers: Record<string, string>) => ({ 'x-forwarded-for': address, ...headers });
     for (let i = 0; i < 3; i++) expect((await graphql(PAGE_QUERY, from('203.0.113.5', { 'x-api-key': `brd_guess-${i}` }))).status).toBe(401);

@@ -76,8 +76,9 @@ describe('serving under heavy readers', () => {
     expect(codes.has('NO_CODE')).toBe(false);
     expect(codes.has('INTERNAL')).toBe(false);
     // Each heavy read takes tens to hundreds of milliseconds of the event loop. Paced, the reads take turns a
-    // slice at a time, so a health check waits for slices (p99 about 150 ms here), not for whole reads (about 1 s).
+    // slice at a time, so a health check waits for slices (p99 150–250 ms on 2 cores), not for whole reads (about
+    // 1 s, and a third of the probes).
     expect(latencies.length).toBeGreaterThan(LOAD_MS / 200);
-    expect(p99).toBeLessThan(400);
+    expect(p99).toBeLessThan(600);
   });
 });
