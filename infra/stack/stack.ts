@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../shared/config/index.ts';
-import { readStackState, stackStateFile, type StackState } from '../../shared/config/index.ts';
+import { readStackState, redactUrl, stackStateFile, type StackState } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { defaultCacheDir, ensureKafkaJars } from './kafka-jars.ts';
 import { kafkaLogTail, startKafkaBroker } from './kafka-broker.ts';
@@ -99,8 +99,8 @@ async function ensureRedis(config: Config, report: Report): Promise<{ url: strin
   const { url, urlFrom } = config.redis;
   if (urlFrom === 'env' || urlFrom === 'file') {
     if (await redisAnswers(url, 5_000)) return { url, provenance: 'external' };
-    throw new BraidError(ErrorCode.REDIS_UNREACHABLE, `Redis at ${url} (redis.url, from ${urlFrom === 'env' ? 'REDIS_URL' : 'the config file'}) does not answer`, {
-      fields: { url },
+    throw new BraidError(ErrorCode.REDIS_UNREACHABLE, `Redis at ${redactUrl(url)} (redis.url, from ${urlFrom === 'env' ? 'REDIS_URL' : 'the config file'}) does not answer`, {
+      fields: { url: redactUrl(url) },
       retriable: false,
       hint: 'start that Redis, or unset REDIS_URL / redis.url to let braid start a local one',
     });
@@ -196,7 +196,7 @@ export async function stackStatus(config: Config): Promise<ComponentStatus[]> {
   const redis = async (): Promise<ComponentStatus> => {
     const address = config.redis.url;
     if (config.redis.urlFrom === 'env' || config.redis.urlFrom === 'file') {
-      return { name: 'redis', state: (await redisAnswers(address)) ? 'external' : 'unreachable', address, detail: `configured (${config.redis.urlFrom})` };
+      return { name: 'redis', state: (await redisAnswers(address)) ? 'external' : 'unreachable', address: redactUrl(address), detail: `configured (${config.redis.urlFrom})` };
     }
     const entry = state.redis;
     if (!entry || !isOurProcess(entry.pid, entry.workDir)) return { name: 'redis', state: 'stopped', address, detail: 'not running; `npx braid stack up` starts it' };
