@@ -13,6 +13,11 @@ import { completeFiles, dayFolder, dayOf, listDayFolders, listMasterFiles, maste
 import { checkMasterSchema } from './master-schema.ts';
 import { createDuckDbParquetWriter, type ArchiveRow, type DayLinesFile, type ParquetWriter } from './parquet-writer.ts';
 
+/** The Kafka consumer group archiving `source`. */
+export function archiveGroup(config: Pick<Config, 'kafka'>, source: string): string {
+  return `${config.kafka.clientId}-archive.${source}`;
+}
+
 /** kafkajs fetch size per partition: a replay's batches are large, so the consumer thread pays the fetch round trip seldom. */
 export const ARCHIVE_MAX_BYTES_PER_PARTITION = 4_194_304;
 
@@ -123,7 +128,7 @@ export class Archiver {
     registry: Registry,
   ) {
     this.metrics = archiveMetrics(registry);
-    this.group = `${config.kafka.clientId}-archive.${source.name}`;
+    this.group = archiveGroup(config, source.name);
     this.log = logger.child({ source: source.name, topic });
   }
 
@@ -131,7 +136,7 @@ export class Archiver {
     const { config, source, logger } = options;
     const topic = sourceSettings(config, source.name).topic ?? source.topic;
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-archive`, logger });
-    const group = `${config.kafka.clientId}-archive.${source.name}`;
+    const group = archiveGroup(config, source.name);
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: config.speed.sessionTimeoutMs, maxBytesPerPartition: ARCHIVE_MAX_BYTES_PER_PARTITION });
     // New files must agree with what the dataset already holds: refuse to start on a change that cannot be read back.
     await checkMasterSchema({ source, files: completeFiles(listMasterFiles(config.dataDir, source.name).files), ...(options.views ? { views: options.views } : {}) });

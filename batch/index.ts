@@ -1,5 +1,5 @@
 // The batch layer's public face.
-export { Archiver } from './archiver.ts';
+export { archiveGroup, Archiver } from './archiver.ts';
 export { completeFiles, filesToRead, listMasterFiles, newestEventByPartition, partitionCoverage, sourceRoot, ARCHIVE_COLUMNS, type MasterFile } from './master-dataset.ts';
 export { recomputeView } from './recompute.ts';
 export { currentVersion, listVersions, type BatchManifest } from './view-versions.ts';

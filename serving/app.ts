@@ -5,6 +5,7 @@ import path from 'node:path';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { Kind, type ExecutionArgs, type GraphQLError, type OperationDefinitionNode, type ValidationContext } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { Hono, type Context } from 'hono';
 import type { Redis } from 'ioredis';
@@ -19,6 +20,8 @@ import { SpeedKeys } from '../shared/speed-contract/index.ts';
 import { WorkflowAdmin, type WorkflowCatalog } from '../workflows/index.ts';
 import { Authenticator, type Principal } from './auth/authenticator.ts';
 import { flatRows } from './answer-rows.ts';
+import { ConsoleApi } from './console/console-api.ts';
+import { consoleRoutes } from './console/console-routes.ts';
 import { answerToArrow, ARROW_STREAM_MEDIA_TYPE } from './export/answer-arrow.ts';
 import { answerToCsv, CSV_MEDIA_TYPE } from './export/answer-csv.ts';
 import { answerFormatFor } from './export/answer-media-type.ts';
@@ -166,6 +169,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     // CORS is the app's (serving.cors), on both ways /graphql is served.
     cors: false,
     graphiql: config.serving.development ? { title: 'Braid', defaultQuery: sampleGraphQLQuery(views) } : false,
+    // GraphiQL's scripts and styles from its npm package, inlined in the page: nothing is fetched from a CDN.
+    renderGraphiQL: graphiQLPage,
     landingPage: false,
     // graphql-jit compiles each distinct query once into a function: dashboards repeat a handful of queries
     // (0.70 → 0.49 ms per cached dashboard query in-process). Subscriptions stay on graphql-js: under
@@ -206,7 +211,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     return c.json({ error: body }, status);
   });
 
-  const paths = ['/graphql', '/v1/views', ...(options.workflows ? ['/v1/workflows'] : []), '/healthz', '/readyz', '/metrics'];
+  const paths = ['/', '/graphql', '/v1/views', ...(options.workflows ? ['/v1/workflows'] : []), '/healthz', '/readyz', '/metrics'];
   app.notFound((c) => c.json({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${c.req.method} ${c.req.path}; try ${paths.join(', ')}` } }, 404));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -246,7 +251,12 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
   // In-process requests (`app.request()`); `braid serve` hands /graphql to yoga on Node's request directly.
   app.on(['GET', 'POST'], '/graphql', (c) => yoga.fetch(c.req.raw, { clientAddress: clientAddressOf(c) }));
 
+  app.route('/', consoleRoutes());
+
   app.use('/v1/*', authenticate);
+
+  const consoleApi = new ConsoleApi({ config, service, reader, redis, ...(options.kafka ? { kafka: options.kafka } : {}) });
+  app.route('/v1', consoleApi.routes());
 
   app.get('/v1/views', (c) =>
     c.json({
@@ -326,10 +336,23 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     handleGraphQL,
     async close() {
       await reader.close();
+      await consoleApi.close();
       await yoga.dispose();
       await workflowAdmin?.close();
     },
   };
+}
+
+/** GraphiQL's page for the given options, made once per options (the page inlines about 9 MB of script). */
+const graphiQLPages = new Map<string, string>();
+function graphiQLPage(options?: Parameters<typeof renderGraphiQL>[0]): string {
+  const key = JSON.stringify(options ?? {});
+  let page = graphiQLPages.get(key);
+  if (page === undefined) {
+    page = renderGraphiQL(options);
+    graphiQLPages.set(key, page);
+  }
+  return page;
 }
 
 /** The kind of the operation a request executes. */

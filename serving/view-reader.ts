@@ -180,6 +180,11 @@ export class ViewReader {
     };
   }
 
+  /** What a view's answers rest on now: its live batch version and the speed layer's progress. */
+  async freshness(view: View): Promise<{ readonly manifest: BatchManifest | null; readonly progress: SpeedProgress }> {
+    return { manifest: this.batch.current(view), progress: await this.speedProgress(view) };
+  }
+
   /** The speed layer's progress on a view (watermark and offsets), re-read after each of its flushes. */
   async speedProgress(view: View): Promise<SpeedProgress> {
     const { updates } = this.options;

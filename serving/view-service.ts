@@ -50,6 +50,11 @@ export class ViewService implements ViewResolvers<RequestContext> {
     return view;
   }
 
+  /** Refuses (FORBIDDEN) a caller whose roles may not read `view`. */
+  assertCanRead(view: View, context: RequestContext): void {
+    this.options.authenticator.assertCanRead(context.principal, view);
+  }
+
   readable(context: RequestContext): View[] {
     return [...this.options.views.views.values()].filter((view) => canRead(this.options.config, context.principal, view.name));
   }

@@ -119,7 +119,8 @@ export function devCommand(): Command {
         started.push({ name: 'workflow scheduler', stop: () => scheduler.stop() });
         say(`Workflows: ${[...workflows.workflows.keys()].join(', ') || 'none'} (recompute: ${flags.recomputeEvery}); npx braid dags lists them, npx braid dag runs ${RECOMPUTE_WORKFLOW} shows its runs`);
         const sampleView = catalog.views.views.get('page_views') ?? views[0];
-        say(`\nGraphiQL  ${server.url}/graphql   (open in a browser)`);
+        say(`\nConsole   ${server.url}/   (views, sources and workflows, live; open in a browser)`);
+        say(`GraphiQL  ${server.url}/graphql`);
         say(`REST      ${server.url}/v1/views${sampleView ? `   e.g. curl '${server.url}/v1/views/${sampleView.name}?from=now-90m&limit=5'` : ''}`);
         say(`Workflows ${server.url}/v1/workflows   npx braid dags`);
         say(`Metrics   ${server.url}/metrics (server, speed, archiver)   ${metrics.url}`);

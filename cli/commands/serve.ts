@@ -22,6 +22,7 @@ export function serveCommand(): Command {
       const server = await startServer({ config, views, workflows, logger });
       logger.info({ url: server.url, views: [...views.views.keys()], workflows: [...workflows.workflows.keys()] }, 'serving');
       say(`serving ${views.views.size} views on ${server.url}`);
+      say(`  console  ${server.url}/`);
       say(`  GraphQL  ${server.url}/graphql${config.serving.development ? ' (GraphiQL in a browser)' : ''}`);
       say(`  REST     ${server.url}/v1/views   ${server.url}/v1/workflows (${workflows.workflows.size} workflows; the admin role triggers)`);
       say(`  metrics  ${server.url}/metrics   health ${server.url}/healthz   ready ${server.url}/readyz`);

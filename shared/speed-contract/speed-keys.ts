@@ -41,6 +41,10 @@ export class SpeedKeys {
   static seenField(topic: string, partition: number): string {
     return `s:${topic}:${partition}`;
   }
+  /** List of a source topic's most recent dead letters (JSON, newest first), for the console. */
+  recentDeadLetters(topic: string): string {
+    return `${this.prefix}dlq:${topic}:recent`;
+  }
   viewGroup(view: string): string {
     return `${this.prefix}view:${view}:group`;
   }
@@ -78,3 +82,18 @@ export class SpeedKeys {
   }
 }
 
+
+/** How many of a topic's newest dead letters {@link SpeedKeys.recentDeadLetters} keeps. */
+export const RECENT_DEAD_LETTERS = 50;
+
+/** An entry of {@link SpeedKeys.recentDeadLetters}. */
+export interface RecentDeadLetter {
+  readonly reason: string;
+  readonly partition: number;
+  /** The message's offset in the source topic. */
+  readonly offset: string;
+  /** When the speed layer dead-lettered it. */
+  readonly atMs: number;
+  /** The first 500 bytes of its value, as text. */
+  readonly value: string | null;
+}

@@ -1,4 +1,6 @@
+import type { Redis } from 'ioredis';
 import type { Message, Producer } from 'kafkajs';
+import { RECENT_DEAD_LETTERS, type RecentDeadLetter } from '../../shared/speed-contract/index.ts';
 import type { OutgoingMessage, PackedRound } from '../threads/pipeline-protocol.ts';
 
 /** The topic a source topic's malformed or schema-invalid messages go to. */
@@ -27,4 +29,23 @@ export async function sendDeadLettersAndLate(producer: Producer, topic: string, 
 function toKafkaMessage(message: OutgoingMessage): Message {
   const buffer = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   return { key: buffer(message.key), value: buffer(message.value), headers: message.headers };
+}
+
+/**
+ * Keeps the newest {@link RECENT_DEAD_LETTERS} dead letters of a topic in a Redis list (newest first), each with
+ * its reason, place and the start of its value, so the console can show them without reading the DLQ topic.
+ */
+export async function rememberDeadLetters(redis: Redis, key: string, deadLetters: readonly OutgoingMessage[]): Promise<void> {
+  const atMs = Date.now();
+  const entries = deadLetters.slice(-RECENT_DEAD_LETTERS).map((message) => {
+    const entry: RecentDeadLetter = {
+      reason: message.headers['braid-error'] ?? 'unknown',
+      partition: Number(message.headers['braid-source-partition']),
+      offset: message.headers['braid-source-offset'] ?? '',
+      atMs,
+      value: message.value === null ? null : Buffer.from(message.value.buffer, message.value.byteOffset, Math.min(message.value.byteLength, 500)).toString('utf8'),
+    };
+    return JSON.stringify(entry);
+  });
+  await redis.multi().lpush(key, ...entries).ltrim(key, 0, RECENT_DEAD_LETTERS - 1).exec();
 }

@@ -6,7 +6,7 @@ import type { SpeedKeys } from '../../shared/speed-contract/index.ts';
 import { runFlush } from '../scripts.ts';
 import type { SpeedMetrics } from '../speed-metrics.ts';
 import type { PackedRound } from '../threads/pipeline-protocol.ts';
-import { sendDeadLettersAndLate } from './dead-letter-and-late.ts';
+import { rememberDeadLetters, sendDeadLettersAndLate } from './dead-letter-and-late.ts';
 import type { AssignedPartitions, PartitionState } from './partition-state.ts';
 import type { ThreadSet } from './thread-set.ts';
 
@@ -109,6 +109,8 @@ export class FlushRounds {
     const { redis, keys, topic } = this.options;
     const views = new Set(applied.flatMap((round) => round.touchedViews));
     for (const view of views) redis.publish(keys.updates(view), String(Date.now())).catch(() => undefined);
+    const deadLetters = applied.flatMap((round) => round.partitions.flatMap((flush) => flush.deadLetters));
+    if (deadLetters.length > 0) rememberDeadLetters(redis, keys.recentDeadLetters(topic), deadLetters).catch(() => undefined);
     const offsets = applied.flatMap((round) => round.partitions.map(({ partition, header }) => ({ topic, partition, offset: header.nextOffset })));
     await this.options
       .commitOffsets(offsets)
