@@ -1,5 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import { LOG_FORMATS } from '../shared/logging/index.ts';
 import { apikeyCommand } from './commands/apikey.ts';
 import { archiveCommand } from './commands/archive.ts';
 import { compactCommand } from './commands/compact.ts';
@@ -21,6 +22,9 @@ export function buildProgram(): Command {
   const program = new Command('braid')
     .description('Braid: one view definition, a real-time number and an accurate number, merged behind one API.')
     .option('-c, --config <file>', 'config file (default: braid.config.yaml in the current folder, or $BRAID_CONFIG)')
+    .addOption(
+      new Option('--log-format <format>', 'logs on stderr: json (one object a line), pretty (human lines) or auto: pretty on a terminal, json otherwise (default: log.format, $BRAID_LOG_FORMAT, else auto)').choices(LOG_FORMATS),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(devCommand());

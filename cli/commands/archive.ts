@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import { Archiver } from '../../batch/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
-import { catalogFor, configFor, say } from '../context.ts';
+import { catalogFor, configFor, say, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function archiveCommand(): Command {
@@ -15,7 +14,7 @@ export function archiveCommand(): Command {
       const catalog = await catalogFor(config);
       const sources = catalog.sourcesNamed(options.sources);
       if (sources.length === 0) throw new BraidError(ErrorCode.BAD_ARGUMENT, 'no sources to archive', { hint: `define sources in ${config.sources.dir} or under sources: in the config file` });
-      const logger = createLogger({ level: config.log.level, name: 'archive' });
+      const logger = loggerFor(config, 'archive');
       const registry = createMetricsRegistry('archive');
       const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
       // Listen for signals before starting, so a signal during start-up still ends in a clean stop.

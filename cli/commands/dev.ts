@@ -2,7 +2,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { stackDown, stackUp } from '../../infra/stack/index.ts';
 import { createKafkaClient } from '../../shared/clients/index.ts';
 import { demoGenerator, produceDemo } from '../../shared/demo/index.ts';
-import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer, type Registry } from '../../shared/metrics/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { clickstream } from '../../shared/sources/index.ts';
@@ -13,7 +12,7 @@ import { parseDurationMs } from '../../shared/time/index.ts';
 import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { RECOMPUTE_WORKFLOW, Scheduler, WorkflowWorker, type RunRecord } from '../../workflows/index.ts';
 import { wholeNumber } from '../arguments.ts';
-import { configFor, say, catalogFor } from '../context.ts';
+import { configFor, say, catalogFor, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 import { workflowsFor } from './workflow-processes.ts';
 
@@ -74,7 +73,7 @@ export function devCommand(): Command {
       }
       const stack = await stackUp(config, say);
       say(`KAFKA_BROKERS=${stack.kafkaBrokers.join(',')}\nREDIS_URL=${stack.redisUrl}`);
-      const logger = createLogger({ level: config.log.level, name: 'dev' });
+      const logger = loggerFor(config, 'dev');
       const registry = createMetricsRegistry('dev');
       // What has started, stopped in reverse order on Ctrl-C or when a later start fails.
       const started: Array<{ name: string; stop: () => Promise<void> }> = [];

@@ -3,7 +3,6 @@ import { SingleBar } from 'cli-progress';
 import { createKafkaClient } from '../../shared/clients/index.ts';
 import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { produceMessages, type ProduceProgress } from '../../shared/produce/index.ts';
 import {
@@ -18,7 +17,7 @@ import {
   type ReplayKind,
 } from '../../shared/replay/index.ts';
 import type { Source } from '../../shared/sources/index.ts';
-import { say } from '../context.ts';
+import { say, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 /** Flags of `produce` that shape generated events, keyed by commander's option key. A file brings its own events. */
@@ -121,7 +120,7 @@ async function sendFile(options: ProduceFileOptions & { replay: ReplayFile; sign
   const settings = sourceSettings(config, source.name);
   const topic = flags.topic ?? settings.topic ?? source.topic;
   const dlqTopic = `${topic}.dlq`;
-  const logger = createLogger({ level: config.log.level, name: 'produce' });
+  const logger = loggerFor(config, 'produce');
   const registry = createMetricsRegistry('produce');
   const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
   logger.info({ metrics: metrics.url, file, topic, dlqTopic, brokers: config.kafka.brokers }, 'replaying a file');

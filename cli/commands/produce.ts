@@ -3,12 +3,11 @@ import { SingleBar } from 'cli-progress';
 import { createKafkaClient } from '../../shared/clients/index.ts';
 import { demoGenerator, demoGeneratorNames, produceDemo, type DemoProgress } from '../../shared/demo/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { REPLAY_FILE_FORMATS, type ReplayFileFormat } from '../../shared/replay/index.ts';
 import { sourceSettings } from '../../shared/config/index.ts';
 import { duration, instant, wholeNumber } from '../arguments.ts';
-import { catalogFor, configFor, say } from '../context.ts';
+import { catalogFor, configFor, say, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 import { produceFile } from './produce-file.ts';
 
@@ -96,7 +95,7 @@ export function produceCommand(): Command {
 
       const settings = sourceSettings(config, source.name);
       const topic = flags.topic ?? settings.topic ?? source.topic;
-      const logger = createLogger({ level: config.log.level, name: 'produce' });
+      const logger = loggerFor(config, 'produce');
       const registry = createMetricsRegistry('produce');
       const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
       logger.info({ metrics: metrics.url, topic, brokers: config.kafka.brokers }, 'producing demo events');

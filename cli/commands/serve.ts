@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { createLogger } from '../../shared/logging/index.ts';
 import { startServer } from '../../serving/index.ts';
 import { loadWorkflows } from '../../workflows/index.ts';
-import { configFor, say, catalogFor } from '../context.ts';
+import { configFor, say, catalogFor, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function serveCommand(): Command {
@@ -18,7 +17,7 @@ export function serveCommand(): Command {
       const catalog = await catalogFor(config);
       const { views } = catalog;
       const workflows = await loadWorkflows(config, catalog);
-      const logger = createLogger({ level: config.log.level, name: 'serve' });
+      const logger = loggerFor(config, 'serve');
       const server = await startServer({ config, views, workflows, logger });
       logger.info({ url: server.url, views: [...views.views.keys()], workflows: [...workflows.workflows.keys()] }, 'serving');
       say(`serving ${views.views.size} views on ${server.url}`);

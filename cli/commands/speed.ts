@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import { redactUrl } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { createLogger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { SpeedWorker } from '../../speed/index.ts';
-import { configFor, say, catalogFor } from '../context.ts';
+import { configFor, say, catalogFor, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 export function speedCommand(): Command {
@@ -23,7 +22,7 @@ export function speedCommand(): Command {
         : [...registry.views.values()];
       if (views.length === 0) throw new BraidError(ErrorCode.BAD_ARGUMENT, 'no views to compute', { hint: `define views in ${config.views.dir} or enable views.includeDemo` });
 
-      const logger = createLogger({ level: config.log.level, name: 'speed' });
+      const logger = loggerFor(config, 'speed');
       const metricsRegistry = createMetricsRegistry('speed');
       const metrics = await startMetricsServer({ registry: metricsRegistry, host: config.metrics.host, port: config.metrics.port });
       logger.info({ metrics: metrics.url, brokers: config.kafka.brokers, redis: redactUrl(config.redis.url) }, 'starting speed worker');

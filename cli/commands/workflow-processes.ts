@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import type { Config } from '../../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
-import { createLogger, type Logger } from '../../shared/logging/index.ts';
+import type { Logger } from '../../shared/logging/index.ts';
 import { createMetricsRegistry, startMetricsServer, type Registry } from '../../shared/metrics/index.ts';
 import { loadWorkflows, Scheduler, WorkflowWorker, type WorkflowCatalog } from '../../workflows/index.ts';
 import { wholeNumber } from '../arguments.ts';
-import { catalogFor, configFor, say } from '../context.ts';
+import { catalogFor, configFor, loggerFor, say } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
 
 /** The workflows of a command: Braid's own recompute workflow and those of workflows.dir. */
@@ -18,7 +18,7 @@ export async function workflowsFor(config: Config): Promise<WorkflowCatalog> {
  * logs, a clean stop; a process that fails to start leaves nothing running.
  */
 async function runUntilSignal(name: string, config: Config, start: (logger: Logger, registry: Registry) => Promise<{ stop(): Promise<void> }>): Promise<void> {
-  const logger = createLogger({ level: config.log.level, name });
+  const logger = loggerFor(config, name);
   const registry = createMetricsRegistry(name);
   const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
   let requested!: () => void;

@@ -1,23 +1,6 @@
-import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type LogEntry, type logCreator, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type Producer } from 'kafkajs';
 import type { Logger } from '../logging/index.ts';
-
-const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
-/** Routes kafkajs's own logging into Braid's structured logger (kafkajs info is chatty: logged at debug). */
-function kafkaLogCreator(logger: Logger): logCreator {
-  const child = logger.child({ component: 'kafkajs' });
-  return () =>
-    ({ level, log }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      const name = LEVEL_NAMES[level] ?? 'debug';
-      child[name === 'info' ? 'debug' : name](fields, message);
-    };
-}
+import { kafkaLogCreator } from './kafka-log.ts';
 
 /**
  * A kafkajs client for the configured brokers.

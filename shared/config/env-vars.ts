@@ -27,6 +27,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'BRAID_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },
   { name: 'BRAID_METRICS_PORT', path: ['metrics', 'port'], kind: 'number' },
   { name: 'BRAID_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
+  { name: 'BRAID_LOG_FORMAT', path: ['log', 'format'], kind: 'string' },
   { name: 'BRAID_VIEWS_DIR', path: ['views', 'dir'], kind: 'string' },
   { name: 'BRAID_SOURCES_DIR', path: ['sources', 'dir'], kind: 'string' },
   { name: 'BRAID_WORKFLOWS_DIR', path: ['workflows', 'dir'], kind: 'string' },

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDurationMs } from '../time/index.ts';
+import { LOG_FORMATS } from '../logging/index.ts';
 
 /**
  * Braid's configuration schema. Defaults live here and nowhere else; every
@@ -183,6 +184,8 @@ export const ConfigSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS).default('info'),
+      /** `json` (one object per line), `pretty` (human lines) or `auto`: pretty when stderr is a terminal, else JSON. */
+      format: z.enum(LOG_FORMATS).default('auto'),
     })
     .prefault({}),
   speed: z

@@ -1,1 +1,1 @@
-export { createLogger, type Logger } from './logger.ts';
+export { createLogger, LOG_FORMATS, resolveLogFormat, type CreateLoggerOptions, type Logger, type LogFormat, type LogStream } from './logger.ts';

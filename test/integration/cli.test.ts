@@ -48,6 +48,27 @@ describe('npx braid', () => {
     expect(await topicMessageCount(kafka, topic.topic)).toBe(2_000);
   });
 
+  it('--log-format json writes JSON lines to stderr, --log-format pretty human lines, and neither shows kafkajs\'s bounded-retries warning', async () => {
+    await using topic = await createTopic(testKafka(), { prefix: 'cli-log-format' });
+    const produce = (format: string) =>
+      braid(['produce', 'clickstream', '--count', '10', '--seed', '1', '--rate', 'max', '--topic', topic.topic, '--log-format', format], testEnv({ BRAID_LOG_LEVEL: 'info' }));
+    const isJson = (line: string) => line.startsWith('{') && typeof (JSON.parse(line) as { msg?: unknown }).msg === 'string';
+
+    const json = await produce('json');
+    expect(json.code, json.stderr).toBe(0);
+    const jsonLogs = json.stderr.split('\n').filter((line) => line.startsWith('{'));
+    expect(jsonLogs.every(isJson)).toBe(true);
+    expect(jsonLogs.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ level: 'info', name: 'produce', msg: 'producing demo events' }));
+
+    const pretty = await produce('pretty');
+    expect(pretty.code, pretty.stderr).toBe(0);
+    expect(pretty.stderr).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO \(produce\): producing demo events \{/m);
+    expect(pretty.stderr.split('\n').some((line) => line.startsWith('{'))).toBe(false);
+    expect(pretty.stderr).toMatch(/Produced 10 messages to/);
+
+    for (const { stderr } of [json, pretty]) expect(stderr).not.toMatch(/Limiting retries/);
+  });
+
   it('query answers a view in table, json and csv, and names a bad argument (exit 2), also a binary format without --output; schema exports the SDL', async () => {
     using dir = tempDir();
     const env = testEnv({ BRAID_DATA_DIR: path.join(dir.path, 'data'), BRAID_REDIS_KEY_PREFIX: `${path.basename(dir.path)}:` });
