@@ -301,10 +301,18 @@ export async function clickstreamInSpeedLayer(options: {
 }
 
 /** The serving app of `config`, in-process (requests through `app.request()`), with its own Redis clients; closed on dispose. */
-export async function testServingApp(config: Config, views: readonly View[] = demoViews): Promise<ServingApp & AsyncDisposable> {
+export async function testServingApp(config: Config, views: readonly View[] = demoViews, kafka?: Kafka): Promise<ServingApp & AsyncDisposable> {
   const redis = createRedisClient(config.redis.url, { name: 'test-serve' });
   const subscriber = createRedisClient(config.redis.url, { name: 'test-serve-updates' });
-  const serving = await createServingApp({ config, views: viewRegistryOf([...views]), redis, subscriber, registry: createMetricsRegistry('test-serve'), logger: testLogger });
+  const serving = await createServingApp({
+    config,
+    views: viewRegistryOf([...views]),
+    redis,
+    subscriber,
+    registry: createMetricsRegistry('test-serve'),
+    logger: testLogger,
+    ...(kafka ? { kafka } : {}),
+  });
   return {
     ...serving,
     async [Symbol.asyncDispose]() {

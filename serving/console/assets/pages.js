@@ -149,7 +149,21 @@ function toSeries(rows, measure, split, additive) {
     const value = typeof row[measure] === 'number' ? row[measure] : null;
     values[i] = values[i] === null ? value : additive ? values[i] + (value ?? 0) : Math.max(values[i], value ?? -Infinity);
   }
-  return { xs: buckets.map((bucket) => Date.parse(bucket) / 1000), series: [...byLabel].map(([label, values]) => ({ label, values })) };
+  // Buckets without rows are gaps in the lines, not straight lines across them: a null at each missing step.
+  const starts = buckets.map((bucket) => Date.parse(bucket) / 1000);
+  const step = Math.min(...starts.slice(1).map((start, i) => start - starts[i]));
+  const xs = [];
+  const at = [];
+  starts.forEach((start, i) => {
+    if (i > 0 && start - starts[i - 1] > step * 1.5) {
+      xs.push(starts[i - 1] + step);
+      at.push(-1);
+    }
+    xs.push(start);
+    at.push(i);
+  });
+  const series = [...byLabel].map(([label, values]) => ({ label, values: at.map((i) => (i < 0 ? null : values[i])) }));
+  return { xs, series };
 }
 
 export function ViewPage({ name }) {
@@ -256,8 +270,8 @@ function ViewDetail({ view }) {
     ${answer
       ? html`
           <p class="meta" data-testid="meta" data-updates=${updates}>
-            ${answer.meta.layers.join(' + ') || 'no layer'} · batch ${answer.meta.batchVersion === null ? 'none' : `v${answer.meta.batchVersion}`}
-            · cutoff ${time(answer.meta.batchCutoff)} · speed watermark ${time(answer.meta.speedWatermark)} · per ${answer.meta.granularity}
+            ${answer.meta.layers.join(' + ') || 'no layer'} · batch ${answer.meta.batchVersion === null ? 'none' : `v${answer.meta.batchVersion}`}${' '}
+            · cutoff ${time(answer.meta.batchCutoff)} · speed watermark ${time(answer.meta.speedWatermark)} · per ${answer.meta.granularity}${' '}
             ${answer.meta.partial ? html` · <span class="badge warn">partial</span> missing ${answer.meta.missing.map((m) => `${time(m.from)}–${time(m.to)}`).join(', ')}` : null}
             · <span class="muted">${updates} update${updates === 1 ? '' : 's'}</span>
           </p>
