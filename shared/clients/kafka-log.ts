@@ -27,6 +27,17 @@ export const TRANSIENT_KAFKA_ERRORS = {
 
 const TRANSIENT_ERROR_TEXTS: ReadonlySet<string> = new Set(Object.values(TRANSIENT_KAFKA_ERRORS));
 
+/** Whether an error's message (or kafkajs's `Crash: <name>: <message>` line) is one of {@link TRANSIENT_KAFKA_ERRORS}. */
+export function isTransientKafkaError(message: string): boolean {
+  return TRANSIENT_ERROR_TEXTS.has(message);
+}
+
+function isTransientCrash(message: string): boolean {
+  // A protocol error itself, not KafkaJSNumberOfRetriesExceeded (retries that ran out are an error).
+  const crash = /^Crash: KafkaJSProtocolError: (.*)$/.exec(message);
+  return crash !== null && TRANSIENT_ERROR_TEXTS.has(crash[1]!);
+}
+
 /** The fields of a kafkajs log line that its classification reads. */
 export interface KafkaLogLine {
   /** kafkajs's logger namespace: `Connection`, `Producer`, `Consumer`… */
@@ -52,6 +63,14 @@ export const HARMLESS_KAFKA_LOGS: ReadonlyArray<{ readonly why: string; readonly
     why: 'a response carrying a transient protocol error, which the request that got it retries',
     matches: ({ namespace, message, error }) =>
       namespace === 'Connection' && /^Response \w+\(key: \d+, version: \d+\)$/.test(message) && typeof error === 'string' && TRANSIENT_ERROR_TEXTS.has(error),
+  },
+  {
+    why: 'a consumer stopped by a transient protocol error while joining its group; kafkajs restarts it (Braid logs the restart itself)',
+    matches: ({ namespace, message }) => namespace === 'Consumer' && isTransientCrash(message),
+  },
+  {
+    why: "kafkajs's own line about restarting a crashed consumer; Braid logs every crash itself, with whether it restarts",
+    matches: ({ namespace, message }) => namespace === 'Consumer' && /^Restarting the consumer in \d+ms$/.test(message),
   },
   {
     why: 'a send refused for want of a partition leader; the producer refreshes its metadata and retries',

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { isTransientKafkaError } from '../../shared/clients/index.ts';
 import type { SourceSettings } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/logging/index.ts';
 import type { Source } from '../../shared/sources/index.ts';
@@ -127,7 +128,9 @@ export class SourceConsumer {
       void this.dropUnassigned(assigned);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      // A group coordinator still loading (a broker's first start) stops a consumer kafkajs then restarts.
+      if (payload.restart && isTransientKafkaError(payload.error.message)) this.log.info({ reason: payload.error.message }, 'consumer restarting after a transient Kafka error');
+      else this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
       if (!payload.restart) this.options.onFatal(payload.error);
     });
     await consumer.connect();

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { logLevel, type LogEntry } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { kafkaLogCreator, kafkaLogLevel, TRANSIENT_KAFKA_ERRORS } from '../../shared/clients/kafka-log.ts';
+import { isTransientKafkaError, kafkaLogCreator, kafkaLogLevel, TRANSIENT_KAFKA_ERRORS } from '../../shared/clients/kafka-log.ts';
 import { createLogger } from '../../shared/logging/index.ts';
 
 const LIMITING_RETRIES = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
@@ -30,6 +30,13 @@ describe('kafkajs log levels', () => {
     expect(kafkaLogLevel(logLevel.ERROR, { namespace: 'Producer', message: `Failed to send messages: ${TRANSIENT_KAFKA_ERRORS.LEADER_NOT_AVAILABLE}` })).toBe('debug');
   });
 
+  it('a consumer stopped by a coordinator still loading, and kafkajs restarting it, go to debug', () => {
+    expect(kafkaLogLevel(logLevel.ERROR, { namespace: 'Consumer', message: `Crash: KafkaJSProtocolError: ${TRANSIENT_KAFKA_ERRORS.GROUP_LOAD_IN_PROGRESS}` })).toBe('debug');
+    expect(kafkaLogLevel(logLevel.ERROR, { namespace: 'Consumer', message: 'Restarting the consumer in 200ms' })).toBe('debug');
+    expect(isTransientKafkaError(TRANSIENT_KAFKA_ERRORS.GROUP_LOAD_IN_PROGRESS)).toBe(true);
+    expect(isTransientKafkaError('The group member needs to have a valid member id before actually entering a consumer group')).toBe(false);
+  });
+
   it('kafkajs info is chatty and goes to debug; debug stays debug', () => {
     expect(kafkaLogLevel(logLevel.INFO, { namespace: 'Consumer', message: 'Starting' })).toBe('debug');
     expect(kafkaLogLevel(logLevel.DEBUG, { namespace: 'Connection', message: 'Request Metadata(key: 3, version: 6)' })).toBe('debug');
@@ -44,6 +51,8 @@ describe('kafkajs log levels', () => {
       [logLevel.ERROR, { namespace: 'Connection', message: 'Connection error: connect ECONNREFUSED 127.0.0.1:9092' }, 'error'],
       [logLevel.ERROR, { namespace: 'Consumer', message: `Crash: KafkaJSNumberOfRetriesExceeded: ${TRANSIENT_KAFKA_ERRORS.GROUP_COORDINATOR_NOT_AVAILABLE}` }, 'error'],
       [logLevel.ERROR, { namespace: 'Producer', message: 'Failed to send messages: This server does not host this topic-partition' }, 'error'],
+      [logLevel.ERROR, { namespace: 'Consumer', message: 'Crash: KafkaJSProtocolError: The group member needs to have a valid member id before actually entering a consumer group' }, 'error'],
+      [logLevel.ERROR, { namespace: 'Consumer', message: 'Restarting the consumer in 200ms!' }, 'error'],
       [logLevel.ERROR, { namespace: 'Connection', message: `Failed to send messages: ${TRANSIENT_KAFKA_ERRORS.LEADER_NOT_AVAILABLE}` }, 'error'],
       [logLevel.WARN, { namespace: 'Consumer', message: LIMITING_RETRIES }, 'warn'],
       [logLevel.WARN, { namespace: 'Producer', message: `${LIMITING_RETRIES}.` }, 'warn'],
