@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { Kind, type ExecutionArgs, type GraphQLError, type OperationDefinitionNode, type ValidationContext } from 'graphql';
+import { Kind, type ExecutionArgs, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode, type ValidationContext } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { Hono, type Context } from 'hono';
@@ -29,6 +29,7 @@ import { freshnessHeaders } from './export/freshness-headers.ts';
 import { httpStatusOf, publicError, toGraphQLError } from './errors.ts';
 import { clientAddress, httpPolicy } from './http-policy.ts';
 import { withTimeout } from './with-timeout.ts';
+import { asksForSchema, useViewIntrospection } from './graphql/introspection.ts';
 import { buildViewSchema, fieldNameOf } from './graphql/schema.ts';
 import { CallerRateLimiter } from './rate-limit.ts';
 import { ReadLimits } from './read-limits.ts';
@@ -155,6 +156,19 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     return principal;
   };
 
+  // The schema a caller's introspection sees: the views it may read, one schema per set of views.
+  const readableSchemas = new Map<string, GraphQLSchema>();
+  const readableSchema = (context: RequestContext) => {
+    const readable = service.readable(context);
+    const key = readable.map((view) => view.name).join('\u0000');
+    let schema = readableSchemas.get(key);
+    if (!schema) {
+      schema = buildViewSchema(readable, service);
+      readableSchemas.set(key, schema);
+    }
+    return schema;
+  };
+
   const yoga = createYoga<GraphQLServerContext, RequestContext>({
     schema: buildViewSchema([...views.views.values()], service),
     // Credentials are checked when an operation runs (GraphiQL's page needs none); failures carry their HTTP status.
@@ -175,7 +189,11 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
     // graphql-jit compiles each distinct query once into a function: dashboards repeat a handful of queries
     // (0.70 → 0.49 ms per cached dashboard query in-process). Subscriptions stay on graphql-js: under
     // graphql-jit their answers came back empty.
-    plugins: [...armor.protect().plugins, useGraphQlJit({}, { enableIf: (args) => operationOf(args) !== 'subscription' })],
+    plugins: [
+      ...armor.protect().plugins,
+      useGraphQlJit({}, { enableIf: (args) => operationOf(args) !== 'subscription' && !asksForSchema(args.document, args.operationName) }),
+      useViewIntrospection<RequestContext>(config.serving.introspection, readableSchema),
+    ],
     logging: {
       debug: (...args) => logger.debug(yogaLog(args), 'graphql-yoga'),
       info: (...args) => logger.info(yogaLog(args), 'graphql-yoga'),

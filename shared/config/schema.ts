@@ -108,6 +108,11 @@ export const ConfigSchema = z.strictObject({
        * (anonymous callers are rate-limited by it). Off: the address of the connection, whatever the header says.
        */
       trustProxy: z.boolean().default(false),
+      /**
+       * GraphQL introspection (`__schema`, `__type`): `readable` answers it with the views the caller may read only;
+       * `off` refuses it (FORBIDDEN), for production servers whose clients know the schema.
+       */
+      introspection: z.enum(['readable', 'off']).default('readable'),
       cors: z
         .strictObject({
           /**

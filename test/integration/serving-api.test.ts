@@ -76,6 +76,40 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect((await graphql(PAGE_QUERY, { authorization: `Bearer ${expired}` })).status).toBe(401);
   });
 
+  it('introspection shows a caller the views it may read, and nothing when serving.introspection is off', async () => {
+    await using redis = testRedis();
+    using dir = tempDir();
+    const { serving, graphql } = await securedApp(redis.prefix, path.join(dir.path, 'data'));
+    await using _ = serving;
+    const INTROSPECT = '{ __schema { queryType { fields { name } } subscriptionType { fields { name } } types { name } } }';
+    type Schema = { queryType: { fields: Array<{ name: string }> }; subscriptionType: { fields: Array<{ name: string }> }; types: Array<{ name: string }> };
+    const schemaOf = async (headers: Record<string, string>) => {
+      const answer = await graphql(INTROSPECT, headers);
+      expect(answer.body.errors).toBeUndefined();
+      return (answer.body.data as { __schema: Schema }).__schema;
+    };
+    const marketing = await schemaOf({ 'x-api-key': MARKETING_KEY });
+    expect(marketing.queryType.fields.map((field) => field.name).sort()).toEqual(['countryMinutes', 'pageViews', 'views']);
+    expect(marketing.subscriptionType.fields.map((field) => field.name).sort()).toEqual(['countryMinutesUpdated', 'pageViewsUpdated']);
+    expect(marketing.types.map((type) => type.name).filter((name) => /UserSessions/.test(name))).toEqual([]);
+    const hidden = await graphql('{ __type(name: "UserSessionsRow") { name fields { name } } }', { 'x-api-key': MARKETING_KEY });
+    expect(hidden.body).toEqual({ data: { __type: null } });
+    // Through a fragment too.
+    const viaFragment = await graphql('query { ...f } fragment f on Query { __schema { queryType { fields { name } } } }', { 'x-api-key': MARKETING_KEY });
+    expect(JSON.stringify(viaFragment.body)).not.toMatch(/userSessions/);
+    const admin = await schemaOf({ 'x-api-key': ADMIN_KEY });
+    expect(admin.queryType.fields.map((field) => field.name).sort()).toEqual(['countryMinutes', 'pageViews', 'userSessions', 'views']);
+    // Data operations still run on the whole schema: reading a view the role may not is FORBIDDEN, not unknown.
+    expect((await graphql('{ userSessions { rows { user_id } } }', { 'x-api-key': MARKETING_KEY })).body.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+
+    const off = await securedApp(redis.prefix, path.join(dir.path, 'data'), { 'serving.introspection': 'off' });
+    await using _off = off.serving;
+    const refused = await off.graphql(INTROSPECT, { 'x-api-key': ADMIN_KEY });
+    expect(refused.body.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    expect(refused.body.errors![0]!.message).toMatch(/serving\.introspection/);
+    expect((await off.graphql(PAGE_QUERY, { 'x-api-key': ADMIN_KEY })).body.errors).toBeUndefined();
+  });
+
   it('refuses a client address’s failing attempts past serving.limits.failedAuthPerSecond with 429 and Retry-After; valid credentials still pass', async () => {
     await using redis = testRedis();
     using dir = tempDir();
