@@ -11,7 +11,7 @@ import { Hono, type Context } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../shared/config/index.ts';
-import { ErrorCode, toBraidError } from '../shared/errors/index.ts';
+import { BraidError, ErrorCode, toBraidError } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import { granularityText } from '../shared/time/index.ts';
@@ -37,7 +37,7 @@ import { createServingMetrics } from './serving-metrics.ts';
 import { ViewReader, type ViewAnswer } from './view-reader.ts';
 import { ViewService, type RequestContext } from './view-service.ts';
 import { ViewUpdates } from './view-updates.ts';
-import { workflowRoutes } from './workflow-routes.ts';
+import { WORKFLOW_ADMIN_ROLE, workflowRoutes } from './workflow-routes.ts';
 
 export interface ServingAppOptions {
   readonly config: Config;
@@ -234,28 +234,50 @@ export async function createServingApp(options: ServingAppOptions): Promise<Serv
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  /**
+   * Whether the caller may see the server's insides (metrics, a dependency's error): anyone in development mode,
+   * else the admin role. A caller without credentials where anonymous access is off is refused (401).
+   */
+  const isOperator = async (c: Context) => {
+    if (config.serving.development) return true;
+    const principal = await callerOf({ get: (name) => c.req.header(name) }, clientAddressOf(c));
+    return principal.kind !== 'anonymous' && principal.roles.includes(WORKFLOW_ADMIN_ROLE);
+  };
+
   app.get('/readyz', async (c) => {
-    const check = async (run: () => Promise<unknown>) => {
+    const check = async (name: string, run: () => Promise<unknown>) => {
       try {
         await withTimeout(run(), 2_000);
         return { ok: true };
       } catch (thrown) {
+        logger.warn({ dependency: name, error: (thrown as Error).message }, 'readiness check failed');
         return { ok: false, error: (thrown as Error).message };
       }
     };
     const [redisStatus, kafkaStatus, batchStatus] = await Promise.all([
-      check(() => redis.ping()),
-      options.kafka ? check(() => kafkaMetadata(options.kafka!)) : Promise.resolve({ ok: true, note: 'not checked (no Kafka client)' }),
-      check(async () => {
+      check('redis', () => redis.ping()),
+      options.kafka ? check('kafka', () => kafkaMetadata(options.kafka!)) : Promise.resolve({ ok: true, note: 'not checked (no Kafka client)' }),
+      check('batchStore', async () => {
         // Before the first archive the folder may not exist yet; its parent must, so it can be made.
         await access(existsSync(config.dataDir) ? config.dataDir : path.dirname(path.resolve(config.dataDir)), constants.R_OK | constants.W_OK);
       }),
     ]);
     const ready = redisStatus.ok && kafkaStatus.ok && batchStatus.ok;
-    return c.json({ status: ready ? 'ready' : 'not ready', dependencies: { redis: redisStatus, kafka: kafkaStatus, batchStore: batchStatus } }, ready ? 200 : 503);
+    // A dependency's error names hosts and addresses: operators only (it is in the log for everyone else).
+    const detailed = ready || (await isOperator(c).catch(() => false));
+    const shown = (status: { ok: boolean; error?: string; note?: string }) => (detailed ? status : { ok: status.ok });
+    return c.json({ status: ready ? 'ready' : 'not ready', dependencies: { redis: shown(redisStatus), kafka: shown(kafkaStatus), batchStore: shown(batchStatus) } }, ready ? 200 : 503);
   });
 
-  app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+  app.get('/metrics', async (c) => {
+    if (!(await isOperator(c))) {
+      throw new BraidError(ErrorCode.FORBIDDEN, `the server's metrics on this port need the ${WORKFLOW_ADMIN_ROLE} role`, {
+        fields: { role: WORKFLOW_ADMIN_ROLE },
+        hint: 'scrape metrics.port (every Braid process serves /metrics there), or send an API key or JWT of the admin role',
+      });
+    }
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
 
   const authenticate = (c: Context<{ Variables: { principal: Principal } }>, next: () => Promise<void>) =>
     withTimeout(

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { startServer } from '../../serving/index.ts';
+import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.ts';
 import { loadWorkflows } from '../../workflows/index.ts';
 import { configFor, say, catalogFor, loggerFor } from '../context.ts';
 import { onShutdownSignal } from '../shutdown.ts';
@@ -18,13 +19,19 @@ export function serveCommand(): Command {
       const { views } = catalog;
       const workflows = await loadWorkflows(config, catalog);
       const logger = loggerFor(config, 'serve');
-      const server = await startServer({ config, views, workflows, logger });
+      const registry = createMetricsRegistry('serve');
+      // Metrics on metrics.port as every process has them; on the serving port only for the admin role (or development mode).
+      const metrics = await startMetricsServer({ registry, host: config.metrics.host, port: config.metrics.port });
+      const server = await startServer({ config, views, workflows, logger, registry }).catch(async (error: unknown) => {
+        await metrics.close();
+        throw error;
+      });
       logger.info({ url: server.url, views: [...views.views.keys()], workflows: [...workflows.workflows.keys()] }, 'serving');
       say(`serving ${views.views.size} views on ${server.url}`);
       say(`  console  ${server.url}/`);
       say(`  GraphQL  ${server.url}/graphql${config.serving.development ? ' (GraphiQL in a browser)' : ''}`);
       say(`  REST     ${server.url}/v1/views   ${server.url}/v1/workflows (${workflows.workflows.size} workflows; the admin role triggers)`);
-      say(`  metrics  ${server.url}/metrics   health ${server.url}/healthz   ready ${server.url}/readyz`);
+      say(`  metrics  ${metrics.url}   health ${server.url}/healthz   ready ${server.url}/readyz`);
       await new Promise<void>((resolve) => {
         const remove = onShutdownSignal((signal) => {
           say(`${signal}: finishing requests in flight…`);
@@ -33,6 +40,7 @@ export function serveCommand(): Command {
         });
       });
       await server.close();
+      await metrics.close();
       say('server stopped cleanly');
     });
 }

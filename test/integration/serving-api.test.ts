@@ -289,8 +289,21 @@ describe('serving API: auth, roles, limits and errors', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { redis: { ok: true }, batchStore: { ok: true } } });
     await serving.app.request('/v1/views', { headers: { 'x-api-key': ADMIN_KEY } });
-    const metrics = await (await serving.app.request('/metrics')).text();
+    // Metrics on the serving port: the admin role only (every process serves them on metrics.port).
+    expect((await serving.app.request('/metrics')).status).toBe(401);
+    const notAdmin = await serving.app.request('/metrics', { headers: { 'x-api-key': MARKETING_KEY } });
+    expect(notAdmin.status).toBe(403);
+    expect(await notAdmin.text()).toMatch(/metrics\.port/);
+    const metrics = await (await serving.app.request('/metrics', { headers: { authorization: `ApiKey ${ADMIN_KEY}` } })).text();
     expect(metrics).toMatch(/^braid_serving_requests_total\{.*route="\/v1\/views".*status="200".*\} 1$/m);
+    // A failing dependency's error (paths, hosts) is shown to operators only.
+    const broken = await securedApp(redis.prefix, '/proc/braid-no-such-folder/data');
+    await using _broken = broken.serving;
+    const notReady = await broken.serving.app.request('/readyz');
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toEqual({ status: 'not ready', dependencies: { redis: { ok: true }, kafka: { ok: true }, batchStore: { ok: false } } });
+    const detail = (await (await broken.serving.app.request('/readyz', { headers: { 'x-api-key': ADMIN_KEY } })).json()) as { dependencies: { batchStore: { error: string } } };
+    expect(detail.dependencies.batchStore.error).toMatch(/braid-no-such-folder/);
     // No GraphiQL outside development mode: a browser asking for HTML is refused.
     const noPage = await serving.app.request('/graphql', { headers: { accept: 'text/html' } });
     expect(noPage.status).toBe(406);
