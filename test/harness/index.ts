@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -380,3 +380,61 @@ export async function runBraid(
 
 /** The path of the `braid` entry point, for tests that start long-running commands themselves. */
 export const braidEntryPoint = BRAID;
+
+/** `npx braid dev` as a user runs it, on a topic, Redis prefix and data folder of its own. */
+export interface BraidDev {
+  readonly topic: string;
+  /** What it has written to stderr so far. */
+  stderr(): string;
+  /** SIGINT, then waits for it to exit; deletes its topics, keys and folder. Its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `npx braid dev --rate 200 --recompute-every 10s` (serving on a free port, `serving` adding keys under
+ * `serving:`) and waits until its status line shows a recompute run that succeeded.
+ */
+export async function startBraidDev(options: { name: string; serving?: string[] }): Promise<BraidDev> {
+  const redis = testRedis();
+  const dir = tempDir(`braid-${options.name}-`);
+  const topic = uniqueName(`${options.name}-clicks`);
+  const configFile = path.join(dir.path, 'braid.config.yaml');
+  writeFileSync(
+    configFile,
+    [
+      `kafka:\n  clientId: ${uniqueName(options.name)}`,
+      `redis:\n  keyPrefix: "${redis.prefix}"`,
+      `dataDir: ${path.join(dir.path, 'data')}`,
+      `archive:\n  flushIntervalMs: 2s`,
+      ['serving:', '  port: 0', ...(options.serving ?? []).map((line) => `  ${line}`)].join('\n'),
+      `sources:\n  clickstream:\n    topic: ${topic}\n    partitions: 2`,
+      '',
+    ].join('\n'),
+  );
+  const dev = spawn(process.execPath, [BRAID, '--config', configFile, 'dev', '--rate', '200', '--recompute-every', '10s'], {
+    env: testEnv({ BRAID_LOG_LEVEL: 'warn' }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  dev.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
+  const stop = async () => {
+    dev.kill('SIGINT');
+    const code = await exited;
+    await deleteTopics(testKafka(), [topic, `${topic}.dlq`, `${topic}.late`]);
+    await redis[Symbol.asyncDispose]();
+    dir[Symbol.dispose]();
+    return code;
+  };
+  try {
+    await waitFor(async () => /\[dev\] in \d+ ev\/s .* recompute \S+ success \d+s ago \(page_views v\d+ cutoff/.test(stderr), {
+      timeoutMs: 150_000,
+      intervalMs: 500,
+      what: 'a recompute run in the status line',
+    });
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}:\n${stderr}`);
+  }
+  return { topic, stderr: () => stderr, stop };
+}

@@ -1,13 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteTopics, tempDir, testEnv, testKafka, testRedis, uniqueName, waitFor } from '../harness/index.ts';
+import { startBraidDev, waitFor, type BraidDev } from '../harness/index.ts';
 
-const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 /** Debian's Chromium (installed by .ci/run), or the browser BRAID_CHROMIUM names. */
 const CHROMIUM = process.env.BRAID_CHROMIUM ?? '/usr/bin/chromium';
 /** An API key whose role may read page_views only. */
@@ -54,47 +50,15 @@ const clean = { consoleErrors: [], failedRequests: [], external: [] };
 describe('the web console in a real browser (headless Chromium)', () => {
   let origin = '';
   let browser: Browser;
-  let stopDev: () => Promise<number | null>;
-  let stderr = '';
+  let dev: BraidDev | undefined;
 
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (Debian's chromium package; .ci/run installs it)`).toBe(true);
-    const redis = testRedis();
-    const dir = tempDir('braid-console-');
-    const topic = uniqueName('console-clicks');
-    const configFile = path.join(dir.path, 'braid.config.yaml');
-    const sha256 = createHash('sha256').update(PAGE_VIEWS_KEY).digest('hex');
-    writeFileSync(
-      configFile,
-      [
-        `kafka:\n  clientId: ${uniqueName('console')}`,
-        `redis:\n  keyPrefix: "${redis.prefix}"`,
-        `dataDir: ${path.join(dir.path, 'data')}`,
-        `archive:\n  flushIntervalMs: 2s`,
-        `serving:\n  port: 0\n  auth:\n    roles:\n      admin: ['*']\n      pv: [page_views]\n    apiKeys:\n      - { name: pv, sha256: ${sha256}, roles: [pv] }`,
-        `sources:\n  clickstream:\n    topic: ${topic}\n    partitions: 2`,
-        '',
-      ].join('\n'),
-    );
-    const dev = spawn(process.execPath, [BRAID, '--config', configFile, 'dev', '--rate', '200', '--recompute-every', '10s'], {
-      env: testEnv({ BRAID_LOG_LEVEL: 'warn' }),
-      stdio: ['ignore', 'ignore', 'pipe'],
+    dev = await startBraidDev({
+      name: 'console',
+      serving: ['auth:', '  roles:', "    admin: ['*']", '    pv: [page_views]', '  apiKeys:', `    - { name: pv, sha256: ${createHash('sha256').update(PAGE_VIEWS_KEY).digest('hex')}, roles: [pv] }`],
     });
-    dev.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
-    stopDev = async () => {
-      dev.kill('SIGINT');
-      const code = await exited;
-      await deleteTopics(testKafka(), [topic, `${topic}.dlq`, `${topic}.late`]);
-      await redis[Symbol.asyncDispose]();
-      dir[Symbol.dispose]();
-      return code;
-    };
-    await waitFor(async () => /recompute \S+ success \d+s ago \(page_views v\d+ cutoff/.test(stderr), { timeoutMs: 150_000, intervalMs: 500, what: 'a recompute run in the status line' }).catch(
-      (error: Error) => {
-        throw new Error(`${error.message}:\n${stderr}`);
-      },
-    );
+    const stderr = dev.stderr();
     origin = /Console +(http:\/\/\S+?)\/ /.exec(stderr)?.[1] ?? '';
     expect(origin, stderr).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
@@ -102,7 +66,7 @@ describe('the web console in a real browser (headless Chromium)', () => {
 
   afterAll(async () => {
     await browser?.close();
-    expect(await stopDev?.(), stderr).toBe(0);
+    expect(await dev?.stop(), dev?.stderr()).toBe(0);
   }, 60_000);
 
   it('lists every view with its batch version, cutoff and speed watermark; each page loads clean', async () => {
