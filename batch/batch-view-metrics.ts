@@ -28,18 +28,26 @@ export function registerBatchViewMetrics(registry: Registry, dataDir: string, vi
     read = { atMs: Date.now(), manifests };
     return manifests;
   };
-  const gauge = (name: string, help: string, value: (manifest: BatchManifest) => number) =>
+  const gauge = (options: { name: string; help: string; value: (manifest: BatchManifest) => number }) =>
     new Gauge({
-      name,
-      help,
+      name: options.name,
+      help: options.help,
       labelNames: ['view'],
       registers: [registry],
       collect() {
         this.reset();
-        for (const manifest of current()) this.set({ view: manifest.view }, value(manifest));
+        for (const manifest of current()) this.set({ view: manifest.view }, options.value(manifest));
       },
     });
-  gauge('braid_batch_version', "The view's current batch version (the one readers use).", (manifest) => manifest.version);
-  gauge('braid_batch_cutoff_timestamp_seconds', "The current batch version's cutoff, epoch seconds: windows ending at or before it are served from batch.", (manifest) => manifest.cutoffMs / 1000);
-  gauge('braid_batch_recompute_duration_seconds', 'How long the recompute that published the current batch version took.', (manifest) => manifest.durationMs / 1000);
+  gauge({ name: 'braid_batch_version', help: "The view's current batch version (the one readers use).", value: (manifest) => manifest.version });
+  gauge({
+    name: 'braid_batch_cutoff_timestamp_seconds',
+    help: "The current batch version's cutoff, epoch seconds: windows ending at or before it are served from batch.",
+    value: (manifest) => manifest.cutoffMs / 1000,
+  });
+  gauge({
+    name: 'braid_batch_recompute_duration_seconds',
+    help: 'How long the recompute that published the current batch version took.',
+    value: (manifest) => manifest.durationMs / 1000,
+  });
 }
