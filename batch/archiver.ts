@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
-import { createKafkaClient } from '../shared/clients/index.ts';
+import { createKafkaClient, ensureTopics } from '../shared/clients/index.ts';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../shared/metrics/index.ts';
@@ -134,12 +134,23 @@ export class Archiver {
 
   static async start(options: { config: Config; source: Source; logger: Logger; registry: Registry; /** Named in a refusal when the source changed in a way its files cannot be read with. */ views?: readonly View[] }): Promise<Archiver> {
     const { config, source, logger } = options;
-    const topic = sourceSettings(config, source.name).topic ?? source.topic;
+    const settings = sourceSettings(config, source.name);
+    const topic = settings.topic ?? source.topic;
     const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-archive`, logger });
     const group = archiveGroup(config, source.name);
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: config.speed.sessionTimeoutMs, maxBytesPerPartition: ARCHIVE_MAX_BYTES_PER_PARTITION });
     // New files must agree with what the dataset already holds: refuse to start on a change that cannot be read back.
     await checkMasterSchema({ source, files: completeFiles(listMasterFiles(config.dataDir, source.name).files), ...(options.views ? { views: options.views } : {}) });
+    // The topic may not exist yet (an archiver started before anything produced, or a whole stack starting at once):
+    // subscribing to a topic the broker does not host fails, so it is created, as the speed worker does, and its
+    // leaders waited for.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [{ topic, partitions: settings.partitions }]);
+    } finally {
+      await admin.disconnect();
+    }
     const writer = await createDuckDbParquetWriter(source);
     const archiver = new Archiver(config, source, topic, consumer, writer, logger, options.registry);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {

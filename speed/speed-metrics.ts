@@ -32,10 +32,29 @@ export function createSpeedMetrics(registry: Registry) {
       labelNames: ['source'],
       registers,
     }),
+    flushFailures: new Counter({
+      name: 'braid_speed_flush_failures_total',
+      help: 'Flush scripts that failed (Redis unreachable or erroring) and were tried again; past speed.flushRetries in a row the worker stops.',
+      labelNames: ['source'],
+      registers,
+    }),
   };
 }
 
 export type SpeedMetrics = ReturnType<typeof createSpeedMetrics>;
+
+/**
+ * Starts a source's and its views' counters at zero, so a rate or an alert over them reads 0 rather than nothing
+ * until the first event of a kind (a dead letter, a late event, a refused flush) arrives, and that first one is
+ * counted as an increase.
+ */
+export function startCountersAtZero(metrics: SpeedMetrics, source: string, views: readonly { readonly name: string }[]): void {
+  for (const counter of [metrics.eventsIn, metrics.deadLettered, metrics.flushRejected, metrics.flushFailures]) counter.inc({ source }, 0);
+  for (const view of views) {
+    metrics.eventsPerView.inc({ view: view.name }, 0);
+    metrics.late.inc({ view: view.name }, 0);
+  }
+}
 
 /** Adds a pipeline thread's counts (events since its previous reply) of `source` and its `views` (in the thread's order) to the metrics. */
 export function addThreadCounts(metrics: SpeedMetrics, source: string, views: readonly { readonly name: string }[], counts: ThreadCounts): void {

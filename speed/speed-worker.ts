@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
 import type { View } from '../shared/views/index.ts';
 import { SpeedKeys } from '../shared/speed-contract/index.ts';
-import { createSpeedMetrics } from './speed-metrics.ts';
+import { createSpeedMetrics, startCountersAtZero } from './speed-metrics.ts';
 import { deadLetterTopic, lateTopic } from './consumer/dead-letter-and-late.ts';
 import { SourceConsumer } from './consumer/source-consumer.ts';
 
@@ -86,6 +86,7 @@ export class SpeedWorker {
           { topic: deadLetterTopic(topic), partitions: settings.partitions },
           { topic: lateTopic(topic), partitions: settings.partitions },
         ]);
+        startCountersAtZero(metrics, sourceName, views);
         const group = speedGroupId(config.kafka.clientId, sourceName, views, options.allViewsOfSource?.(sourceName) ?? views);
         consumers.push(
           new SourceConsumer({

@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { registerBatchViewMetrics } from '../batch/index.ts';
 import { createRedisClient } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
@@ -62,6 +63,10 @@ export class WorkflowWorker {
   ) {
     this.log = options.logger.child({ worker: this.id });
     this.metrics = createWorkflowMetrics(options.registry);
+    // From zero, so a workflow's first failed run is an increase that an alert sees.
+    for (const name of options.workflows.workflows.keys()) for (const state of ['success', 'failed']) this.metrics.runs.inc({ workflow: name, state }, 0);
+    const recomputed = [...options.workflows.workflows.values()].flatMap(({ workflow }) => workflow.tasks.flatMap((task) => (task.action.kind === 'recompute' ? [task.action.view] : [])));
+    registerBatchViewMetrics(options.registry, options.config.dataDir, [...new Set(recomputed)]);
     // Each running task listens to the stop signal: more than Node's default 10 is expected, not a leak.
     setMaxListeners(Infinity, this.abort.signal);
   }

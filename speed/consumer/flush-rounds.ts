@@ -136,6 +136,7 @@ export class FlushRounds {
         outcome = await runFlush(redis, headers, { keys: round.keys, ops });
         break;
       } catch (error) {
+        this.options.metrics.flushFailures.inc({ source: this.options.sourceName });
         if (attempt > this.options.flushRetries) {
           const fatal = new BraidError(ErrorCode.REDIS_UNREACHABLE, `flush of ${topic}${JSON.stringify(partitions)} failed ${attempt} times: ${(error as Error).message}`, {
             cause: error,

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, inject, it } from 'vitest';
-import { completeFiles, filesToRead, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
+import { Archiver, completeFiles, filesToRead, listMasterFiles, partitionCoverage } from '../../batch/index.ts';
 import { createProducer } from '../../shared/clients/index.ts';
-import { clickstream, type ClickstreamEvent } from '../../shared/sources/index.ts';
-import { archiveUntil, createTopic, produceClickstream, tempDir, testConfig, testKafka, uniqueName, waitFor } from '../harness/index.ts';
+import { createMetricsRegistry } from '../../shared/metrics/index.ts';
+import { clickstream, getSource, type ClickstreamEvent } from '../../shared/sources/index.ts';
+import { archiveUntil, createTopic, deleteTopics, produceClickstream, tempDir, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../harness/index.ts';
 
 const BRAID = fileURLToPath(new URL('../../bin/braid.js', import.meta.url));
 const PARTITIONS = 3;
@@ -107,6 +108,31 @@ describe('archiver: Kafka → Parquet master dataset, exactly once', () => {
     }
     connection.closeSync();
     instance.closeSync();
+  });
+
+  it("started before its topic exists, creates it and archives what comes (regression: it stopped on Kafka's 'This server does not host this topic-partition')", async () => {
+    const kafka = testKafka();
+    const topic = uniqueName('archive-before-topic');
+    using dir = tempDir('braid-archive-before-topic-');
+    const config = testConfig({ dataDir: path.join(dir.path, 'data'), 'kafka.clientId': uniqueName('archive-before-topic'), 'sources.clickstream.topic': topic, 'sources.clickstream.partitions': 2, 'archive.flushIntervalMs': 100 });
+    const archiver = await Archiver.start({ config, source: getSource('clickstream'), logger: testLogger, registry: createMetricsRegistry('test-archive-before-topic') });
+    try {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        expect((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions).toHaveLength(2);
+      } finally {
+        await admin.disconnect();
+      }
+      await produceClickstream(kafka, topic, { partitions: 2, generator: { seed: 3 }, count: 200, startMs: Date.parse('2026-02-01T00:00:00Z'), spanMs: 3_600_000 });
+      await waitFor(() => completeFiles(listMasterFiles(config.dataDir, 'clickstream').files).reduce((sum, file) => sum + file.lastOffset - file.firstOffset + 1, 0) === 200, {
+        timeoutMs: 30_000,
+        what: '200 events archived',
+      });
+    } finally {
+      await archiver.stop();
+      await deleteTopics(kafka, [topic]);
+    }
   });
 
   it('archives every valid event as it decodes, whatever JSON its message holds', async () => {
