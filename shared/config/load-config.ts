@@ -6,6 +6,7 @@ import { BraidError, ErrorCode } from '../errors/index.ts';
 import { sourceSpecProblems } from '../sources/index.ts';
 import { CONFIG_FILE_ENV, ENV_VARS, envValue } from './env-vars.ts';
 import { ConfigSchema, SourceSettingsSchema, type ParsedConfig, type SourceEntry, type SourceSettings } from './schema.ts';
+import { resolveReferences } from './references.ts';
 import { readStackState } from './stack-state.ts';
 
 /** Where an endpoint (Kafka brokers, Redis URL) came from. */
@@ -42,8 +43,10 @@ export const DEFAULT_CONFIG_FILES = ['braid.config.yaml', 'braid.config.yml', 'b
 
 /**
  * Reads, merges and validates configuration once: schema defaults, then the
- * config file, then environment variables, then `overrides`. Every problem is
- * reported at once, each naming its key and where the bad value came from.
+ * config file, then environment variables, then `overrides`. Secrets and TLS
+ * material written as `file:<path>` or `env:<NAME>` are read (the keys of
+ * REFERENCE_KEYS). Every problem is reported at once, each naming its
+ * key and where the bad value came from.
  *
  * @example
  * const config = loadConfig(); // braid.config.yaml in cwd if present, plus env
@@ -68,10 +71,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     origins.set(key, 'command line');
   }
 
+  const referenceProblems = resolveReferences(raw, { env, cwd });
   const parsed = ConfigSchema.safeParse(raw);
-  const problems: string[] = [];
+  const problems: string[] = referenceProblems.map(({ key, message }) => `${key}${originNote(key, origins, file)}: ${message}`);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(describeIssue(issue, origins, file));
+    // A key whose reference could not be read is reported once, for that.
+    const unread = new Set(referenceProblems.map(({ key }) => key));
+    for (const issue of parsed.error.issues) {
+      if (!unread.has(issue.path.map(String).join('.'))) problems.push(describeIssue(issue, origins, file));
+    }
   }
   // Source declarations are checked from what was written, so their problems come with every other one.
   const rawSources = raw.sources;

@@ -1,8 +1,14 @@
 /** What a secret is printed as. */
 export const REDACTED = '***';
 
-/** Keys whose values are secrets, whatever section they are in (`serving.auth.jwtSecret`). */
-const SECRET_KEY = /secret|password/i;
+/**
+ * Keys whose values are secrets, whatever section they are in: `serving.auth.jwtSecret`, `kafka.sasl.password`,
+ * `redis.password`, and `key`, the private key of `kafka.ssl` and `redis.tls`.
+ */
+const SECRET_KEY = /secret|password|^key$/i;
+
+/** A private key in PEM form, whatever key holds it. */
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
 /**
  * A URL with its password (`redis://:pw@host`, `redis://user:pw@host`, `?password=pw`) redacted; any other
@@ -24,8 +30,10 @@ export function redactUrl(text: string): string {
 }
 
 /**
- * A copy of the configuration fit to print: every secret (`serving.auth.jwtSecret`, any key named like a secret
- * or a password) is {@link REDACTED}, and so is the password of every URL (`redis.url`).
+ * A copy of the configuration fit to print: every secret (`serving.auth.jwtSecret`, `kafka.sasl.password`,
+ * `redis.password`, the private keys `kafka.ssl.key` and `redis.tls.key`, any key named like a secret or a
+ * password, any PEM private key) is {@link REDACTED}, and so is the password of every URL (`redis.url`).
+ * Secrets read from `file:` or `env:` references are redacted the same way.
  *
  * @example
  * redactedConfig(config).serving.auth.jwtSecret; // '***' (when set)
@@ -36,7 +44,7 @@ export function redactedConfig<T>(config: T): T {
 }
 
 function redact(value: unknown, key?: string): unknown {
-  if (typeof value === 'string') return key !== undefined && SECRET_KEY.test(key) ? REDACTED : redactUrl(value);
+  if (typeof value === 'string') return (key !== undefined && SECRET_KEY.test(key)) || PRIVATE_KEY_PEM.test(value) ? REDACTED : redactUrl(value);
   if (Array.isArray(value)) return value.map((item) => redact(item));
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, redact(item, name)]));

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDurationMs } from '../time/index.ts';
@@ -26,6 +27,75 @@ const durationMs = z.union([z.number(), z.string()]).transform((value, ctx) => {
   }
   return parsed;
 });
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** One or more PEM certificates, each of which parses (`file:<path>` references are read before this checks them). */
+const pemCertificates = z.string().superRefine((text, ctx) => {
+  const blocks = text.match(PEM_CERTIFICATE);
+  if (blocks === null) {
+    ctx.addIssue({ code: 'custom', message: 'expected PEM certificates (-----BEGIN CERTIFICATE-----…), or file:<path> to read them from a file, e.g. file:/etc/braid/ca.pem' });
+    return;
+  }
+  blocks.forEach((block, index) => {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `certificate ${index + 1} of ${blocks.length} does not parse: ${(error as Error).message}` });
+    }
+  });
+});
+
+/** An unencrypted PEM private key that parses. */
+const pemPrivateKey = z.string().superRefine((text, ctx) => {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
+    ctx.addIssue({ code: 'custom', message: 'the private key is encrypted; Braid takes an unencrypted PEM key (keep its file readable by Braid only)' });
+    return;
+  }
+  try {
+    createPrivateKey(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a PEM private key (-----BEGIN PRIVATE KEY-----…), or file:<path> to read it from a file, e.g. file:/etc/braid/client.key' });
+  }
+});
+
+/**
+ * TLS settings of a client connection (Kafka's `kafka.ssl`, Redis's `redis.tls`), as Node's `tls.connect` takes
+ * them. Each PEM value is the text itself or a `file:`/`env:` reference.
+ */
+export const TlsSettingsSchema = z
+  .strictObject(
+    {
+      /** CA certificates trusted for the server's certificate, instead of Node's built-in list. */
+      ca: pemCertificates.optional(),
+      /** Client certificate (chain), for servers that ask for one; goes with `key`. */
+      cert: pemCertificates.optional(),
+      /** Private key of `cert`. A secret. */
+      key: pemPrivateKey.optional(),
+      /** Refuse a server whose certificate does not verify. Off only for tests: it lets anyone in the middle read everything. */
+      rejectUnauthorized: z.boolean().default(true),
+      /** Name the server's certificate must carry, when it differs from the host connected to. */
+      servername: z.string().min(1).optional(),
+    },
+    { error: 'expected a mapping of ca, cert, key, rejectUnauthorized, servername' },
+  )
+  .superRefine((tls, ctx) => {
+    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [tls.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together: a client certificate and its private key' });
+      return;
+    }
+    const first = tls.cert?.match(PEM_CERTIFICATE)?.[0];
+    if (first === undefined || tls.key === undefined) return;
+    let matches: boolean;
+    try {
+      matches = new X509Certificate(first).checkPrivateKey(createPrivateKey(tls.key));
+    } catch {
+      return; // cert or key does not parse: reported on its own key
+    }
+    if (!matches) ctx.addIssue({ code: 'custom', path: ['key'], message: 'this private key does not belong to the certificate in cert' });
+  });
+
+export const SASL_MECHANISMS = ['scram-sha-256', 'scram-sha-512', 'plain'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -59,6 +129,31 @@ export const ConfigSchema = z.strictObject({
       /** Brokers. Default: the local stack's broker (`braid stack up`). */
       brokers: z.array(hostPort).min(1, 'at least one broker').optional(),
       clientId: z.string().min(1).default('braid'),
+      /** TLS to the brokers: `true` (Node's CAs) or TLS settings. Default: plaintext. */
+      ssl: z.preprocess((value) => (value === true ? {} : value === false ? undefined : value), TlsSettingsSchema.optional()),
+      /** SASL authentication (SCRAM or PLAIN). Default: none. */
+      sasl: z
+        .strictObject({
+          mechanism: z.preprocess(
+            (value) => (typeof value === 'string' ? value.toLowerCase() : value),
+            z.enum(SASL_MECHANISMS, { error: `expected one of ${SASL_MECHANISMS.join(', ')}` }),
+          ),
+          username: z.string().min(1),
+          /** A secret. */
+          password: z.string().min(1),
+        })
+        .optional(),
+    })
+    .superRefine((kafka, ctx) => {
+      if (kafka.brokers !== undefined) return;
+      for (const key of ['ssl', 'sasl'] as const) {
+        if (kafka[key] === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'set kafka.brokers too: the local stack\'s broker (`npx braid stack up`) speaks plaintext without authentication',
+        });
+      }
     })
     .prefault({}),
   redis: z
@@ -70,6 +165,27 @@ export const ConfigSchema = z.strictObject({
         .optional(),
       /** Prefix of every key Braid writes, so several deployments can share a Redis. */
       keyPrefix: z.string().default('braid:'),
+      /** ACL user (Redis 6+), instead of one in `url`. */
+      username: z.string().min(1).optional(),
+      /** Password, instead of one in `url`. A secret. */
+      password: z.string().min(1).optional(),
+      /** TLS settings of a `rediss://` URL (which alone means TLS with Node's CAs). */
+      tls: TlsSettingsSchema.optional(),
+    })
+    .superRefine((redis, ctx) => {
+      const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+      const local = 'the local stack\'s Redis (`npx braid stack up`) speaks plaintext without a password';
+      if (redis.url === undefined) {
+        for (const key of ['tls', 'username', 'password'] as const) {
+          if (redis[key] !== undefined) issue(key, `set redis.url too: ${local}`);
+        }
+        return;
+      }
+      const inUrl = urlCredentials(redis.url);
+      if (redis.tls !== undefined && !redis.url.startsWith('rediss://')) issue('tls', 'TLS needs a rediss:// URL in redis.url (redis:// is plaintext)');
+      if (redis.password !== undefined && inUrl.password) issue('password', 'redis.url holds a password too: keep one of them');
+      if (redis.username !== undefined && inUrl.username) issue('username', 'redis.url names a user too: keep one of them');
+      if (redis.username !== undefined && redis.password === undefined && !inUrl.password) issue('username', 'a user needs a password (redis.password)');
     })
     .prefault({}),
   /** Root of the Parquet master dataset and batch views. */
@@ -282,6 +398,18 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
 });
 
+/** The user and password a URL carries (`redis://user:pw@host`), empty when it has none or does not parse. */
+function urlCredentials(text: string): { username: string; password: string } {
+  try {
+    const url = new URL(text);
+    return { username: url.username, password: url.password };
+  } catch {
+    return { username: '', password: '' };
+  }
+}
+
+export type TlsSettings = z.output<typeof TlsSettingsSchema>;
+export type SaslSettings = NonNullable<z.output<typeof ConfigSchema>['kafka']['sasl']>;
 export type RawConfig = z.input<typeof ConfigSchema>;
 export type ParsedConfig = z.output<typeof ConfigSchema>;
 export type SourceSettings = z.output<typeof SourceSettingsSchema>;
