@@ -136,7 +136,7 @@ export class Archiver {
     const { config, source, logger } = options;
     const settings = sourceSettings(config, source.name);
     const topic = settings.topic ?? source.topic;
-    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-archive`, logger });
+    const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.kafka.clientId}-archive`, logger });
     const group = archiveGroup(config, source.name);
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: config.speed.sessionTimeoutMs, maxBytesPerPartition: ARCHIVE_MAX_BYTES_PER_PARTITION });
     // New files must agree with what the dataset already holds: refuse to start on a change that cannot be read back.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRedisClient } from '../shared/clients/index.ts';
+import { connectRedis } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 
@@ -20,7 +20,7 @@ export type StillHeld = () => Promise<void>;
  * holds the lock.
  */
 export async function withLock<T>(config: Config, name: string, work: (stillHeld: StillHeld) => Promise<T>, onWait?: (holder: string) => void): Promise<T> {
-  const redis = createRedisClient(config.redis.url, { name: 'braid-batch-lock' });
+  const redis = await connectRedis(config.redis, { name: 'braid-batch-lock' });
   const key = `${config.redis.keyPrefix}batch:lock:${name}`;
   const token = `${process.pid}:${randomBytes(6).toString('hex')}`;
   let lost = false;

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { createRedisClient } from '../shared/clients/index.ts';
+import { connectRedis } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import { redisHllPosition } from '../shared/measures/index.ts';
@@ -176,7 +176,7 @@ async function fillPositionTables(connection: DuckDBConnection, tables: readonly
 
 /** The expiry handshake: tell speed and serving (through Redis) which version and cutoff now hold. */
 async function publishCutoff(config: Config, view: View, manifest: BatchManifest): Promise<void> {
-  const redis = createRedisClient(config.redis.url, { name: 'braid-batch' });
+  const redis = await connectRedis(config.redis, { name: 'braid-batch' });
   try {
     await handOverToBatch(redis, new SpeedKeys(config.redis.keyPrefix), view, { version: manifest.version, cutoffMs: manifest.cutoffMs });
   } finally {

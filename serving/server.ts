@@ -1,8 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from '../shared/config/index.ts';
-import { createKafkaClient, createRedisClient } from '../shared/clients/index.ts';
+import { connectRedis, createKafkaClient } from '../shared/clients/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import { createMetricsRegistry, type Registry } from '../shared/metrics/index.ts';
@@ -30,10 +31,11 @@ export interface RunningServer {
  */
 export async function startServer(options: { config: Config; views: ViewRegistry; workflows?: WorkflowCatalog; logger: Logger; registry?: Registry }): Promise<RunningServer> {
   const { config, views, logger } = options;
-  const redisUrl = config.redis.url;
-  const redis = createRedisClient(redisUrl, { name: 'braid-serve' });
-  const subscriber = createRedisClient(redisUrl, { name: 'braid-serve-updates' });
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-serve`, logger, connectionRetries: 0 });
+  const [redis, subscriber] = await connectBoth(
+    connectRedis(config.redis, { name: 'braid-serve' }),
+    connectRedis(config.redis, { name: 'braid-serve-updates' }),
+  );
+  const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.kafka.clientId}-serve`, logger, connectionRetries: 0 });
   const registry = options.registry ?? createMetricsRegistry('serve');
   const serving = await createServingApp({ config, views, redis, subscriber, kafka, registry, logger, workflows: options.workflows });
   // /graphql goes to yoga on Node's own request (a fetch-API Request in between cost about a third of
@@ -75,4 +77,12 @@ export async function startServer(options: { config: Config; views: ViewRegistry
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** Both clients, once both are connected; if one is refused, the other is closed and its error thrown. */
+async function connectBoth(first: Promise<Redis>, second: Promise<Redis>): Promise<[Redis, Redis]> {
+  const [one, two] = await Promise.allSettled([first, second]);
+  if (one.status === 'fulfilled' && two.status === 'fulfilled') return [one.value, two.value];
+  for (const outcome of [one, two]) if (outcome.status === 'fulfilled') outcome.value.disconnect();
+  throw one.status === 'rejected' ? one.reason : (two as PromiseRejectedResult).reason;
 }

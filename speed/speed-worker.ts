@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type Producer } from 'kafkajs';
-import { createKafkaClient, createProducer, createRedisClient, ensureTopics } from '../shared/clients/index.ts';
+import { connectRedis, createKafkaClient, createProducer, ensureTopics } from '../shared/clients/index.ts';
 import { sourceSettings, type Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
@@ -63,8 +63,8 @@ export class SpeedWorker {
 
   static async start(options: SpeedWorkerOptions): Promise<SpeedWorker> {
     const { config, logger } = options;
-    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-speed`, logger });
-    const redis = createRedisClient(config.redis.url, { name: 'braid-speed' });
+    const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.kafka.clientId}-speed`, logger });
+    const redis = await connectRedis(config.redis, { name: 'braid-speed' });
     const producer = createProducer(kafka);
     const metrics = createSpeedMetrics(options.registry);
     const keys = new SpeedKeys(config.redis.keyPrefix);
@@ -98,7 +98,7 @@ export class SpeedWorker {
             settings,
             views,
             keys,
-            redisUrl: config.redis.url,
+            redisConnection: config.redis,
             group,
             logger,
             metrics,

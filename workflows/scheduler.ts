@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import { createRedisClient } from '../shared/clients/index.ts';
+import { connectRedis } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
@@ -59,7 +59,7 @@ export class Scheduler {
   }
 
   static async start(options: SchedulerOptions): Promise<Scheduler> {
-    const redis = createRedisClient(options.config.redis.url, { name: 'braid-workflow-scheduler' });
+    const redis = await connectRedis(options.config.redis, { name: 'braid-workflow-scheduler' });
     const store = new RunStore(redis, options.config.redis.keyPrefix);
     const scheduler = new Scheduler(options, redis, store, new TaskQueues(options.config, store.keys));
     try {

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { quietOnReconnect } from '../shared/clients/index.ts';
+import type { Redis } from 'ioredis';
+import { createRedisClient, type RedisConnection } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import { jobIdOf, type ReadyTask, type WorkflowKeys } from './run-store.ts';
 
@@ -17,8 +17,8 @@ export function queueName(pool: string): string {
 }
 
 /** A Redis connection as BullMQ needs it: commands wait through reconnects rather than failing. */
-export function bullConnection(url: string, name: string): Redis {
-  return quietOnReconnect(new Redis(url, { maxRetriesPerRequest: null, connectionName: name }));
+export function bullConnection(connection: RedisConnection, name: string): Redis {
+  return createRedisClient(connection, { name, maxRetriesPerRequest: null });
 }
 
 /**
@@ -34,7 +34,7 @@ export class TaskQueues {
     private readonly config: Config,
     private readonly keys: WorkflowKeys,
   ) {
-    this.connection = bullConnection(config.redis.url, 'braid-workflow-queues');
+    this.connection = bullConnection(config.redis, 'braid-workflow-queues');
   }
 
   queue(pool: string): Queue {

@@ -103,7 +103,7 @@ export class WorkflowAdmin {
   ) {}
 
   static open(config: Config, workflows: WorkflowCatalog): WorkflowAdmin {
-    const redis = createRedisClient(config.redis.url, { name: 'braid-workflow-admin' });
+    const redis = createRedisClient(config.redis, { name: 'braid-workflow-admin' });
     const store = new RunStore(redis, config.redis.keyPrefix);
     return new WorkflowAdmin(workflows, store, new TaskQueues(config, store.keys));
   }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { registerBatchViewMetrics } from '../batch/index.ts';
-import { createRedisClient } from '../shared/clients/index.ts';
+import { connectRedis } from '../shared/clients/index.ts';
 import type { Config } from '../shared/config/index.ts';
 import type { Logger } from '../shared/logging/index.ts';
 import type { Registry } from '../shared/metrics/index.ts';
@@ -74,7 +74,7 @@ export class WorkflowWorker {
   static async start(options: WorkflowWorkerOptions): Promise<WorkflowWorker> {
     const { config } = options;
     const concurrency = options.concurrency ?? 4;
-    const redis = createRedisClient(config.redis.url, { name: 'braid-workflow-worker' });
+    const redis = await connectRedis(config.redis, { name: 'braid-workflow-worker' });
     const store = new RunStore(redis, config.redis.keyPrefix);
     const queues = new TaskQueues(config, store.keys);
     const threads = new TaskThreadPool({ config }, concurrency);
@@ -83,7 +83,7 @@ export class WorkflowWorker {
     try {
       await queues.applyPoolLimits();
       for (const pool of pools) {
-        const connection = bullConnection(config.redis.url, `braid-workflow-worker-${pool}`);
+        const connection = bullConnection(config.redis, `braid-workflow-worker-${pool}`);
         worker.connections.push(connection);
         const bull = new Worker<TaskJob>(queueName(pool), (job: Job<TaskJob>) => worker.process(job.data), {
           connection,

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
-import { createRedisClient } from '../../shared/clients/index.ts';
+import { connectRedis } from '../../shared/clients/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { hashApiKey, newApiKey, ServingKeys } from '../../serving/index.ts';
 import { configFor, say } from '../context.ts';
@@ -20,7 +20,7 @@ export function apikeyCommand(): Command {
       const entry = { name: options.name, sha256: hashApiKey(key), roles };
       if (options.store === 'redis') {
         const config = configFor(command);
-        const redis = createRedisClient(config.redis.url, { name: 'braid-apikey' });
+        const redis = await connectRedis(config.redis, { name: 'braid-apikey' });
         try {
           await redis.hset(new ServingKeys(config.redis.keyPrefix).apiKeys(), entry.sha256, JSON.stringify({ name: entry.name, roles }));
         } finally {

@@ -149,7 +149,7 @@ export function devCommand(): Command {
         if (flags.generator) {
           const settings = sourceSettings(config, clickstream.name);
           const topic = settings.topic ?? clickstream.topic;
-          const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: `${config.kafka.clientId}-dev`, logger });
+          const kafka = createKafkaClient({ ...devConfig.kafka, clientId: `${config.kafka.clientId}-dev`, logger });
           const generatorOptions = { seed: Date.now() % 1_000_000, disorderMs: 5_000, lateFraction: 0.005, badFraction: 0.001 };
           if (listMasterFiles(devConfig.dataDir, clickstream.name).files.length === 0) {
             say(`First start: backfilling ${BACKFILL_EVENTS} events over the last hour, so the batch layer has history to own…`);

@@ -144,7 +144,7 @@ async function sendFile(options: ProduceFileOptions & { replay: ReplayFile; sign
   bar?.start(total, 0, payload({ sent: 0, byKind: { valid: 0, bad: 0 }, errors: 0, elapsedMs: 0, ratePerS: 0 }));
 
   const tally = new ReplayTally();
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-produce`, logger });
+  const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.kafka.clientId}-produce`, logger });
   try {
     const result = await produceMessages({
       kafka,

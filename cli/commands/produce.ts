@@ -124,7 +124,7 @@ export function produceCommand(): Command {
       });
       bar?.start(total, 0, payload({ sent: 0, byKind: { ok: 0, late: 0, bad: 0 }, errors: 0, elapsedMs: 0, ratePerS: 0 }));
 
-      const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-produce`, logger });
+      const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.kafka.clientId}-produce`, logger });
       try {
         const result = await produceDemo({
           kafka,

@@ -2,7 +2,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { createRedisClient } from '../../shared/clients/index.ts';
+import { connectRedis } from '../../shared/clients/index.ts';
 import { BraidError, ErrorCode } from '../../shared/errors/index.ts';
 import { answerJson, answerTextRows, answerToArrow, answerToCsv, LAYERS, parseViewQuery, queryLimits, ViewReader, writeAnswerParquet } from '../../serving/index.ts';
 import { catalogFor, configFor, say } from '../context.ts';
@@ -60,7 +60,7 @@ export function queryCommand(): Command {
           { from: options.from, to: options.to, where, granularity: options.granularity, timeZone: options.timeZone, orderBy: options.orderBy, limit: options.limit, layer: options.layer },
           queryLimits(config),
         );
-        const redis = createRedisClient(config.redis.url, { name: 'braid-query' });
+        const redis = await connectRedis(config.redis, { name: 'braid-query' });
         const reader = await ViewReader.open({ config, redis });
         try {
           const answer = await reader.query(query);

@@ -10,5 +10,5 @@ export {
   type StackEndpoints,
   type StackUpResult,
 } from './stack.ts';
-export { kafkaAnswers, redisAnswers } from './probes.ts';
+export { kafkaAnswers, probeKafka, probeRedis, redisAnswers, type ProbeResult } from './probes.ts';
 export { defaultCacheDir } from './kafka-jars.ts';

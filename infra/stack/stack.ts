@@ -7,7 +7,7 @@ import { defaultCacheDir, ensureKafkaJars } from './kafka-jars.ts';
 import { kafkaLogTail, startKafkaBroker } from './kafka-broker.ts';
 import { isAlive, isOurProcess, sleep, stopProcess, tailFile } from './processes.ts';
 import { isPortFree, pickFreePort } from './ports.ts';
-import { kafkaAnswers, redisAnswers } from './probes.ts';
+import { kafkaAnswers, probeKafka, probeRedis, redisAnswers } from './probes.ts';
 import { startRedisServer } from './redis-server.ts';
 
 /** How `up` came by each service. */
@@ -52,7 +52,9 @@ export async function redisUp(config: Config, report: Report = () => undefined):
 async function ensureKafka(config: Config, report: Report): Promise<{ brokers: string[]; provenance: Provenance }> {
   const { brokers, brokersFrom } = config.kafka;
   if (brokersFrom === 'env' || brokersFrom === 'file') {
-    if (await kafkaAnswers(brokers, 10_000)) return { brokers, provenance: 'external' };
+    const probe = await probeKafka(config.kafka, 10_000);
+    if (probe.answers) return { brokers, provenance: 'external' };
+    if (probe.refusal) throw probe.refusal;
     throw new BraidError(ErrorCode.KAFKA_UNREACHABLE, `Kafka at ${brokers.join(',')} (kafka.brokers, from ${brokersFrom === 'env' ? 'KAFKA_BROKERS' : 'the config file'}) does not answer`, {
       fields: { brokers },
       retriable: false,
@@ -98,7 +100,9 @@ async function ensureKafka(config: Config, report: Report): Promise<{ brokers: s
 async function ensureRedis(config: Config, report: Report): Promise<{ url: string; provenance: Provenance }> {
   const { url, urlFrom } = config.redis;
   if (urlFrom === 'env' || urlFrom === 'file') {
-    if (await redisAnswers(url, 5_000)) return { url, provenance: 'external' };
+    const probe = await probeRedis(config.redis, 5_000);
+    if (probe.answers) return { url, provenance: 'external' };
+    if (probe.refusal) throw probe.refusal;
     throw new BraidError(ErrorCode.REDIS_UNREACHABLE, `Redis at ${redactUrl(url)} (redis.url, from ${urlFrom === 'env' ? 'REDIS_URL' : 'the config file'}) does not answer`, {
       fields: { url: redactUrl(url) },
       retriable: false,
@@ -186,7 +190,8 @@ export async function stackStatus(config: Config): Promise<ComponentStatus[]> {
   const kafka = async (): Promise<ComponentStatus> => {
     const address = config.kafka.brokers.join(',');
     if (config.kafka.brokersFrom === 'env' || config.kafka.brokersFrom === 'file') {
-      return { name: 'kafka', state: (await kafkaAnswers(config.kafka.brokers)) ? 'external' : 'unreachable', address, detail: `configured (${config.kafka.brokersFrom})` };
+      const probe = await probeKafka(config.kafka);
+      return { name: 'kafka', state: probe.answers ? 'external' : 'unreachable', address, detail: configuredDetail(config.kafka.brokersFrom, probe.refusal) };
     }
     const entry = state.kafka;
     if (!entry || !isOurProcess(entry.pid, entry.workDir)) return { name: 'kafka', state: 'stopped', address, detail: 'not running; `npx braid stack up` starts it' };
@@ -196,7 +201,8 @@ export async function stackStatus(config: Config): Promise<ComponentStatus[]> {
   const redis = async (): Promise<ComponentStatus> => {
     const address = config.redis.url;
     if (config.redis.urlFrom === 'env' || config.redis.urlFrom === 'file') {
-      return { name: 'redis', state: (await redisAnswers(address)) ? 'external' : 'unreachable', address: redactUrl(address), detail: `configured (${config.redis.urlFrom})` };
+      const probe = await probeRedis(config.redis);
+      return { name: 'redis', state: probe.answers ? 'external' : 'unreachable', address: redactUrl(address), detail: configuredDetail(config.redis.urlFrom, probe.refusal) };
     }
     const entry = state.redis;
     if (!entry || !isOurProcess(entry.pid, entry.workDir)) return { name: 'redis', state: 'stopped', address, detail: 'not running; `npx braid stack up` starts it' };
@@ -204,6 +210,10 @@ export async function stackStatus(config: Config): Promise<ComponentStatus[]> {
     return { name: 'redis', state: 'running', address: `redis://127.0.0.1:${entry.port}`, pid: entry.pid, detail: `data ${entry.workDir}${answers ? '' : ' (not answering)'}` };
   };
   return Promise.all([kafka(), redis()]);
+}
+
+function configuredDetail(from: string, refusal: BraidError | undefined): string {
+  return `configured (${from})${refusal ? `: ${refusal.message}` : ''}`;
 }
 
 async function choosePort(configured: number, key: string, envName: string, taken: number[] = []): Promise<number> {

@@ -1,28 +1,57 @@
-import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type Producer, type SASLOptions } from 'kafkajs';
+import type { SaslSettings, TlsSettings } from '../config/index.ts';
+import { assertNever } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { kafkaLogCreator } from './kafka-log.ts';
 
+/** Where Kafka is and how to connect to it: `config.kafka` is one. */
+export interface KafkaConnection {
+  readonly brokers: string[];
+  /** TLS settings; plaintext when absent. */
+  readonly ssl?: TlsSettings | undefined;
+  /** SASL mechanism and credentials; no authentication when absent. */
+  readonly sasl?: SaslSettings | undefined;
+}
+
 /**
- * A kafkajs client for the configured brokers.
+ * A kafkajs client for the configured brokers, with their TLS and SASL settings.
  *
  * @example
- * const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'braid-speed', logger });
+ * const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.kafka.clientId}-speed`, logger });
  */
-export function createKafkaClient(options: {
-  brokers: string[];
-  clientId: string;
-  logger: Logger;
-  /** Retries of the initial connection, default 5 (kafkajs backs off exponentially). */
-  connectionRetries?: number;
-}): Kafka {
+export function createKafkaClient(
+  options: KafkaConnection & {
+    clientId: string;
+    logger: Logger;
+    /** Retries of the initial connection, default 5 (kafkajs backs off exponentially). */
+    connectionRetries?: number;
+  },
+): Kafka {
+  const { ssl, sasl } = options;
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...(ssl === undefined ? {} : { ssl: { ...ssl } }),
+    ...(sasl === undefined ? {} : { sasl: saslOptions(sasl) }),
     logLevel: logLevel.INFO,
     logCreator: kafkaLogCreator(options.logger),
     connectionTimeout: 3_000,
     retry: { retries: options.connectionRetries ?? 5, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
+}
+
+function saslOptions(sasl: SaslSettings): SASLOptions {
+  const { mechanism, username, password } = sasl;
+  switch (mechanism) {
+    case 'plain':
+      return { mechanism, username, password };
+    case 'scram-sha-256':
+      return { mechanism, username, password };
+    case 'scram-sha-512':
+      return { mechanism, username, password };
+    default:
+      return assertNever(mechanism);
+  }
 }
 
 /**

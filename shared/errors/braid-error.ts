@@ -16,9 +16,9 @@ export const ErrorCode = {
   PORT_IN_USE: 'PORT_IN_USE',
   /** A local stack process started but never became ready, or died. */
   STACK_START_FAILED: 'STACK_START_FAILED',
-  /** Kafka did not answer. */
+  /** Kafka did not answer, or refused the connection (TLS, authentication: then not retriable). */
   KAFKA_UNREACHABLE: 'KAFKA_UNREACHABLE',
-  /** Redis did not answer. */
+  /** Redis did not answer, or refused the connection (TLS, authentication: then not retriable). */
   REDIS_UNREACHABLE: 'REDIS_UNREACHABLE',
   /** Something named (a source, a view) does not exist. */
   NOT_FOUND: 'NOT_FOUND',
@@ -85,12 +85,17 @@ function errorChain(thrown: unknown): Error[] {
   return chain;
 }
 
-/** Turns anything thrown into a BraidError, keeping the original as `cause`; Kafka that does not answer is said so. */
+/**
+ * Turns anything thrown into a BraidError, keeping the original as `cause`; Kafka that does not answer is said so,
+ * and so is Kafka or Redis refusing the connection ({@link connectionRefusal}).
+ */
 export function toBraidError(thrown: unknown): BraidError {
   if (thrown instanceof BraidError) return thrown;
   const message = thrown instanceof Error ? thrown.message : String(thrown);
   const chain = errorChain(thrown);
   const kafka = chain.some((error) => error.name.startsWith('KafkaJS'));
+  const refusal = kafka ? connectionRefusal(thrown, 'kafka') : chain.some(isRedisAuthReply) ? connectionRefusal(thrown, 'redis') : undefined;
+  if (refusal) return refusal;
   const unreachable = chain.find((error) => error.name === 'KafkaJSConnectionError' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Connection timeout/.test(error.message));
   if (kafka && unreachable) {
     return new BraidError(ErrorCode.KAFKA_UNREACHABLE, `Kafka did not answer: ${unreachable.message}`, {
@@ -99,6 +104,59 @@ export function toBraidError(thrown: unknown): BraidError {
     });
   }
   return new BraidError(ErrorCode.INTERNAL, message, { cause: thrown });
+}
+
+type Service = 'kafka' | 'redis';
+
+const SERVICE: Record<Service, { name: string; tls: string; tlsWhen: string; credentials: string }> = {
+  kafka: {
+    name: 'Kafka',
+    tls: 'kafka.ssl',
+    tlsWhen: 'when kafka.ssl is set, plaintext otherwise',
+    credentials: 'check kafka.sasl.username and kafka.sasl.password, and kafka.sasl.mechanism: the broker holds a user\'s SCRAM credentials per mechanism',
+  },
+  redis: {
+    name: 'Redis',
+    tls: 'redis.tls',
+    tlsWhen: 'for a rediss:// URL, plaintext for redis://',
+    credentials: 'check redis.password and redis.username, or the user and password in redis.url',
+  },
+};
+
+/** A Redis reply refusing the credentials sent, or asking for some. */
+function isRedisAuthReply(error: Error): boolean {
+  return error.name === 'ReplyError' && /^(WRONGPASS|NOAUTH)\b/.test(error.message);
+}
+
+/**
+ * The error a refused connection is reported as: a server certificate that does not verify, a TLS handshake that
+ * fails (a plaintext port, a client certificate the server wants), credentials the server turns down, a SASL
+ * mechanism it does not offer. Each says what happened and which keys to check; none is retriable, since trying
+ * again does the same. Undefined when `thrown` is none of these (a server that does not answer is not refusing).
+ *
+ * @example
+ * redis.on('error', (error) => { const refusal = connectionRefusal(error, 'redis'); if (refusal) fail(refusal); });
+ */
+export function connectionRefusal(thrown: unknown, service: Service): BraidError | undefined {
+  const { name, tls, tlsWhen, credentials } = SERVICE[service];
+  const refuse = (message: string, hint: string) => new BraidError(service === 'kafka' ? ErrorCode.KAFKA_UNREACHABLE : ErrorCode.REDIS_UNREACHABLE, message, { cause: thrown, retriable: false, hint });
+  for (const error of errorChain(thrown)) {
+    const code = String((error as NodeJS.ErrnoException).code ?? '');
+    const detail = error.message.replace(/^Connection error: /, '');
+    if (code.startsWith('ERR_SSL_')) {
+      return refuse(`the TLS handshake with ${name} failed: ${detail}`, `is that port TLS? Braid speaks TLS to ${name} ${tlsWhen}; a server that asks for a client certificate needs ${tls}.cert and ${tls}.key`);
+    }
+    if (/CERT|SIGNATURE|ALTNAME/.test(code)) {
+      return refuse(`${name}'s TLS certificate is not trusted: ${detail}`, `${tls}.ca names the CA that signed the server's certificate (PEM text, or file:<path>); ${tls}.servername the name it carries, if it is not the host connected to`);
+    }
+    if (error.name === 'KafkaJSSASLAuthenticationError' || isRedisAuthReply(error)) {
+      return refuse(`${name} refused Braid's credentials: ${detail}`, credentials);
+    }
+    if (error.name === 'KafkaJSProtocolError' && (error as { type?: string }).type === 'UNSUPPORTED_SASL_MECHANISM') {
+      return refuse(`${name} does not accept the SASL mechanism configured: ${detail}`, 'kafka.sasl.mechanism: scram-sha-256, scram-sha-512 or plain, as the broker\'s listener enables');
+    }
+  }
+  return undefined;
 }
 
 /** For the default of a switch over a union that covers every member: the compiler proves it unreachable. */

@@ -1,1 +1,1 @@
-export { assertNever, BraidError, ErrorCode, toBraidError, type BraidErrorOptions } from './braid-error.ts';
+export { assertNever, BraidError, connectionRefusal, ErrorCode, toBraidError, type BraidErrorOptions } from './braid-error.ts';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import { isTransientKafkaError } from '../../shared/clients/index.ts';
+import { isTransientKafkaError, type RedisConnection } from '../../shared/clients/index.ts';
 import type { SourceSettings } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/logging/index.ts';
 import type { Source } from '../../shared/sources/index.ts';
@@ -22,8 +22,8 @@ export interface SourceConsumerOptions {
   settings: SourceSettings;
   views: readonly ViewDefinition[];
   keys: SpeedKeys;
-  /** Where the pipeline thread connects to restore partitions (open sessions). */
-  redisUrl: string;
+  /** Where the pipeline thread connects to restore partitions (open sessions): `config.redis`. */
+  redisConnection: RedisConnection;
   group: string;
   logger: Logger;
   metrics: SpeedMetrics;
@@ -105,7 +105,7 @@ export class SourceConsumer {
     const { consumer, options } = this;
     const init = {
       views: options.views.map(viewToData),
-      redisUrl: options.redisUrl,
+      redisConnection: options.redisConnection,
       keyPrefix: options.keys.prefix,
       group: options.group,
       topic: options.topic,

@@ -1,3 +1,4 @@
+import type { RedisConnection } from '../../shared/clients/index.ts';
 import type { ViewData } from '../../shared/views/index.ts';
 import type { FlushHeader } from '../scripts.ts';
 
@@ -11,7 +12,7 @@ import type { FlushHeader } from '../scripts.ts';
 /** `workerData` of a pipeline thread. */
 export interface PipelineThreadInit {
   readonly views: readonly ViewData[];
-  readonly redisUrl: string;
+  readonly redisConnection: RedisConnection;
   readonly keyPrefix: string;
   readonly group: string;
   readonly topic: string;

@@ -32,7 +32,7 @@ const port = parentPort!;
 const views = viewsFromData(init.views);
 const source = views[0]!.source;
 const keys = new SpeedKeys(init.keyPrefix);
-const redis = createRedisClient(init.redisUrl, { name: 'braid-speed-pipeline' });
+const redis = createRedisClient(init.redisConnection, { name: 'braid-speed-pipeline' });
 const counts = pipelineCounts(views.length);
 const pipelines = new Map<number, PartitionPipeline>();
 /** Per view: one sketch-TTL registry for its operators on all of this thread's partitions. */
