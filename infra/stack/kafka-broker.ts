@@ -12,6 +12,21 @@ export interface KafkaBrokerPlan {
   readonly port: number;
   readonly controllerPort: number;
   readonly heapMb: number;
+  /** How clients connect; plaintext without authentication when absent (the local stack). */
+  readonly security?: KafkaBrokerSecurity;
+}
+
+/**
+ * The client listener's security: TLS with `keystorePem`, SASL/SCRAM with `scramUsers`, both for SASL_SSL. Meant
+ * for a broker that shows Braid's TLS and SCRAM settings working against a real Kafka, not for the local stack.
+ */
+export interface KafkaBrokerSecurity {
+  /** A PEM file holding the broker's private key (PKCS#8, unencrypted) and certificate chain. */
+  readonly keystorePem?: string;
+  /** A PEM file of the CA that signed it: the broker checks its own certificate against it at start. */
+  readonly truststorePem?: string;
+  /** SCRAM users stored in the cluster metadata when the storage is formatted. */
+  readonly scramUsers?: ReadonlyArray<{ readonly mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; readonly username: string; readonly password: string }>;
 }
 
 export interface StartedBroker {
@@ -40,9 +55,13 @@ export function startKafkaBroker(plan: KafkaBrokerPlan): StartedBroker {
   const classpath = `${plan.jarsDir}/*`;
   const log4j = `-Dlog4j.configuration=file:${log4jFile}`;
   const clusterId = existingClusterId(dataDir) ?? newClusterId();
+  const scram = (plan.security?.scramUsers ?? []).flatMap(({ mechanism, username, password }) => [
+    '--add-scram',
+    `${mechanism}=[name=${username},password=${password}]`,
+  ]);
   const format = spawnSync(
     'java',
-    [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile, '--ignore-formatted'],
+    [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile, '--ignore-formatted', ...scram],
     { cwd: plan.home, encoding: 'utf8' },
   );
   if (format.status !== 0) {
@@ -91,16 +110,17 @@ function existingClusterId(dataDir: string): string | undefined {
 }
 
 function serverProperties(plan: KafkaBrokerPlan, dataDir: string): string {
+  const listener = clientListener(plan.security);
   return `# Written by \`braid stack up\`: a single-node Kafka (KRaft, broker + controller) for local work.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${plan.controllerPort}
-listeners=PLAINTEXT://127.0.0.1:${plan.port},CONTROLLER://127.0.0.1:${plan.controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${plan.port}
+listeners=${listener.name}://127.0.0.1:${plan.port},CONTROLLER://127.0.0.1:${plan.controllerPort}
+advertised.listeners=${listener.name}://127.0.0.1:${plan.port}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=${dataDir}
+inter.broker.listener.name=${listener.name}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,${listener.name}:${listener.name}
+${listener.properties}log.dirs=${dataDir}
 num.partitions=1
 default.replication.factor=1
 offsets.topic.replication.factor=1
@@ -116,6 +136,26 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 `;
+}
+
+/** The client listener (named after its security protocol) and the properties that protocol needs. */
+function clientListener(security: KafkaBrokerSecurity | undefined): { name: string; properties: string } {
+  const tls = security?.keystorePem !== undefined;
+  const mechanisms = [...new Set((security?.scramUsers ?? []).map((user) => user.mechanism))];
+  const name = mechanisms.length > 0 ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tls ? 'SSL' : 'PLAINTEXT';
+  const lines: string[] = [];
+  if (tls) {
+    lines.push('ssl.keystore.type=PEM', `ssl.keystore.location=${security!.keystorePem}`);
+    if (security!.truststorePem !== undefined) lines.push('ssl.truststore.type=PEM', `ssl.truststore.location=${security!.truststorePem}`);
+  }
+  if (mechanisms.length > 0) {
+    // One broker never connects to itself, so the inter-broker login needs no credentials.
+    lines.push(`sasl.enabled.mechanisms=${mechanisms.join(',')}`, `sasl.mechanism.inter.broker.protocol=${mechanisms[0]}`);
+    for (const mechanism of mechanisms) {
+      lines.push(`listener.name.${name.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`);
+    }
+  }
+  return { name, properties: lines.map((line) => `${line}\n`).join('') };
 }
 
 const LOG4J_PROPERTIES = `# Written by \`braid stack up\`: warnings and errors only, to stdout (which the stack sends to kafka.log).
