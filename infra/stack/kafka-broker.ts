@@ -25,7 +25,7 @@ export interface KafkaBrokerSecurity {
   readonly keystorePem?: string;
   /** A PEM file of the CA that signed it: the broker checks its own certificate against it at start. */
   readonly truststorePem?: string;
-  /** SCRAM users stored in the cluster metadata when the storage is formatted. */
+  /** SCRAM users stored in the cluster metadata when the storage is formatted (names and passwords of letters, digits, `-` and `_`). */
   readonly scramUsers?: ReadonlyArray<{ readonly mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; readonly username: string; readonly password: string }>;
 }
 

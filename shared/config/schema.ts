@@ -95,6 +95,9 @@ export const TlsSettingsSchema = z
     if (!matches) ctx.addIssue({ code: 'custom', path: ['key'], message: 'this private key does not belong to the certificate in cert' });
   });
 
+/** `true` (TLS with Node's defaults), `false` or absent (none), or TLS settings. */
+const tlsSettings = z.preprocess((value) => (value === true ? {} : value === false ? undefined : value), TlsSettingsSchema.optional());
+
 export const SASL_MECHANISMS = ['scram-sha-256', 'scram-sha-512', 'plain'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -130,18 +133,21 @@ export const ConfigSchema = z.strictObject({
       brokers: z.array(hostPort).min(1, 'at least one broker').optional(),
       clientId: z.string().min(1).default('braid'),
       /** TLS to the brokers: `true` (Node's CAs) or TLS settings. Default: plaintext. */
-      ssl: z.preprocess((value) => (value === true ? {} : value === false ? undefined : value), TlsSettingsSchema.optional()),
+      ssl: tlsSettings,
       /** SASL authentication (SCRAM or PLAIN). Default: none. */
       sasl: z
-        .strictObject({
-          mechanism: z.preprocess(
-            (value) => (typeof value === 'string' ? value.toLowerCase() : value),
-            z.enum(SASL_MECHANISMS, { error: `expected one of ${SASL_MECHANISMS.join(', ')}` }),
-          ),
-          username: z.string().min(1),
-          /** A secret. */
-          password: z.string().min(1),
-        })
+        .strictObject(
+          {
+            mechanism: z.preprocess(
+              (value) => (typeof value === 'string' ? value.toLowerCase() : value),
+              z.enum(SASL_MECHANISMS, { error: `expected one of ${SASL_MECHANISMS.join(', ')}` }),
+            ),
+            username: z.string().min(1),
+            /** A secret. */
+            password: z.string().min(1),
+          },
+          { error: 'expected a mapping of mechanism, username, password' },
+        )
         .optional(),
     })
     .superRefine((kafka, ctx) => {
@@ -169,8 +175,8 @@ export const ConfigSchema = z.strictObject({
       username: z.string().min(1).optional(),
       /** Password, instead of one in `url`. A secret. */
       password: z.string().min(1).optional(),
-      /** TLS settings of a `rediss://` URL (which alone means TLS with Node's CAs). */
-      tls: TlsSettingsSchema.optional(),
+      /** TLS settings of a `rediss://` URL (which alone means TLS with Node's CAs); `true` is the same as none. */
+      tls: tlsSettings,
     })
     .superRefine((redis, ctx) => {
       const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });

@@ -82,6 +82,7 @@ describe('kafka.ssl and kafka.sasl', () => {
     expect(problems(`${brokers}  ssl: { cert: file:${certificates.clientCertFile}, key: file:${certificates.serverKeyFile} }\n`)).toMatch(/kafka\.ssl\.key.*does not belong to the certificate/);
     expect(problems(`${brokers}  ssl: yes\n`)).toMatch(/kafka\.ssl.*expected a mapping of ca, cert, key/);
     expect(problems(`${brokers}  ssl: { verify: false }\n`)).toMatch(/kafka\.ssl\.verify.*unknown key/);
+    expect(problems(`${brokers}  sasl: true\n`)).toMatch(/kafka\.sasl.*expected a mapping of mechanism, username, password/);
     expect(problems(`${brokers}  sasl: { mechanism: gssapi, username: braid, password: x }\n`)).toMatch(/kafka\.sasl\.mechanism.*expected one of scram-sha-256, scram-sha-512, plain/);
     expect(problems(`${brokers}  sasl: { mechanism: plain, username: braid, password: env:KAFKA_PASSWORD }\n`)).toMatch(/kafka\.sasl\.password.*env:KAFKA_PASSWORD: the environment variable KAFKA_PASSWORD is not set/);
     expect(problems('kafka:\n  ssl: true\n')).toMatch(/kafka\.ssl.*set kafka\.brokers too/);
@@ -106,6 +107,7 @@ describe('redis.password, redis.username and redis.tls', () => {
     expect(config.redis.username).toBe('braid');
     expect(config.redis.tls?.ca).toContain('-----BEGIN CERTIFICATE-----');
     expect(config.redis.tls?.rejectUnauthorized).toBe(true);
+    expect(load('redis:\n  url: rediss://cache.internal:6380\n  tls: true\n').redis.tls).toEqual({ rejectUnauthorized: true });
   });
 
   it('take redis.url itself from a file named by REDIS_URL, and serving.auth.jwtSecret from another variable', () => {
