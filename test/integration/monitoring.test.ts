@@ -296,5 +296,5 @@ describe('Prometheus and the Grafana dashboard against a running Braid', () => {
       await deleteTopics(testKafka(), [topic, `${topic}.dlq`, `${topic}.late`]);
     }
     for (const [job, started] of Object.entries(processes)) expect(await started.exited, `${job}:\n${started.output()}`).toBe(0);
-  }, 240_000);
+  }, 420_000);
 });
