@@ -1,5 +1,5 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from '../shared/config/index.ts';
@@ -46,6 +46,7 @@ export async function startServer(options: { config: Config; views: ViewRegistry
     if (graphql && request.method !== 'OPTIONS') serving.handleGraphQL(request, response);
     else void rest(request, response);
   });
+  server.on('clientError', refuseUnreadable);
   await new Promise<void>((resolve, reject) => {
     server.listen(config.serving.port, config.serving.host, () => resolve());
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -85,4 +86,26 @@ async function connectBoth(first: Promise<Redis>, second: Promise<Redis>): Promi
   if (one.status === 'fulfilled' && two.status === 'fulfilled') return [one.value, two.value];
   for (const outcome of [one, two]) if (outcome.status === 'fulfilled') outcome.value.disconnect();
   throw one.status === 'rejected' ? one.reason : (two as PromiseRejectedResult).reason;
+}
+
+/**
+ * Answers a request Node's parser refuses before the app sees it (headers past Node's 16 KiB, a method or request
+ * line it cannot read) as Node would, 431 or 400 and the connection closed, but with an error body with a code. The
+ * path is not known yet, so the body has the REST shape (`error`) and the GraphQL one (`errors`).
+ */
+function refuseUnreadable(error: NodeJS.ErrnoException, socket: Socket): void {
+  // As Node's own answer: never into a response already on its way (pipelined requests), nor onto a closed socket.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, ErrorCode.LIMIT_EXCEEDED, 'the request’s headers are larger than the server reads']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, ErrorCode.TIMEOUT, 'the request did not arrive in time']
+        : [400, ErrorCode.BAD_ARGUMENT, `the request is not HTTP the server can read (${error.code ?? 'malformed'})`];
+  const body = JSON.stringify({ error: { code, message }, errors: [{ message, extensions: { code } }] });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
