@@ -15,6 +15,17 @@ import { withTimeout } from './with-timeout.ts';
 
 /** Rows the response cache may hold in all (about 100–300 MB of answers). */
 const CACHE_MAX_ROWS = 1_000_000;
+/** A key's characters counted as one row: a row takes some 100–300 bytes. */
+const KEY_CHARS_PER_ROW = 100;
+
+/**
+ * The response cache: bounded by entries and by rows held, so a few huge answers cannot take the memory of thousands
+ * of small ones; a key counts too, as its length in rows' worth, since a filter's values are in it: 5,000 answers keyed
+ * by filters near `serving.limits.maxBodyBytes` would otherwise pin gigabytes.
+ */
+export function answerCache(entries: number): LRUCache<string, ViewAnswer> {
+  return new LRUCache({ max: entries, maxSize: CACHE_MAX_ROWS, sizeCalculation: (answer, key) => answer.rows.length + 1 + Math.ceil(key.length / KEY_CHARS_PER_ROW) });
+}
 
 export interface TimeRange {
   readonly fromMs: number;
@@ -162,8 +173,7 @@ export class ViewReader {
   ) {
     this.keys = new SpeedKeys(options.config.redis.keyPrefix);
     const entries = options.config.serving.cacheEntries;
-    // Bounded by entries and by rows held, so a few huge answers cannot take the memory of thousands of small ones.
-    this.cache = entries > 0 ? new LRUCache({ max: entries, maxSize: CACHE_MAX_ROWS, sizeCalculation: (answer) => answer.rows.length + 1 }) : null;
+    this.cache = entries > 0 ? answerCache(entries) : null;
   }
 
   static async open(options: ViewReaderOptions): Promise<ViewReader> {

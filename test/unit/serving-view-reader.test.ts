@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coalesceRanges, retentionGap } from '../../serving/view-reader.ts';
+import { answerCache, coalesceRanges, retentionGap, type ViewAnswer } from '../../serving/view-reader.ts';
 import { count } from '../../shared/measures/index.ts';
 import { defineView, pageViews, tumbling } from '../../shared/views/index.ts';
 
@@ -65,5 +65,24 @@ describe('retentionGap', () => {
     const shortLived = defineView({ name: 'short_lived', source: 'clickstream', window: tumbling('1m'), measures: { views: count() }, retention: '2h' });
     expect(retentionGap(shortLived, T0, T0 - 3 * HOUR_MS, T0)).toEqual([range(T0 - 3 * HOUR_MS, T0 - 2 * HOUR_MS)]);
     expect(retentionGap(pageViews, T0, T0 - 3 * HOUR_MS, T0)).toEqual([]);
+  });
+});
+
+describe('answerCache', () => {
+  const answer = { rows: [], meta: {} } as unknown as ViewAnswer;
+
+  it('holds thousands of answers to ordinary queries', () => {
+    const cache = answerCache(5_000);
+    for (let i = 0; i < 5_000; i++) cache.set(`["page_views",${i},{"url":["/"]}]`, answer);
+    expect(cache.size).toBe(5_000);
+  });
+
+  it('counts a key’s length, so answers keyed by huge filters pin no more memory than rows would', () => {
+    const cache = answerCache(5_000);
+    const filter = 'x'.repeat(100_000);
+    for (let i = 0; i < 1_500; i++) cache.set(`["page_views",${i},{"url":["${filter}"]}]`, answer);
+    // Each key counts 1,001 rows' worth of the cache's 1,000,000.
+    expect(cache.size).toBeLessThan(1_000);
+    expect(cache.calculatedSize).toBeLessThanOrEqual(1_000_000);
   });
 });
