@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { BraidError, ErrorCode } from '../shared/errors/index.ts';
@@ -28,7 +29,8 @@ function summaryJson(summary: WorkflowSummary) {
     lastRun: lastRun ? { id: lastRun.id, state: lastRun.state, interval: intervalJson(lastRun.interval), endedAt: iso(lastRun.endedAtMs) } : null,
     activeRuns: summary.activeRuns,
     tasks: summary.tasks,
-    file: summary.file,
+    // The module's name in workflows.dir: the server's folders are not the caller's business.
+    file: summary.file === null ? null : path.basename(summary.file),
   };
 }
 
