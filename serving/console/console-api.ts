@@ -138,11 +138,13 @@ export class ConsoleApi {
     const admin = await this.kafkaAdmin(kafka);
     const speedGroups = [...new Set((await Promise.all(views.map((view) => this.options.redis.get(this.keys.viewGroup(view.name))))).filter((group): group is string => group !== null))];
     const groups = [...speedGroups.map((group) => ({ kind: 'speed', group })), { kind: 'archive', group: archiveGroup(this.options.config, views[0]!.source.name) }];
+    // A topic that does not exist yet (no dead letter so far) is asked nothing: Kafka would answer with an error.
+    const existing = new Set(await admin.listTopics());
     const [ends, committed, deadLettered, late] = await Promise.all([
       admin.fetchTopicOffsets(topic),
       Promise.all(groups.map(({ group }) => admin.fetchOffsets({ groupId: group, topics: [topic] }))),
-      this.messagesIn(admin, `${topic}.dlq`),
-      this.messagesIn(admin, `${topic}.late`),
+      existing.has(`${topic}.dlq`) ? this.messagesIn(admin, `${topic}.dlq`) : null,
+      existing.has(`${topic}.late`) ? this.messagesIn(admin, `${topic}.late`) : null,
     ]);
     const partitions = ends
       .map((end) => ({
@@ -162,7 +164,7 @@ export class ConsoleApi {
     return { partitions, groups, eventsPerSecond: this.rate(topic, total), deadLettered, late };
   }
 
-  /** The messages a topic holds now (end minus start offsets), or null when it does not exist. */
+  /** The messages a topic holds now (end minus start offsets), or null when Kafka cannot say. */
   private async messagesIn(admin: Admin, topic: string): Promise<number | null> {
     try {
       const offsets = await admin.fetchTopicOffsets(topic);

@@ -208,7 +208,7 @@ describe('/v1/workflows: the workflows over HTTP', () => {
 
     const noRoute = await call('GET', '/v1/nosuch');
     expect(noRoute.status).toBe(404);
-    expect(noRoute.body.error.message).toMatch(/try \/graphql, \/v1\/views, \/v1\/workflows,/);
+    expect(noRoute.body.error.message).toMatch(/try \/, \/graphql, \/v1\/views, \/v1\/workflows,/);
   });
 
   it('pauses and unpauses: the list shows it', async () => {
