@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { braidEntryPoint, deleteTopics, runBraid, tempDir, testEnv, testKafka, testRedis, uniqueName, waitFor } from '../harness/index.ts';
 
@@ -68,8 +68,16 @@ interface Started {
   readonly exited: Promise<number | null>;
 }
 
+/** Processes started and not yet exited: killed after the file, so a test that times out leaves none running. */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Started {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
