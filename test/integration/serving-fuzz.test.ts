@@ -316,7 +316,11 @@ describe('serving under hostile input (seeded fuzz)', () => {
       const query = `{ pageViews(where: { url: { in: ${'['.repeat(5_000)}"x"${']'.repeat(5_000)} } }) { rows { url } } }`;
       const answer = await graphql({ headers: json, body: JSON.stringify({ query }) });
       expect(answer.status).toBe(200);
-      expect(answer.body.errors![0]!.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'nesting' });
+      // Which limit stops it depends on the engine's stack: where the parser's stack overflows first (Node 20) the
+      // nesting limit, where it does not (Node 26) the token limit.
+      const extensions = answer.body.errors![0]!.extensions;
+      expect(extensions.code).toBe('LIMIT_EXCEEDED');
+      expect(['nesting', 'maxTokens']).toContain(extensions.limit);
     });
 
     it('a mutation failed to compile under graphql-jit, a 500; now BAD_ARGUMENT: the schema has none', async () => {
