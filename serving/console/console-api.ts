@@ -1,7 +1,7 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
-import { archiveGroup, listVersions } from '../../batch/index.ts';
+import { archiveGroup, currentVersion, listVersions } from '../../batch/index.ts';
 import { sourceSettings, type Config } from '../../shared/config/index.ts';
 import { SpeedKeys, type RecentDeadLetter } from '../../shared/speed-contract/index.ts';
 import type { View } from '../../shared/views/index.ts';
@@ -46,14 +46,16 @@ export class ConsoleApi {
   routes(): Hono<Env> {
     const routes = new Hono<Env>();
     const { service } = this.options;
-    routes.get('/views/:view/status', async (c) => {
-      const view = service.view(c.req.param('view'), { principal: c.get('principal') });
-      service.assertCanRead(view, { principal: c.get('principal') });
-      return c.json(await this.viewStatus(view));
-    });
-    routes.get('/views/:view/versions', async (c) => {
-      const view = service.view(c.req.param('view'), { principal: c.get('principal') });
-      service.assertCanRead(view, { principal: c.get('principal') });
+    /** The view of the path, if the caller may read it (NOT_FOUND or FORBIDDEN otherwise). */
+    const readableView = (c: Context<Env>) => {
+      const context = { principal: c.get('principal') };
+      const view = service.view(c.req.param('view')!, context);
+      service.assertCanRead(view, context);
+      return view;
+    };
+    routes.get('/views/:view/status', async (c) => c.json(await this.viewStatus(readableView(c))));
+    routes.get('/views/:view/versions', (c) => {
+      const view = readableView(c);
       const versions = listVersions(this.options.config.dataDir, view.name).map((manifest) => ({
         version: manifest.version,
         cutoff: iso(manifest.cutoffMs),
@@ -62,7 +64,7 @@ export class ConsoleApi {
         rowCount: manifest.rowCount,
         mode: manifest.mode,
       }));
-      return c.json({ view: view.name, current: (await this.options.reader.freshness(view)).manifest?.version ?? null, versions: versions.reverse() });
+      return c.json({ view: view.name, current: currentVersion(this.options.config.dataDir, view.name), versions: versions.reverse() });
     });
     routes.get('/sources', async (c) => {
       const views = service.readable({ principal: c.get('principal') });
